@@ -1,0 +1,1 @@
+"""Fast attention kernels (polynomial method, baselines). See THEORY.md §3."""
