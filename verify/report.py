@@ -1,0 +1,121 @@
+"""Report plumbing: the JSON schema, atomic writes, and the Markdown rendering."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from core.errors import HarnessError, InvalidArgument
+
+__all__ = ["ensure_writable_dir", "load_schema", "render_markdown", "validate_report",
+           "write_atomically"]
+
+
+@cache
+def load_schema() -> dict[str, Any]:
+    """The audit report's JSON schema (``verify/schema/audit.schema.json``)."""
+    text = resources.files("verify").joinpath("schema/audit.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    """Raise :class:`HarnessError` if ``report`` does not match the schema."""
+    try:
+        jsonschema.validate(report, load_schema())
+    except jsonschema.ValidationError as exc:
+        path = "/".join(str(p) for p in exc.absolute_path)
+        raise HarnessError(f"audit report invalid at {path or '<root>'}: {exc.message}") from None
+
+
+def ensure_writable_dir(name: str, path: Path) -> Path:
+    """Create ``path`` if needed and prove it is writable, before any work is done."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        raise InvalidArgument(f"{name}={str(path)!r}: not a writable directory ({exc.strerror})"
+                              ) from None
+    return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``.
+
+    A reader (or an interrupted writer) never sees a half-written file: either the old file
+    or the complete new one is at ``path``.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.3g}"
+    return str(x)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """A self-contained Markdown rendering: header, summary table, then details."""
+    h, s = report["header"], report["summary"]
+    lines = [
+        "# ptlimits audit",
+        "",
+        f"- commit `{h['git_commit'] or 'unknown'}`"
+        f"{' (dirty)' if h['git_dirty'] else ''}, ptlimits {h['ptlimits_version']}",
+        f"- seed {h['seed']}, Hypothesis profile `{h['hypothesis_profile']}`, "
+        f"{'quick' if h['quick'] else 'full'} run, claims `{h['claims_pattern'] or '*'}`",
+        f"- {h['machine']['platform']} ({h['machine']['cpu_count']} CPUs), "
+        f"Python {h['machine']['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in h["versions"].items() if k != "python"),
+        f"- started {h['started_at']}, {h['seconds']:.1f} s",
+        "",
+        f"**{s['total']} claims: {s['pass']} pass, {s['fail']} fail, {s['xfail']} xfail, "
+        f"{s['skip']} skip, {s['error']} error.**",
+        "",
+        f"> {h['conditional_note']}",
+        "",
+        "| claim | THEORY | status | evidence | checked | bad | max error | bound | s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in report["claims"]:
+        lines.append(
+            f"| `{e['id']}` | {e['theory_ref']} | {e['status']} | {e['evidence']} | "
+            f"{e['n_checked']} | {e['n_bad']} | {_fmt(e['max_error'])} | {_fmt(e['bound'])} | "
+            f"{e['seconds']:.2f} |")
+    lines += ["", "## Claims", ""]
+    for e in report["claims"]:
+        lines += [f"### `{e['id']}` — {e['status']}", "",
+                  f"- {e['statement']}",
+                  f"- THEORY.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
+                  f"evidence **{e['evidence']}**",
+                  f"- bound from: {e['bound_source']}"]
+        if e["reason"]:
+            lines.append(f"- reason: {e['reason']}")
+        wc = e["worst_case"]
+        if wc:
+            lines += [f"- worst case: error {_fmt(wc['error'])} against bound "
+                      f"{_fmt(wc['bound'])} (margin {_fmt(e['margin'])})",
+                      f"- reproduce: `{wc['reproduce']}`"]
+        if e.get("traceback"):
+            lines += ["", "```", e["traceback"].rstrip(), "```"]
+        lines.append("")
+    return "\n".join(lines)
