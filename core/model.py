@@ -57,7 +57,7 @@ class PromptTunedTransformer(nn.Module):
         buf("w_q", weights.w_q)
         buf("w_k", weights.w_k)
         buf("w_ov", weights.w_o @ weights.w_v)   # W_O W_V, composed in float64 once
-        buf("pos", weights.pos if weights.pos is not None else torch.zeros(0))
+        buf("pos", weights.pos if weights.pos is not None else np.zeros(0))
         self._n_pre = len(weights.ff_pre)
         self._n_post = len(weights.ff_post)
         for prefix, stack in (("pre", weights.ff_pre), ("post", weights.ff_post)):

@@ -174,14 +174,14 @@ CLAIMS: tuple[Claim, ...] = (
                   "evaluated at 30 and 45 digits, within the dtype tolerance.",
         evidence="oracle", instance_type=ModelInstance,
         strategy=model_instances, reference_points=_model_points,
-        measure=measure_model_vs_twin, bound_source=_TABLE, draws=0.5),
+        measure=measure_model_vs_twin, bound_source=_TABLE, draws=2.0),
     Claim(
         id="attention_matches_mp_oracle", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="The exact attention reference agrees with mpmath attention at two "
                   "precisions on inputs with bounded max norm, sign patterns included.",
         evidence="oracle", instance_type=AttentionInstance,
         strategy=attention_instances, reference_points=_attention_points,
-        measure=measure_attention_vs_oracle, bound_source=_TABLE, draws=0.5),
+        measure=measure_attention_vs_oracle, bound_source=_TABLE, draws=2.0),
     Claim(
         id="attention_matches_torch_sdpa", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="The exact attention reference agrees with torch's "

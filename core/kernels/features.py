@@ -1,0 +1,141 @@
+"""Symmetric-monomial feature maps of exact rank ``r = C(s+g, g)`` (THEORY.md §3, K2/K4).
+
+Paper label ``thm:inference_linear`` (the polynomial method of Alman & Song 2023). For a
+polynomial ``p(x) = Σ_{j<=g} c_j x^j`` and ``x = β kᵀq`` the multinomial theorem gives
+
+    p(β kᵀq) = Σ_{|α| <= g} c_{|α|} β^{|α|} (|α| choose α) q^α · k^α,
+
+a sum over the ``C(s+g, g)`` exponent vectors ``α ∈ N^s`` with ``|α| <= g``. So with
+
+    U1(q)_α = c_{|α|} β^{|α|} (|α| choose α) q^α,      U2(k)_α = k^α,
+
+``U1(q) · U2(k) = p(β kᵀq)`` and the score matrix has rank at most ``r = C(s+g, g)``, the
+number of *symmetric* monomials — never the loose ``C(2(s+g), 2g)`` of the paper's bound
+(s = 8, g = 4: 495 against 735,471).
+
+Monomials are built level by level: every degree-``j`` monomial ``x_{i_1}⋯x_{i_j}`` with
+``i_1 <= … <= i_j`` is its degree-``(j−1)`` parent times ``x_{i_j}``, one multiply each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import ConstructionTooLarge
+from ..validation import MEMORY_LIMIT_BYTES, check_int
+
+__all__ = ["MonomialFeatures", "feature_rank", "loose_rank"]
+
+PAPER_REF = "thm:inference_linear"
+
+#: Bytes per exponent-table entry (int64) used when sizing the tables before building.
+_TABLE_ITEMSIZE = 8
+
+
+def feature_rank(s: int, g: int) -> int:
+    """``r = C(s+g, g)``: monomials of degree ``<= g`` in ``s`` variables."""
+    s = check_int("s", s, minimum=1)
+    g = check_int("g", g, minimum=0)
+    return math.comb(s + g, g)
+
+
+def loose_rank(s: int, g: int) -> int:
+    """The paper's upper bound ``C(2(s+g), 2g)``, reported for comparison only."""
+    s = check_int("s", s, minimum=1)
+    g = check_int("g", g, minimum=0)
+    return math.comb(2 * (s + g), 2 * g)
+
+
+@dataclass(frozen=True)
+class MonomialFeatures:
+    """The exponent tables for degree ``<= g`` monomials in ``s`` variables.
+
+    Attributes:
+        s: number of variables (head dimension).
+        g: maximal degree.
+        parents: per level ``j >= 1``, index of each monomial's parent in level ``j−1``.
+        variables: per level ``j >= 1``, the variable multiplied onto the parent.
+        exponents: ``(r, s)`` int array of exponent vectors ``α`` (level order).
+        multinomials: ``(r,)`` float64 array of ``|α|! / Π α_i!``.
+        degrees: ``(r,)`` int array of ``|α|``.
+    """
+
+    s: int
+    g: int
+    parents: tuple[np.ndarray, ...] = field(repr=False)
+    variables: tuple[np.ndarray, ...] = field(repr=False)
+    exponents: np.ndarray = field(repr=False)
+    multinomials: np.ndarray = field(repr=False)
+    degrees: np.ndarray = field(repr=False)
+
+    @property
+    def rank(self) -> int:
+        """``r = C(s+g, g)``."""
+        return int(self.exponents.shape[0])
+
+    @classmethod
+    def build(cls, s: int, g: int, *, memory_limit: int = MEMORY_LIMIT_BYTES
+              ) -> MonomialFeatures:
+        """Build the tables, refusing (before allocating) if they would exceed the limit.
+
+        Raises:
+            ConstructionTooLarge: ``r·(s+4)`` table entries exceed ``memory_limit`` bytes;
+                ``nearest`` is the largest degree that fits.
+        """
+        r = feature_rank(s, g)
+        need = r * (s + 4) * _TABLE_ITEMSIZE
+        if need > memory_limit:
+            fits = g
+            while fits > 0 and feature_rank(s, fits) * (s + 4) * _TABLE_ITEMSIZE > memory_limit:
+                fits -= 1
+            raise ConstructionTooLarge(
+                f"monomial tables for s={s}, g={g} (rank r={r}) need {need / 2**20:.1f} MiB, "
+                f"over memory_limit={memory_limit / 2**20:.1f} MiB; degree g={fits} fits",
+                required=need, limit=memory_limit, nearest=fits)
+        level_exps = [np.zeros((1, s), dtype=np.int64)]
+        level_last = [np.array([0])]                        # largest variable index used
+        parents, variables = [], []
+        for _ in range(g):
+            prev_exps, prev_last = level_exps[-1], level_last[-1]
+            par = np.concatenate([np.flatnonzero(prev_last <= i) for i in range(s)])
+            var = np.concatenate([np.full(int(np.sum(prev_last <= i)), i) for i in range(s)])
+            exps = prev_exps[par].copy()
+            exps[np.arange(len(par)), var] += 1
+            parents.append(par)
+            variables.append(var)
+            level_exps.append(exps)
+            level_last.append(var)
+        exponents = np.concatenate(level_exps)
+        degrees = exponents.sum(axis=1)
+        log_multi = [math.lgamma(int(d) + 1) - sum(math.lgamma(int(a) + 1) for a in row)
+                     for d, row in zip(degrees, exponents, strict=True)]
+        multinomials = np.array([round(math.exp(v)) for v in log_multi], dtype=np.float64)
+        return cls(s=s, g=g, parents=tuple(parents), variables=tuple(variables),
+                   exponents=exponents, multinomials=multinomials, degrees=degrees)
+
+    def query_weights(self, coefficients: tuple[float, ...], beta: float) -> np.ndarray:
+        """``(r,)`` float64 weights ``c_{|α|} β^{|α|} (|α| choose α)`` of ``U1``."""
+        c = np.asarray(coefficients, dtype=np.float64)
+        return c[self.degrees] * beta ** self.degrees.astype(np.float64) * self.multinomials
+
+    def monomials(self, X: torch.Tensor) -> torch.Tensor:
+        """All monomials ``x^α`` of the rows of ``X``.
+
+        Args:
+            X: ``(c, s)`` tensor, one token per row.
+
+        Returns:
+            ``(c, r)`` tensor in the dtype and on the device of ``X`` (level order).
+        """
+        level = torch.ones(X.shape[0], 1, dtype=X.dtype, device=X.device)
+        out = [level]
+        for par, var in zip(self.parents, self.variables, strict=True):
+            p = torch.as_tensor(par, device=X.device)
+            v = torch.as_tensor(var, device=X.device)
+            level = level[:, p] * X[:, v]
+            out.append(level)
+        return torch.cat(out, dim=1)

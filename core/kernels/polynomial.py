@@ -1,0 +1,168 @@
+"""Polynomial approximations of ``exp`` with relative error ``ε`` on ``[−R, R]``.
+
+THEORY.md §3, K1 (paper label ``thm:inference_linear``; Alman & Song 2023, Aggarwal &
+Alman 2022). Every score of the polynomial method is ``x = β kᵀq`` with ``|x| <= R``,
+``R = β·s·B²``. A polynomial ``p`` of degree ``g`` is good for the kernel when
+
+    sup_{|x| <= R} |p(x) e^{−x} − 1| <= ε.
+
+Two families:
+
+- ``"taylor"``: ``p(x) = Σ_{k<=g} x^k / k!``, all coefficients positive. Lagrange's remainder
+  gives the rigorous relative bound ``e^R R^{g+1} / (g+1)!`` (for ``x > 0`` the relative
+  error is at most ``R^{g+1}/(g+1)!``; for ``x < 0`` multiply by ``e^{|x|} <= e^R``).
+- ``"chebyshev"``: the interpolant of ``e^x`` at the ``g+1`` Chebyshev points of the first
+  kind on ``[−R, R]``, converted to the monomial basis in ``x``.
+
+Coefficients are stored as float64 numbers: the certificate (``verify.certify``) checks
+exactly these numbers, so the polynomial the kernel uses is the polynomial certified.
+The degree chosen here from dense float64 sampling is only a *candidate*; the kernel plan
+(:mod:`core.kernels.plan`) uses a degree only after a certifier has proved it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.polynomial import chebyshev as cheb
+
+from ..errors import InvalidArgument
+from ..validation import check_int, check_real
+
+__all__ = [
+    "METHODS",
+    "ExpPolynomial",
+    "aggarwal_alman_degree",
+    "candidate_degree",
+    "exp_polynomial",
+    "sampled_relative_error",
+    "taylor_degree_from_remainder",
+    "taylor_remainder_bound",
+]
+
+PAPER_REF = "thm:inference_linear"
+
+#: Polynomial families the kernel knows.
+METHODS: tuple[str, ...] = ("taylor", "chebyshev")
+
+#: Largest degree any routine here will build (far beyond any kernel that fits in memory).
+MAX_DEGREE = 400
+
+
+@dataclass(frozen=True)
+class ExpPolynomial:
+    """``p(x) = Σ_k coefficients[k] x^k`` approximating ``e^x`` on ``[−radius, radius]``.
+
+    Attributes:
+        method: ``"taylor"`` or ``"chebyshev"``.
+        degree: ``g``; ``len(coefficients) == g + 1``.
+        radius: ``R``; the interval is ``[−R, R]``.
+        coefficients: float64 monomial coefficients, constant term first.
+    """
+
+    method: str
+    degree: int
+    radius: float
+    coefficients: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidArgument(f"method={self.method!r}: expected one of {METHODS}")
+        if len(self.coefficients) != self.degree + 1:
+            raise InvalidArgument(
+                f"coefficients has {len(self.coefficients)} entries: degree={self.degree} "
+                f"needs {self.degree + 1}")
+
+    def __call__(self, x: np.ndarray | float) -> np.ndarray:
+        """``p(x)`` by Horner's rule in float64 (for sampling, not for certification)."""
+        acc = np.zeros_like(np.asarray(x, dtype=np.float64))
+        for c in reversed(self.coefficients):
+            acc = acc * x + c
+        return acc
+
+
+def _check_radius_eps(radius: object, eps: object) -> tuple[float, float]:
+    r = check_real("radius", radius, low=0.0)
+    e = check_real("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
+    return r, e
+
+
+def exp_polynomial(method: str, degree: int, radius: float) -> ExpPolynomial:
+    """The degree-``g`` member of ``method``'s family on ``[−radius, radius]``."""
+    if method not in METHODS:
+        raise InvalidArgument(f"method={method!r}: expected one of {METHODS}")
+    g = check_int("degree", degree, minimum=0, maximum=MAX_DEGREE)
+    r = check_real("radius", radius, low=0.0)
+    if method == "taylor" or r == 0.0:
+        coeffs = [1.0 / math.factorial(k) for k in range(g + 1)]
+        return ExpPolynomial("taylor" if method == "taylor" else method, g, r, tuple(coeffs))
+    # interpolate e^{R y} at Chebyshev points y_j of the first kind, y = x / R
+    nodes = np.cos(np.pi * (np.arange(g + 1) + 0.5) / (g + 1))
+    cheb_coeffs = cheb.chebfit(nodes, np.exp(r * nodes), g)
+    in_y = np.zeros(g + 1)
+    converted = cheb.cheb2poly(cheb_coeffs)
+    in_y[:len(converted)] = converted
+    coeffs = [float(c) / r**k for k, c in enumerate(in_y)]
+    return ExpPolynomial(method, g, r, tuple(coeffs))
+
+
+def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
+    """``max |p(x) e^{−x} − 1|`` over ``points`` Chebyshev-spaced samples plus both ends.
+
+    A float64 estimate used to pick a candidate degree; it is *not* a bound (the
+    certificate is).
+    """
+    r = poly.radius
+    x = r * np.concatenate([np.cos(np.linspace(0.0, np.pi, points)), [-1.0, 1.0]])
+    return float(np.max(np.abs(poly(x) * np.exp(-x) - 1.0)))
+
+
+def candidate_degree(method: str, radius: float, eps: float) -> int:
+    """Smallest ``g`` whose sampled relative error is at most ``eps`` (a candidate only)."""
+    r, e = _check_radius_eps(radius, eps)
+    for g in range(MAX_DEGREE + 1):
+        if sampled_relative_error(exp_polynomial(method, g, r)) <= e:
+            return g
+    raise InvalidArgument(
+        f"radius={radius!r}, eps={eps!r}: no {method} polynomial of degree <= {MAX_DEGREE} "
+        "reaches this relative error")
+
+
+def taylor_remainder_bound(degree: int, radius: float) -> float:
+    """Lagrange's bound ``e^R R^{g+1} / (g+1)!`` on the Taylor polynomial's relative error.
+
+    Computed through logarithms so large ``g`` and ``R`` do not overflow.
+    """
+    g = check_int("degree", degree, minimum=0)
+    r = check_real("radius", radius, low=0.0)
+    if r == 0.0:
+        return 0.0
+    return math.exp(r + (g + 1) * math.log(r) - math.lgamma(g + 2))
+
+
+def taylor_degree_from_remainder(radius: float, eps: float) -> int:
+    """Smallest ``g`` with ``e^R R^{g+1}/(g+1)! <= eps`` (the textbook degree choice)."""
+    r, e = _check_radius_eps(radius, eps)
+    g = 0
+    while taylor_remainder_bound(g, r) > e:
+        g += 1
+        if g > 100 * MAX_DEGREE:
+            raise InvalidArgument(f"radius={radius!r}: remainder bound never reaches "
+                                  f"eps={eps!r}")
+    return g
+
+
+def aggarwal_alman_degree(radius: float, eps: float) -> float:
+    """Aggarwal–Alman's order ``max{ log(1/ε) / log(log(1/ε)/R), R }`` (constant 1).
+
+    The logarithm in the denominator is floored at 1: when ``log(1/ε)/R <= e`` the ``R``
+    term dominates anyway. This is the *order* of the optimal degree, reported next to the
+    measured minimal degree; it is not a bound with a known constant.
+    """
+    r, e = _check_radius_eps(radius, eps)
+    log_inv = math.log(1.0 / e)
+    if r == 0.0:
+        return log_inv
+    return max(log_inv / max(math.log(log_inv / r), 1.0), r)

@@ -1,0 +1,103 @@
+"""Unit tests for the model and the attention reference beyond the registry's claims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.attention import exact_attention
+from core.model import PromptTunedTransformer
+from core.weights import TransformerWeights
+from properties.strategies import ModelInstance, build_model_case
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _case(**kw: object) -> tuple[PromptTunedTransformer, torch.Tensor, torch.Tensor]:
+    inst = ModelInstance(**{"seed": 11, "d": 3, "s": 2, "L": 4, "Lp": 3, **kw})  # type: ignore[arg-type]
+    case = build_model_case(inst)
+    model = PromptTunedTransformer(case.weights)
+    return model, torch.tensor(case.X), torch.tensor(case.P)
+
+
+def test_gradients_reach_the_prompt_and_not_the_weights() -> None:
+    model, X, P = _case()
+    P = P.clone().requires_grad_(True)
+    model(X, P).sum().backward()
+    assert P.grad is not None and bool(P.grad.abs().sum() > 0)
+    assert all(not b.requires_grad for b in model.buffers())
+
+
+def test_prompt_gradient_matches_finite_differences() -> None:
+    model, X, P = _case()
+    P = P.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: model(X, p), (P,))
+
+
+def test_batched_input_equals_per_example_forward() -> None:
+    model, X, P = _case()
+    batch = torch.stack([X, X.flip(-1), 1 - X])
+    out = model(batch, P)
+    for i in range(3):
+        torch.testing.assert_close(out[i], model(batch[i], P), rtol=0, atol=1e-14)
+
+
+def test_empty_prompt_and_full_output_shape() -> None:
+    model, X, P = _case(Lp=0)
+    assert model(X, P).shape == (3, 4)
+    assert model(X, P, full=True).shape == (3, 4)
+    model, X, P = _case(Lp=5)
+    assert model(X, P, full=True).shape == (3, 9)
+
+
+def test_prompt_changes_the_output() -> None:
+    model, X, P = _case()
+    assert not torch.allclose(model(X, P), model(X, P + 1.0))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_devices_and_dtypes(device: str, dtype: torch.dtype) -> None:
+    case = build_model_case(ModelInstance(seed=5, d=2, s=2, L=3, Lp=2))
+    model = PromptTunedTransformer(case.weights, dtype=dtype, device=device)
+    out = model(torch.tensor(case.X, dtype=dtype, device=device),
+                torch.tensor(case.P, dtype=dtype, device=device))
+    assert out.dtype == dtype and out.device.type == device
+
+
+def test_weights_digest_identifies_the_frozen_model() -> None:
+    a = build_model_case(ModelInstance(seed=1, d=2, s=2, L=2, Lp=1)).weights
+    b = build_model_case(ModelInstance(seed=1, d=2, s=2, L=2, Lp=1)).weights
+    c = build_model_case(ModelInstance(seed=2, d=2, s=2, L=2, Lp=1)).weights
+    assert a.digest() == b.digest() != c.digest()
+
+
+def test_weights_are_read_only() -> None:
+    w = build_model_case(ModelInstance(seed=1, d=2, s=2, L=2, Lp=1)).weights
+    with pytest.raises(ValueError):
+        w.w_q[0, 0] = 1.0
+
+
+def test_chunked_attention_equals_unchunked() -> None:
+    rng = np.random.default_rng(0)
+    Q, K, V = (torch.tensor(rng.normal(size=s)) for s in ((3, 50), (3, 40), (2, 40)))
+    whole = exact_attention(Q, K, V, 0.5)
+    chunked = exact_attention(Q, K, V, 0.5, query_chunk=7)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-15)
+    torch.testing.assert_close(exact_attention(Q, K, V, 0.5, last=9), whole[:, -9:],
+                               rtol=0, atol=1e-15)
+
+
+def test_attention_with_one_dominant_key_selects_its_value() -> None:
+    Q = torch.tensor([[1.0]], dtype=torch.float64)
+    K = torch.tensor([[0.0, 1e4, 0.0]], dtype=torch.float64)
+    V = torch.tensor([[1.0, 7.0, 3.0]], dtype=torch.float64)
+    assert exact_attention(Q, K, V, 1.0).item() == 7.0
+
+
+def test_rounded_weights_are_float32_representable() -> None:
+    w = build_model_case(ModelInstance(seed=3, d=2, s=2, L=2, Lp=1)).weights
+    r = w.rounded_to(np.float32)
+    assert isinstance(r, TransformerWeights)
+    assert np.array_equal(r.w_q, r.w_q.astype(np.float32).astype(np.float64))

@@ -1,0 +1,70 @@
+"""Oracle discipline: two precisions, no leaking global precision, float(mpf) conversion."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+from core.errors import ClaimViolation
+from core.mp_twin import mp_forward, to_float64
+from properties.strategies import ModelInstance, build_model_case
+from verify.compare import compare_arrays
+from verify.oracles import PRECISIONS, attention_oracle, converged, model_oracle
+from verify.tolerances import Tol
+
+
+def test_model_oracle_leaves_global_precision_unchanged() -> None:
+    case = build_model_case(ModelInstance(seed=7, d=2, s=2, L=3, Lp=2))
+    before = mpmath.mp.dps
+    value = model_oracle(case.weights, case.X, case.P)
+    assert mpmath.mp.dps == before
+    assert value.dps == PRECISIONS
+    assert value.gap < 1e-25
+
+
+def test_twin_leaves_global_precision_unchanged() -> None:
+    case = build_model_case(ModelInstance(seed=8, d=1, s=1, L=2, Lp=1))
+    before = mpmath.mp.dps
+    mp_forward(case.weights, case.X, case.P, dps=60)
+    assert mpmath.mp.dps == before
+
+
+def test_converged_detects_a_leaking_oracle() -> None:
+    def leaky(dps: int) -> np.ndarray:
+        mpmath.mp.dps = dps
+        return np.zeros(1)
+
+    before = mpmath.mp.dps
+    try:
+        with pytest.raises(ClaimViolation, match="changed global mpmath precision"):
+            converged(leaky)
+    finally:
+        mpmath.mp.dps = before
+
+
+def test_converged_detects_an_unconverged_oracle() -> None:
+    with pytest.raises(ClaimViolation, match="not converged"):
+        converged(lambda dps: np.array([10.0 ** -(dps // 3)]))
+
+
+def test_attention_oracle_uniform_scores_give_mean_of_values() -> None:
+    V = np.array([[1.0, 2.0, 6.0]])
+    value = attention_oracle(np.zeros((2, 2)), np.zeros((2, 3)), V, beta=1.0)
+    assert np.array_equal(value.value, np.full((1, 2), 3.0))
+
+
+def test_to_float64_is_correctly_rounded() -> None:
+    with mpmath.workdps(50):
+        third = mpmath.mpf(1) / 3
+        assert to_float64([[third]])[0, 0] == 1.0 / 3.0
+
+
+def test_comparison_table_reports_worst_entry() -> None:
+    cmp = compare_arrays(np.array([[1.0, 2.0]]), np.array([[1.0, 2.5]]),
+                         Tol(atol=0.1, rtol=0.0, source="test"))
+    assert (cmp.n_checked, cmp.n_bad, cmp.worst_index) == (2, 1, (0, 1))
+    assert cmp.max_abs == 0.5 and not cmp.ok
+    assert "2.5" in cmp.table()
+    nan_cmp = compare_arrays(np.array([np.nan]), np.array([1.0]), Tol(1.0, 0.0, "t"))
+    assert not nan_cmp.ok and nan_cmp.n_bad == 1
