@@ -19,7 +19,7 @@ from torch import nn
 from .attention import _attention_block
 from .errors import InvalidArgument
 from .validation import check_dtype, check_finite_tensor, short_repr
-from .weights import FeedForwardWeights, TransformerWeights
+from .weights import TransformerWeights
 
 __all__ = ["PromptTunedTransformer", "feed_forward"]
 
@@ -39,6 +39,11 @@ class PromptTunedTransformer(nn.Module):
         dtype: ``torch.float32`` or ``torch.float64``.
         device: any torch device (``"cpu"``, ``"cuda"``).
     """
+
+    w_q: torch.Tensor
+    w_k: torch.Tensor
+    w_ov: torch.Tensor
+    pos: torch.Tensor
 
     def __init__(self, weights: TransformerWeights, *, dtype: torch.dtype = torch.float64,
                  device: str | torch.device = "cpu"):

@@ -19,7 +19,7 @@ import numpy as np
 from .validation import check_int
 from .weights import FeedForwardWeights, TransformerWeights
 
-__all__ = ["MpMatrix", "mp_attention", "mp_forward", "to_mp", "to_float64"]
+__all__ = ["MpMatrix", "mp_attention", "mp_forward", "to_float64", "to_mp"]
 
 MpMatrix = list[list[mpmath.mpf]]
 

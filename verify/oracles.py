@@ -20,8 +20,8 @@ from core.mp_twin import mp_attention, mp_forward, to_float64, to_mp
 from core.weights import TransformerWeights
 
 __all__ = [
-    "OracleValue",
     "PRECISIONS",
+    "OracleValue",
     "attention_oracle",
     "converged",
     "model_oracle",
