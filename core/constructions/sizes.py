@@ -1,0 +1,256 @@
+"""Sizes of the universal prompt-tuning construction, computed before anything is built.
+
+THEORY.md §2, claim U (``thm:PT_uni_multi_layer_FF2`` for ``form="deep"``,
+``thm:PT_uni_two_layer_FF2`` for ``form="wide"``); route B of THEORY.md (positional
+encodings, digit-block codes, uniform attention, table lookup by digit extraction).
+
+From ``(d, L, C, ε, p)`` the plan picks the coarsest grid ``K = 1/δ`` (a power of two) and
+output resolution ``M`` (levels ``t/M``, ``t = 0..M``) whose good-set error
+``e = C·δ/2 + 1/(2M)`` meets ``dL·e^p < ε^p``, then the widest boundary strip ``η`` (a power
+of two) with ``(dL)²·(K−1)·η ≤ ε^p − dL·e^p``, so that
+
+    d_p(τ_P, f)^p ≤ dL·e^p + dL·(bad-set measure) ≤ dL·e^p + (dL)²(K−1)η < ε^p
+
+(``‖·‖_p^p`` sums ``dL`` entries, each at most ``e`` on the good set and at most 1 on the
+bad set because outputs of both maps lie in ``[0,1]``). Every count below is a formula of
+these choices; :func:`plan_universal` refuses with :class:`ConstructionTooLarge` (naming the
+sizes and the nearest ``ε`` that fits) before allocating anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..errors import ConstructionTooLarge, InvalidArgument
+from ..validation import check_int, check_real
+
+__all__ = [
+    "FORMS",
+    "LIMITS",
+    "UniversalSizes",
+    "plan_universal",
+    "sizes_table",
+    "wide_width_lower_bound",
+]
+
+FORMS: tuple[str, ...] = ("deep", "wide")
+
+#: What a build may cost: hidden units over all layers (memory), slots × depth (the exact
+#: evaluator's work per token) and precision bits.
+LIMITS: dict[str, int] = {"units": 3_000_000, "work": 300_000, "bits": 20_000}
+
+_ETA_MIN = Fraction(1, 2**40)     # FF_pre knots o_j + b/K ± η/2 stay exact in float64
+_BITS_PER_PROMPT_ENTRY = 48       # each prompt entry holds a float64-sized chunk of digits
+_MAX_LOG2_K = 8
+_MAX_LOG2_M = 10
+
+
+def _pow2_at_least(x: int) -> int:
+    return 1 << max(0, (x - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class UniversalSizes:
+    """Every size of one construction (see module docstring for the formulas).
+
+    Attributes:
+        d, L, C, eps, p, form: the request.
+        K: grid levels per coordinate (``δ = 1/K``); M: output levels ``t/M``.
+        eta: boundary strip width; beta: digit base of the prompt table (``≥ M+3``);
+        radix: code radix ``R ≥ 2K−1`` of the digit blocks; slots: ``N = L·K^{dL}``
+        table entries per channel; prompt_tokens: ``L_p``; n: ``L_p + L``.
+        pre_width: FF_pre hidden units; post_depth, post_width: FF_post layers and the
+        widest one; units: all hidden units; int_bits, precision_bits: bits before the
+        binary point of the largest activation, and bits an evaluation needs.
+        good_error: ``e``; dp_bound_formula: the a-priori bound ``(dL e^p + (dL)²(K−1)η)^{1/p}``.
+    """
+
+    d: int
+    L: int
+    C: float
+    eps: float
+    p: int
+    form: str
+    K: int
+    M: int
+    eta: Fraction
+    beta: int
+    radix: int
+    slots: int
+    prompt_tokens: int
+    n: int
+    pre_width: int
+    post_depth: int
+    post_width: int
+    units: int
+    int_bits: int
+    precision_bits: int
+    good_error: Fraction
+    dp_bound_formula: float
+
+    @property
+    def work(self) -> int:
+        """Exact-evaluator work per token: slots times FF_post depth."""
+        return self.slots * self.post_depth
+
+    def as_row(self) -> dict[str, object]:
+        """JSON-able summary for reports and the docs table."""
+        return {"d": self.d, "L": self.L, "C": self.C, "eps": self.eps, "p": self.p,
+                "form": self.form, "K": self.K, "M": self.M,
+                "eta": f"2^-{self.eta.denominator.bit_length() - 1}",
+                "beta": self.beta, "slots": self.slots, "L_p": self.prompt_tokens,
+                "pre_width": self.pre_width, "post_depth": self.post_depth,
+                "post_width": self.post_width, "units": self.units,
+                "precision_bits": self.precision_bits,
+                "good_error": float(self.good_error),
+                "dp_bound_formula": self.dp_bound_formula}
+
+
+def _grid_choice(dl: int, C: Fraction, eps: Fraction, p: int) -> tuple[int, int, Fraction] | None:
+    """Smallest ``K``, then smallest ``M``, with a strip ``η ≥ 2^-40``; ``None`` if none."""
+    target = eps**p
+    for lk in range(_MAX_LOG2_K + 1):
+        K = 1 << lk
+        for lm in range(_MAX_LOG2_M + 1):
+            M = 1 << lm
+            e = C / (2 * K) + Fraction(1, 2 * M)
+            slack = target - dl * e**p
+            if slack <= 0:
+                continue
+            if K == 1:
+                return K, M, Fraction(1, 4)
+            eta = Fraction(1, 4 * K)
+            while dl * dl * (K - 1) * eta > slack:
+                eta /= 2
+            if eta >= _ETA_MIN:
+                return K, M, eta
+    return None
+
+
+def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: int,
+           eta: Fraction) -> UniversalSizes:
+    dl = d * L
+    beta = _pow2_at_least(M + 3)
+    lb = beta.bit_length() - 1
+    radix = max(2, _pow2_at_least(2 * K - 1))
+    slots = L * K**dl
+    per_entry = max(1, _BITS_PER_PROMPT_ENTRY // lb)
+    prompt_tokens = -(-(slots + 1) // per_entry)
+    n = prompt_tokens + L
+    pre_width = d + 2 * (L - 1) + 2 * dl * (K - 1)
+    if form == "deep":
+        s_units = 2 * (M + 1) * (slots - 1) + 2 + 2       # regions' knots (+ spare)
+        final_units = 2 * (M + 1) + 2
+        post_depth = slots
+        post_width = d * max(s_units if slots > 1 else 0, final_units)
+        units = pre_width + d * (s_units * (slots - 1) + final_units)
+    else:
+        m1 = M + 1
+        # Σ_{s<N} (M+1)^{s+1} regions, two knots each, computed without overflow tricks.
+        regions = sum(m1 ** (s + 1) for s in range(min(slots, 64)))
+        if slots > 64:
+            regions = 10**30
+        post_depth = 1
+        post_width = d * (2 * regions + 2)
+        units = pre_width + post_width
+    top = radix**dl
+    int_bits = ((L + 1) ** 2 * top * 2 + 8).bit_length()
+    guard = (max(post_width, pre_width, 1) * n).bit_length() + 2
+    precision_bits = int_bits + (slots + 2) * lb + guard
+    e = Fraction(C) / (2 * K) + Fraction(1, 2 * M)
+    s_bound = dl * e**p + (dl * dl * (K - 1) * eta if K > 1 else 0)
+    dp_formula = float(s_bound) ** (1.0 / p)
+    return UniversalSizes(
+        d=d, L=L, C=C, eps=eps, p=p, form=form, K=K, M=M, eta=eta, beta=beta, radix=radix,
+        slots=slots, prompt_tokens=prompt_tokens, n=n, pre_width=pre_width,
+        post_depth=post_depth, post_width=post_width, units=units, int_bits=int_bits,
+        precision_bits=precision_bits, good_error=e, dp_bound_formula=dp_formula)
+
+
+def _fits(s: UniversalSizes, limits: dict[str, int]) -> bool:
+    return (s.units <= limits["units"] and s.work <= limits["work"]
+            and s.precision_bits <= limits["bits"])
+
+
+def _plan(d: int, L: int, C: float, eps: float, p: int, form: str) -> UniversalSizes | None:
+    choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
+    if choice is None:
+        return None
+    return _sizes(d, L, C, eps, p, form, *choice)
+
+
+def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: str = "deep",
+                   limits: dict[str, int] | None = None) -> UniversalSizes:
+    """Sizes for ``(d, L, C, ε, p)``, or :class:`ConstructionTooLarge` before building.
+
+    Args:
+        d, L: token dimension (1..4) and input length (1..4).
+        C: Lipschitz constant of the targets, ``0 < C ≤ 64``.
+        eps: accuracy in ``d_p``, ``0 < ε < 1``.
+        p: exponent of ``d_p``, an integer in ``1..16``.
+        form: ``"deep"`` (deep FF_post, width linear in the slots) or ``"wide"`` (one
+            FF_post layer, width exponential in the slots).
+        limits: overrides of :data:`LIMITS`.
+    """
+    d = check_int("d", d, minimum=1, maximum=4)
+    L = check_int("L", L, minimum=1, maximum=4)
+    C = check_real("C", C, low=0.0, high=64.0, low_open=True)
+    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
+    p = check_int("p", p, minimum=1, maximum=16)
+    if form not in FORMS:
+        raise InvalidArgument(f"form={form!r}: expected one of {FORMS}")
+    lim = {**LIMITS, **(limits or {})}
+    sizes = _plan(d, L, C, eps, p, form)
+    if sizes is not None and _fits(sizes, lim):
+        return sizes
+    nearest = _nearest(d, L, C, eps, p, form, lim)
+    what = ("no grid K ≤ 2^8 and M ≤ 2^10 meets the error budget" if sizes is None else
+            f"needs K={sizes.K}, M={sizes.M}, slots={sizes.slots}, FF_post depth "
+            f"{sizes.post_depth}, {sizes.units} hidden units, work {sizes.work}, "
+            f"{sizes.precision_bits} precision bits")
+    raise ConstructionTooLarge(
+        f"universal construction (d={d}, L={L}, C={C}, eps={eps}, p={p}, form={form!r}) "
+        f"{what}; limits {lim}; nearest that fits: {nearest}",
+        required=(sizes.units if sizes else -1), limit=lim["units"], nearest=nearest)
+
+
+def _nearest(d: int, L: int, C: float, eps: float, p: int, form: str,
+             lim: dict[str, int]) -> dict[str, object] | None:
+    """The smallest ``ε' > ε`` on a 2% ladder (same ``d, L, C, p``) whose plan fits."""
+    e = eps
+    for _ in range(200):
+        e = min(e * 1.02, 0.999)
+        s = _plan(d, L, C, e, p, form)
+        if s is not None and _fits(s, lim):
+            return {"eps": round(e, 6), "K": s.K, "M": s.M, "slots": s.slots,
+                    "units": s.units, "precision_bits": s.precision_bits}
+        if e >= 0.999:
+            break
+    return None
+
+
+def sizes_table(configs: list[tuple[int, int, float, float, int]], form: str = "deep") -> str:
+    """Markdown table of sizes for ``(d, L, C, ε, p)`` rows; too-large rows say so."""
+    head = ("| d | L | C | ε | p | K | M | slots N | L_p | FF_pre width | FF_post depth | "
+            "FF_post width | bits | e=Cδ/2+1/(2M) | d_p bound formula |")
+    lines = [head, "|" + "---|" * 15]
+    for d, L, C, eps, p in configs:
+        try:
+            s = plan_universal(d, L, C, eps, p, form=form)
+        except ConstructionTooLarge as exc:
+            near = exc.nearest
+            lines.append(f"| {d} | {L} | {C} | {eps} | {p} | too large (nearest: {near}) |"
+                         + " |" * 9)
+            continue
+        lines.append(
+            f"| {d} | {L} | {C} | {eps} | {p} | {s.K} | {s.M} | {s.slots} | "
+            f"{s.prompt_tokens} | {s.pre_width} | {s.post_depth} | {s.post_width} | "
+            f"{s.precision_bits} | {float(s.good_error):.4g} | {s.dp_bound_formula:.4g} |")
+    return "\n".join(lines)
+
+
+def wide_width_lower_bound(sizes: UniversalSizes) -> float:
+    """log2 of the fewest knots one FF_post layer needs: ``(M+1)^N − 1`` distinct tables."""
+    return sizes.slots * math.log2(sizes.M + 1)

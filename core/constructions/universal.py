@@ -1,0 +1,306 @@
+"""One frozen τ for all C-Lipschitz targets, and the prompt ``P(f)`` that tunes it.
+
+THEORY.md §2, claim U: ``thm:PT_uni_multi_layer_FF2`` (``form="deep"``) and
+``thm:PT_uni_two_layer_FF2`` (``form="wide"``). Route B (our construction; the paper's
+route A uses softmax contextual maps). With ``K, M, η, β, R`` from :mod:`.sizes`:
+
+1. **Positional encoding** ``E``: prompt columns get ``−1`` (all channels), input column
+   ``j`` gets ``o_j = 2j + 2``; input entries then lie in ``[o_j, o_j + 1]``, prompt
+   entries (in ``[0, 1)``) in ``[−1, 0)``.
+2. **FF_pre** (one separable-read layer): per channel, ``−ReLU(z − 1)`` removes the input
+   value (leaving the constant 1); for each position ``j``, coordinate ``i`` and interior
+   boundary ``b/K`` a ramp of width ``η`` (two ReLUs) adds ``R^{jd+i}`` to *every* channel;
+   position steps between the ranges add ``T = R^{dL}`` per position. All units are off on
+   prompt columns, so FF_pre is the identity there. On the good set (every entry at least
+   ``η/2`` from every interior boundary) it is exactly the staircase: token ``j`` becomes
+   ``1 + jT + Σ_{j'<j,i}(K−1)R^{j'd+i} + Σ_i q_{ji} R^{jd+i}`` with ``q_{ji} = ⌊K x_{ij}⌋``.
+3. **Attention**: ``W_K = W_Q = 0`` (uniform weights ``1/n``, exact), ``W_V = I``,
+   ``W_O = n·I``: every query gets the *sum* of all columns added to its residual. At input
+   position ``k`` every channel then holds ``y = Const + V_k(q) + F_c`` where
+   ``V_k(q) = kT + Σ_{j,i} digit_{ji} R^{jd+i}`` with digits ``(K−1)[j<k] + q_{ji}(1+[j=k])``
+   (all ``< R``, so ``V`` is injective in ``(k, q)``), and ``F_c ∈ (0, 1)`` is the sum of
+   prompt row ``c``.
+4. **Prompt**: slots ``s = 0..N−1`` are the used values ``v_0 < … < v_{N−1}`` of ``V``;
+   ``F_c = Σ_s D_s β^{−(s+1)} + (β/2) β^{−(N+1)}`` with ``D_s = t_s + 1`` and ``t_s/M`` the
+   quantised ``f_{c,k}`` at the centre of cell ``q`` for slot ``s = rank(V_k(q))``. Digits lie
+   in ``[1, β−2]``, so the tail after any digit keeps a margin ``β^{−2}`` from digit edges.
+   The digits are split over ``L_p`` prompt columns, ≤ 48 bits each.
+5. **FF_post, deep**: ``N−1`` identical separable layers ``S`` (identity on slot 0's
+   segment; slot ``s ≥ 1`` segment → slot ``s−1`` segment while shifting ``F`` one digit:
+   ``y ↦ v_{s−1} + βF − D``), then a readout layer mapping segment 0's leading digit ``D`` to
+   ``(D−1)/M`` with flat ends (outputs in ``[0, 1]`` for *every* real input).
+   **wide**: one layer mapping every (slot, digit prefix) interval straight to its level;
+   it needs ``Σ_s (M+1)^{s+1}`` regions (at least ``(M+1)^N − 1`` knots for any one-layer
+   readout: each table needs its own linear piece).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..lipschitz import LipschitzTarget
+from ..weights import FeedForwardWeights, TransformerWeights
+from ._pl import Region, layer_from_regions
+from .evaluate import Float64Untrusted, RatMatrix, compile_exact
+from .sizes import UniversalSizes, plan_universal
+
+__all__ = [
+    "Prompt",
+    "UniversalTransformer",
+    "build_prompt",
+    "build_universal",
+    "cell_centre",
+    "cell_index",
+    "code_value",
+    "quantised_levels",
+]
+
+_DIGITS_PER_ENTRY_BITS = 48
+
+
+def code_value(sizes: UniversalSizes, k: int, q: tuple[int, ...]) -> int:
+    """``V_k(q)``: the integer every channel of query ``k`` carries for cell ``q``.
+
+    ``q[j*d + i] = ⌊K x_{ij}⌋`` (block ``jd+i`` for coordinate ``i`` of token ``j``).
+    """
+    d, L, K, R = sizes.d, sizes.L, sizes.K, sizes.radix
+    v = k * R ** (d * L)
+    for j in range(L):
+        for i in range(d):
+            qi = q[j * d + i]
+            digit = (K - 1) * (j < k) + qi * (1 + (j == k))
+            v += digit * R ** (j * d + i)
+    return v
+
+
+def cell_index(sizes: UniversalSizes, X: np.ndarray) -> tuple[int, ...]:
+    """``q`` with ``q[j*d + i] = min(⌊K X[i, j]⌋, K−1)`` for ``X`` of shape ``(d, L)``."""
+    K = sizes.K
+    return tuple(min(int(np.floor(K * X[i, j])), K - 1)
+                 for j in range(sizes.L) for i in range(sizes.d))
+
+
+def cell_centre(sizes: UniversalSizes, q: tuple[int, ...]) -> np.ndarray:
+    """Centre of cell ``q`` as a ``(d, L)`` float64 array (exact: dyadic)."""
+    X = np.empty((sizes.d, sizes.L))
+    for j in range(sizes.L):
+        for i in range(sizes.d):
+            X[i, j] = (q[j * sizes.d + i] + 0.5) / sizes.K
+    return X
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The soft prompt ``P(f)``: ``entries`` is ``d×L_p`` exact dyadic rationals.
+
+    ``levels[c][s]`` is the quantised level ``t_s`` of channel ``c`` at slot ``s``.
+    """
+
+    entries: tuple[tuple[Fraction, ...], ...]
+    levels: tuple[tuple[int, ...], ...]
+    target: str
+
+    def rational(self) -> RatMatrix:
+        return [list(row) for row in self.entries]
+
+    def float64(self) -> np.ndarray:
+        """The prompt as float64, or :class:`Float64Untrusted` if any entry would round."""
+        out = np.array([[float(v) for v in row] for row in self.entries], dtype=np.float64)
+        for row, frow in zip(self.entries, out, strict=True):
+            for v, f in zip(row, frow, strict=True):
+                if Fraction(float(f)) != v:
+                    raise Float64Untrusted(
+                        f"prompt entry {float(v)!r} needs more than float64's 53 bits / "
+                        "exponent range")
+        return out
+
+
+@dataclass(frozen=True)
+class UniversalTransformer:
+    """The frozen τ with its sizes and the constants its prompt builder needs."""
+
+    sizes: UniversalSizes
+    weights: TransformerWeights
+    const: Fraction
+    slot_values: tuple[int, ...]
+
+    def digest(self) -> str:
+        return self.weights.digest()
+
+    def forward_exact(self, X: np.ndarray | RatMatrix, prompt: Prompt) -> RatMatrix:
+        """τ_P(X) exactly (rationals); ``X``: ``(d, L)``."""
+        Xr = ([[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
+              if isinstance(X, np.ndarray) else X)
+        return compile_exact(self.weights).forward(Xr, prompt.rational())
+
+    def float64_trusted(self) -> bool:
+        """Whether float64 (53 bits) covers the precision this construction needs."""
+        return self.sizes.precision_bits <= 53
+
+
+def _ff_pre(s: UniversalSizes) -> FeedForwardWeights:
+    d, L, K, R = s.d, s.L, s.K, s.radix
+    units: list[tuple[int, float, float, list[float]]] = []    # (read channel, w1, b1, w2)
+    for c in range(d):
+        w2 = [0.0] * d
+        w2[c] = -1.0
+        units.append((c, 1.0, -1.0, w2))
+    T = float(R ** (d * L))
+    for j in range(1, L):
+        start = 2 * j + 2
+        units.append((0, 1.0, -(start - 0.75), [2 * T] * d))   # step of height T across
+        units.append((0, 1.0, -(start - 0.25), [-2 * T] * d))  # [o − 3/4, o − 1/4]
+    eta = s.eta
+    for j in range(L):
+        o = Fraction(2 * j + 2)
+        for i in range(d):
+            w = Fraction(R ** (j * d + i)) / eta
+            for b in range(1, K):
+                t = o + Fraction(b, K)
+                for edge, sign in ((t - eta / 2, 1), (t + eta / 2, -1)):
+                    if Fraction(float(edge)) != edge or Fraction(float(w)) != w:
+                        raise InvalidArgument(f"FF_pre knot {edge} not exact in float64")
+                    units.append((i, 1.0, -float(edge), [sign * float(w)] * d))
+    h = len(units)
+    w1 = np.zeros((h, d))
+    b1 = np.zeros(h)
+    w2m = np.zeros((d, h))
+    for u, (c, a, bias, w_out) in enumerate(units):
+        w1[u, c] = a
+        b1[u] = bias
+        w2m[:, u] = w_out
+    return FeedForwardWeights(w1=w1, b1=b1, w2=w2m, b2=np.zeros(d))
+
+
+def _attention(s: UniversalSizes) -> dict[str, np.ndarray]:
+    d, n = s.d, s.n
+    return {"w_q": np.zeros((d, d)), "w_k": np.zeros((d, d)), "w_v": np.eye(d),
+            "w_o": n * np.eye(d)}
+
+
+def _pos(s: UniversalSizes) -> np.ndarray:
+    E = np.empty((s.d, s.n))
+    E[:, : s.prompt_tokens] = -1.0
+    for j in range(s.L):
+        E[:, s.prompt_tokens + j] = 2 * j + 2
+    return E
+
+
+def _digit_regions(const: Fraction, v: int, beta: int, M: int) -> list[tuple[int, Fraction,
+                                                                              Fraction]]:
+    """``(D, lo, hi)`` of the leading-digit intervals of segment ``v`` (absolute ``y``)."""
+    inv, inv2 = Fraction(1, beta), Fraction(1, beta * beta)
+    return [(D, const + v + D * inv + inv2, const + v + (D + 1) * inv - inv2)
+            for D in range(1, M + 2)]
+
+
+def _deep_post(s: UniversalSizes, const: Fraction, vs: list[int]) -> tuple[
+        FeedForwardWeights, ...]:
+    beta, M = s.beta, s.M
+    layers: list[FeedForwardWeights] = []
+    if len(vs) > 1:
+        regions = [Region(const + vs[0], const + vs[0] + 1, Fraction(1), const + vs[0])]
+        for idx in range(1, len(vs)):
+            for _digit, lo, hi in _digit_regions(const, vs[idx], beta, M):
+                # y' = v_s + F ↦ v_{s−1} + βF − D, at lo: v_{s−1} + 1/β
+                regions.append(Region(lo, hi, Fraction(beta),
+                                      const + vs[idx - 1] + Fraction(1, beta)))
+        shift = layer_from_regions(s.d, regions, left_slope=Fraction(1),
+                                   right_slope=Fraction(beta))
+        layers = [shift] * (len(vs) - 1)
+    readout = [Region(lo, hi, Fraction(0), Fraction(D - 1, M))
+               for D, lo, hi in _digit_regions(const, vs[0], beta, M)]
+    layers.append(layer_from_regions(s.d, readout, left_slope=Fraction(0),
+                                     right_slope=Fraction(0)))
+    return tuple(layers)
+
+
+def _wide_post(s: UniversalSizes, const: Fraction, vs: list[int]) -> tuple[
+        FeedForwardWeights, ...]:
+    beta, M = s.beta, s.M
+    regions: list[Region] = []
+    for idx, v in enumerate(vs):
+        scale = Fraction(1, beta ** (idx + 1))
+        for prefix in itertools.product(range(1, M + 2), repeat=idx + 1):
+            start = sum((Fraction(D, beta ** (r + 1)) for r, D in enumerate(prefix)),
+                        Fraction(0))
+            lo = const + v + start + scale / beta
+            hi = const + v + start + scale - scale / beta
+            regions.append(Region(lo, hi, Fraction(0), Fraction(prefix[-1] - 1, M)))
+    return (layer_from_regions(s.d, regions, left_slope=Fraction(0),
+                               right_slope=Fraction(0)),)
+
+
+def build_universal(d: int, L: int, C: float, eps: float, p: int = 2, *,
+                    form: str = "deep") -> UniversalTransformer:
+    """Build τ for ``(d, L, C, ε, p)`` (sizes planned first; may raise ConstructionTooLarge).
+
+    τ depends on these arguments only, never on a target.
+    """
+    s = plan_universal(d, L, C, eps, p, form=form)
+    pre = _ff_pre(s)
+    att = _attention(s)
+    pos = _pos(s)
+    partial = TransformerWeights(att["w_q"], att["w_k"], att["w_v"], att["w_o"], beta=1.0,
+                                 ff_pre=(pre,), pos=pos)
+    zero_prompt = [[Fraction(0)] * s.prompt_tokens for _ in range(d)]
+    centre0 = [[Fraction(1, 2 * s.K)] * L for _ in range(d)]
+    const = compile_exact(partial).forward(centre0, zero_prompt)[0][0]
+    vs = sorted({code_value(s, k, q) for k in range(L)
+                 for q in itertools.product(range(s.K), repeat=d * L)})
+    post = _deep_post(s, const, vs) if form == "deep" else _wide_post(s, const, vs)
+    weights = TransformerWeights(att["w_q"], att["w_k"], att["w_v"], att["w_o"], beta=1.0,
+                                 ff_pre=(pre,), ff_post=post, pos=pos)
+    return UniversalTransformer(sizes=s, weights=weights, const=const, slot_values=tuple(vs))
+
+
+def quantised_levels(ut: UniversalTransformer, target: LipschitzTarget) -> np.ndarray:
+    """Levels ``t ∈ 0..M`` of ``f`` at every cell centre: shape ``(K^{dL}, d, L)``.
+
+    Cells are enumerated in ``itertools.product(range(K), repeat=dL)`` order.
+    """
+    s = ut.sizes
+    cells = list(itertools.product(range(s.K), repeat=s.d * s.L))
+    centres = np.stack([cell_centre(s, q) for q in cells])
+    vals = target.values(centres)
+    return np.clip(np.rint(vals * s.M), 0, s.M).astype(np.int64)
+
+
+def build_prompt(ut: UniversalTransformer, target: LipschitzTarget, *,
+                 slot_of: Callable[[UniversalSizes, int, tuple[int, ...]], int] | None = None,
+                 ) -> Prompt:
+    """``P(f)`` for ``target`` (same ``d, L``; its constant must not exceed τ's ``C``)."""
+    s = ut.sizes
+    if (target.d, target.L) != (s.d, s.L):
+        raise InvalidArgument(f"target has shape (d={target.d}, L={target.L}): τ was built "
+                              f"for (d={s.d}, L={s.L})")
+    if target.C > s.C:
+        raise InvalidArgument(f"target.C={target.C!r}: τ was built for C <= {s.C!r}")
+    code = slot_of or code_value
+    rank = {v: r for r, v in enumerate(ut.slot_values)}
+    levels = quantised_levels(ut, target)
+    table = [[0] * s.slots for _ in range(s.d)]
+    for ci, q in enumerate(itertools.product(range(s.K), repeat=s.d * s.L)):
+        for k in range(s.L):
+            slot = rank[code(s, k, q)]
+            for c in range(s.d):
+                table[c][slot] = int(levels[ci, c, k])
+    lb = s.beta.bit_length() - 1
+    per_entry = max(1, _DIGITS_PER_ENTRY_BITS // lb)
+    entries = []
+    for c in range(s.d):
+        digits = [t + 1 for t in table[c]] + [s.beta // 2]      # sentinel digit β/2
+        row = []
+        for col in range(s.prompt_tokens):
+            chunk = range(col * per_entry, min((col + 1) * per_entry, len(digits)))
+            row.append(sum((Fraction(digits[r], s.beta ** (r + 1)) for r in chunk),
+                           Fraction(0)))
+        entries.append(tuple(row))
+    return Prompt(entries=tuple(entries), levels=tuple(tuple(r) for r in table),
+                  target=f"{target.family}:{target.seed}:{target.C}")
