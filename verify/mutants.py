@@ -1,0 +1,159 @@
+"""Planted bugs (semantic mutants): realistic mistakes that the test suite must catch.
+
+Each :class:`Mutant` is a literal text replacement in one source file. :func:`run_mutant`
+copies the working tree to a temporary directory, applies the mutant there (the checkout is
+never touched), runs pytest on the copy and reports whether the suite went red.
+
+    python -m verify.mutants                 # every mutant, default tier, stop at first failure
+    python -m verify.mutants --only beta_applied_twice --pytest-args "-x -q tests/test_claims.py"
+
+Exit status 1 if any mutant survives (the suite stayed green), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import InvalidArgument
+
+__all__ = ["MUTANTS", "Mutant", "MutantResult", "main", "run_mutant"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """Replace ``old`` by ``new`` (exactly once) in ``path`` (relative to the repo root)."""
+
+    name: str
+    path: str
+    old: str
+    new: str
+    description: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant("softmax_wrong_axis", "core/attention.py",
+           "shifted = scores - scores.amax(dim=-2, keepdim=True)\n"
+           "    weights = torch.exp(shifted)\n"
+           "    return weights / weights.sum(dim=-2, keepdim=True)",
+           "shifted = scores - scores.amax(dim=-1, keepdim=True)\n"
+           "    weights = torch.exp(shifted)\n"
+           "    return weights / weights.sum(dim=-1, keepdim=True)",
+           "softmax normalised over queries instead of keys"),
+    Mutant("residual_dropped", "core/model.py",
+           "out = queries + _attention_block(q, k, v, self.beta)",
+           "out = _attention_block(q, k, v, self.beta)",
+           "attention layer without its residual connection"),
+    Mutant("first_l_columns_read", "core/model.py",
+           "queries = z if full else z[..., lp:]",
+           "queries = z if full else z[..., : z.shape[-1] - lp]",
+           "readout takes the first L columns instead of the last L"),
+    Mutant("beta_applied_twice", "core/attention.py",
+           "scores = beta * (k.transpose(-1, -2) @ q)",
+           "scores = beta * beta * (k.transpose(-1, -2) @ q)",
+           "score scale applied twice"),
+    Mutant("mp_precision_leaks", "core/mp_twin.py",
+           "    with mpmath.workdps(dps):\n        z = to_mp(",
+           "    mpmath.mp.dps = dps\n    if True:\n        z = to_mp(",
+           "the mpmath twin sets global precision instead of using workdps"),
+)
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    mutant: Mutant
+    caught: bool
+    returncode: int
+    seconds: float
+    summary: str
+
+
+def _copy_tree(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def apply_mutant(tree: Path, mutant: Mutant) -> None:
+    """Apply ``mutant`` inside ``tree``; refuse if its text is not found exactly once."""
+    target = tree / mutant.path
+    text = target.read_text()
+    if text.count(mutant.old) != 1:
+        raise InvalidArgument(
+            f"mutant {mutant.name!r}: expected its text exactly once in {mutant.path}, "
+            f"found {text.count(mutant.old)} times (the code changed; update the mutant)")
+    target.write_text(text.replace(mutant.old, mutant.new))
+
+
+def run_mutant(mutant: Mutant, pytest_args: Sequence[str]) -> MutantResult:
+    """Run pytest on a mutated copy of the tree; ``caught`` iff pytest failed (exit 1)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"ptlimits-mutant-{mutant.name}-") as tmp:
+        tree = Path(tmp)
+        _copy_tree(tree)
+        apply_mutant(tree, mutant)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args],
+            cwd=tree, capture_output=True, text=True,
+            env={**_clean_env(), "PYTHONPATH": str(tree)})
+    tail = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    summary = tail[-1] if tail else proc.stderr.strip()[-200:]
+    # pytest exits 1 on failures; 2 when -x/--maxfail stops an xdist run after a failure.
+    caught = proc.returncode == 1 or (proc.returncode == 2 and
+                                      re.search(r"\b\d+ failed\b", summary) is not None)
+    return MutantResult(mutant=mutant, caught=caught,
+                        returncode=proc.returncode, seconds=time.perf_counter() - started,
+                        summary=summary)
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verify.mutants", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this mutant (repeatable)")
+    parser.add_argument("--pytest-args", default="-x -q tests",
+                        help="arguments for pytest (default: '-x -q tests')")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args(argv)
+    known = {m.name: m for m in MUTANTS}
+    if args.list:
+        for m in MUTANTS:
+            print(f"{m.name:<24} {m.path:<22} {m.description}")
+        return 0
+    unknown = sorted(set(args.only or ()) - set(known))
+    if unknown:
+        print(f"verify.mutants: error: --only={unknown}: unknown; known: {sorted(known)}",
+              file=sys.stderr)
+        return 2
+    chosen = [known[n] for n in args.only] if args.only else list(MUTANTS)
+    survivors = 0
+    for mutant in chosen:
+        result = run_mutant(mutant, shlex.split(args.pytest_args))
+        verdict = "caught" if result.caught else f"SURVIVED (pytest exit {result.returncode})"
+        survivors += not result.caught
+        print(f"{mutant.name:<24} {verdict:<28} {result.seconds:6.1f} s  {result.summary}")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
