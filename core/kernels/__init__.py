@@ -1,1 +1,86 @@
-"""Fast attention kernels (polynomial method, baselines). See THEORY.md §3."""
+"""Fast attention kernels: the polynomial method and its peers (THEORY.md §3).
+
+Paper label ``thm:inference_linear``. Build a certified plan, then call the kernel::
+
+    from verify.certify import certify_polynomial
+    plan = plan_kernel(s=8, B=0.5, beta=1/8, eps=eps_for_error(1e-6, 1.0),
+                       certifier=certify_polynomial)
+    out, info = polynomial_attention_with_info(Q, K, V, plan)   # info.bound, info.measured_B
+
+Modules: :mod:`.polynomial` (degree selection), :mod:`.features` (exact-rank monomials),
+:mod:`.plan` (certified plans, error lemma), :mod:`.fast_attention` (the kernel),
+:mod:`.peers` (torch SDPA, Performer FAVOR+), :mod:`.model_forward` (τ with the kernel),
+:mod:`.phase` (phase-transition data).
+"""
+
+from .fast_attention import (
+    DEFAULT_CHUNK,
+    OUT_OF_REGIME,
+    KernelInfo,
+    elementwise_model,
+    flop_model,
+    measured_norm,
+    polynomial_attention,
+    polynomial_attention_with_info,
+)
+from .features import MonomialFeatures, feature_rank, loose_rank
+from .model_forward import feed_forward_lipschitz, forward_with_polynomial_attention
+from .peers import favor_plus_attention, favor_plus_features, sdpa_attention
+from .phase import PhaseRow, crossing_ratio, log_rank_over_n, phase_transition_table
+from .plan import (
+    CertificateLike,
+    Certifier,
+    KernelPlan,
+    eps_for_error,
+    lemma_bound,
+    plan_kernel,
+    score_radius,
+)
+from .polynomial import (
+    METHODS,
+    ExpPolynomial,
+    aggarwal_alman_degree,
+    candidate_degree,
+    exp_polynomial,
+    sampled_relative_error,
+    taylor_degree_from_remainder,
+    taylor_remainder_bound,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "METHODS",
+    "OUT_OF_REGIME",
+    "CertificateLike",
+    "Certifier",
+    "ExpPolynomial",
+    "KernelInfo",
+    "KernelPlan",
+    "MonomialFeatures",
+    "PhaseRow",
+    "aggarwal_alman_degree",
+    "candidate_degree",
+    "crossing_ratio",
+    "elementwise_model",
+    "eps_for_error",
+    "exp_polynomial",
+    "favor_plus_attention",
+    "favor_plus_features",
+    "feature_rank",
+    "feed_forward_lipschitz",
+    "flop_model",
+    "forward_with_polynomial_attention",
+    "lemma_bound",
+    "log_rank_over_n",
+    "loose_rank",
+    "measured_norm",
+    "phase_transition_table",
+    "plan_kernel",
+    "polynomial_attention",
+    "polynomial_attention_with_info",
+    "sampled_relative_error",
+    "score_radius",
+    "sdpa_attention",
+    "taylor_degree_from_remainder",
+    "taylor_remainder_bound",
+]

@@ -59,6 +59,10 @@ class MonomialFeatures:
         g: maximal degree.
         parents: per level ``j >= 1``, index of each monomial's parent in level ``j−1``.
         variables: per level ``j >= 1``, the variable multiplied onto the parent.
+        prefix_counts: per level ``j >= 1`` and variable ``i``, how many level-``(j−1)``
+            monomials have largest variable ``<= i``. Levels are grouped by largest variable,
+            so the monomials ending in ``x_i`` are the first ``prefix_counts[j][i]`` of the
+            previous level times ``x_i``: contiguous slices, no gather.
         exponents: ``(r, s)`` int array of exponent vectors ``α`` (level order).
         multinomials: ``(r,)`` float64 array of ``|α|! / Π α_i!``.
         degrees: ``(r,)`` int array of ``|α|``.
@@ -68,6 +72,7 @@ class MonomialFeatures:
     g: int
     parents: tuple[np.ndarray, ...] = field(repr=False)
     variables: tuple[np.ndarray, ...] = field(repr=False)
+    prefix_counts: tuple[tuple[int, ...], ...] = field(repr=False)
     exponents: np.ndarray = field(repr=False)
     multinomials: np.ndarray = field(repr=False)
     degrees: np.ndarray = field(repr=False)
@@ -98,9 +103,10 @@ class MonomialFeatures:
                 required=need, limit=memory_limit, nearest=fits)
         level_exps = [np.zeros((1, s), dtype=np.int64)]
         level_last = [np.array([0])]                        # largest variable index used
-        parents, variables = [], []
+        parents, variables, prefix_counts = [], [], []
         for _ in range(g):
             prev_exps, prev_last = level_exps[-1], level_last[-1]
+            prefix_counts.append(tuple(int(np.sum(prev_last <= i)) for i in range(s)))
             par = np.concatenate([np.flatnonzero(prev_last <= i) for i in range(s)])
             var = np.concatenate([np.full(int(np.sum(prev_last <= i)), i) for i in range(s)])
             exps = prev_exps[par].copy()
@@ -111,11 +117,12 @@ class MonomialFeatures:
             level_last.append(var)
         exponents = np.concatenate(level_exps)
         degrees = exponents.sum(axis=1)
-        log_multi = [math.lgamma(int(d) + 1) - sum(math.lgamma(int(a) + 1) for a in row)
-                     for d, row in zip(degrees, exponents, strict=True)]
-        multinomials = np.array([round(math.exp(v)) for v in log_multi], dtype=np.float64)
+        multinomials = np.array(
+            [float(math.factorial(int(d)) // math.prod(math.factorial(int(a)) for a in row))
+             for d, row in zip(degrees, exponents, strict=True)], dtype=np.float64)
         return cls(s=s, g=g, parents=tuple(parents), variables=tuple(variables),
-                   exponents=exponents, multinomials=multinomials, degrees=degrees)
+                   prefix_counts=tuple(prefix_counts), exponents=exponents,
+                   multinomials=multinomials, degrees=degrees)
 
     def query_weights(self, coefficients: tuple[float, ...], beta: float) -> np.ndarray:
         """``(r,)`` float64 weights ``c_{|α|} β^{|α|} (|α| choose α)`` of ``U1``."""
@@ -123,19 +130,33 @@ class MonomialFeatures:
         return c[self.degrees] * beta ** self.degrees.astype(np.float64) * self.multinomials
 
     def monomials(self, X: torch.Tensor) -> torch.Tensor:
-        """All monomials ``x^α`` of the rows of ``X``.
+        """All monomials ``x^α`` of the columns (tokens) of ``X``.
 
         Args:
-            X: ``(c, s)`` tensor, one token per row.
+            X: ``(s, c)`` tensor, one token per column.
 
         Returns:
-            ``(c, r)`` tensor in the dtype and on the device of ``X`` (level order).
+            ``(r, c)`` tensor in the dtype and on the device of ``X``, rows in level order.
+            When autograd is recording through ``X`` the rows are built functionally;
+            otherwise they are written in place into one preallocated buffer.
         """
-        level = torch.ones(X.shape[0], 1, dtype=X.dtype, device=X.device)
-        out = [level]
-        for par, var in zip(self.parents, self.variables, strict=True):
-            p = torch.as_tensor(par, device=X.device)
-            v = torch.as_tensor(var, device=X.device)
-            level = level[:, p] * X[:, v]
-            out.append(level)
-        return torch.cat(out, dim=1)
+        if torch.is_grad_enabled() and X.requires_grad:
+            return self._monomials_functional(X)
+        out = torch.empty(self.rank, X.shape[1], dtype=X.dtype, device=X.device)
+        out[0] = 1
+        prev, start = 0, 1
+        for counts in self.prefix_counts:
+            row = start
+            for i, count in enumerate(counts):
+                torch.mul(out[prev:prev + count], X[i], out=out[row:row + count])
+                row += count
+            prev, start = start, row
+        return out
+
+    def _monomials_functional(self, X: torch.Tensor) -> torch.Tensor:
+        level = torch.ones(1, X.shape[1], dtype=X.dtype, device=X.device)
+        levels = [level]
+        for counts in self.prefix_counts:
+            level = torch.cat([level[:count] * X[i] for i, count in enumerate(counts)])
+            levels.append(level)
+        return torch.cat(levels)

@@ -1,0 +1,233 @@
+"""Polynomial-method attention in ``O(n·r·(s + d_v))`` time (THEORY.md §3, K3/K5).
+
+Paper label ``thm:inference_linear`` (Alman & Song 2023's algorithm). Tokens are columns:
+``Q`` ``(s, m)``, ``K`` ``(s, n)``, ``V`` ``(d_v, n)``. With the plan's certified polynomial
+``p`` and the monomial features of :mod:`core.kernels.features`,
+
+    Â = U2ᵀ U1 = p(β KᵀQ)          (n × m, never formed)
+    S = [V; 1ᵀ] · (U2 ⊙ w)ᵀ        (d_v+1) × r, one pass over key chunks
+    [num; den] = S · M(Q)          (d_v+1) × m, one pass over query chunks
+    Att_fast = num / den           (column-wise)
+
+where ``M`` are the monomials and ``w`` the query weights ``c_{|α|} β^{|α|} (|α| choose α)``
+(folded into ``S``). Peak memory beyond inputs and output is one ``r × chunk`` feature block
+plus ``S``; the chunk is chosen so that it fits ``memory_limit`` (checked before allocating).
+With autograd recording, the saved feature blocks total ``O((n + m)·r)``.
+
+Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1−ε)·‖V‖_max`` with the
+certified ``ε`` of the plan. Rounding adds about ``u·e^{2R}`` relative (NOTES.md,
+cancellation), which is why ``R`` should stay small in float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from ..attention import exact_attention
+from ..errors import HarnessError, InvalidArgument, NonFiniteError
+from ..validation import MEMORY_LIMIT_BYTES, check_fits_in_memory, check_int, check_matrix
+from .features import MonomialFeatures
+from .plan import KernelPlan
+
+__all__ = [
+    "DEFAULT_CHUNK",
+    "OUT_OF_REGIME",
+    "KernelInfo",
+    "check_rank_fits",
+    "elementwise_model",
+    "flop_model",
+    "measured_norm",
+    "polynomial_attention",
+    "polynomial_attention_with_info",
+]
+
+PAPER_REF = "thm:inference_linear"
+
+#: Token columns per feature block (cache-friendly on CPU; lowered to fit memory_limit).
+DEFAULT_CHUNK = 2048
+
+#: What to do when the measured ``B`` exceeds the plan's: refuse, or use exact attention.
+OUT_OF_REGIME: tuple[str, ...] = ("raise", "exact")
+
+
+@dataclass(frozen=True)
+class KernelInfo:
+    """What a call did, returned beside the output.
+
+    Attributes:
+        method_used: ``"polynomial"`` or ``"exact"`` (fallback outside the regime).
+        reason: why the fallback happened, else ``None``.
+        measured_B: ``max(‖Q‖_max, ‖K‖_max)`` over the queries used and all keys.
+        plan_B: the ``B`` the plan was certified for.
+        radius: the plan's ``R = β·s·B²``.
+        degree, rank: ``g`` and ``r = C(s+g, g)``.
+        certified_eps: the certified relative error of ``p`` on ``[−R, R]``.
+        v_max: ``‖V‖_max``.
+        bound: ``2ε/(1−ε)·‖V‖_max`` (exact arithmetic; ``0`` after an exact fallback).
+        chunk: token columns per feature block.
+        peak_feature_bytes: model of the peak extra memory (feature block + ``S``).
+    """
+
+    method_used: str
+    reason: str | None
+    measured_B: float
+    plan_B: float
+    radius: float
+    degree: int
+    rank: int
+    certified_eps: float
+    v_max: float
+    bound: float
+    chunk: int
+    peak_feature_bytes: int
+    paper_ref: str = PAPER_REF
+
+
+@lru_cache(maxsize=32)
+def _features(s: int, g: int, memory_limit: int) -> MonomialFeatures:
+    return MonomialFeatures.build(s, g, memory_limit=memory_limit)
+
+
+def measured_norm(Q: torch.Tensor, K: torch.Tensor) -> float:
+    """``B = max(‖Q‖_max, ‖K‖_max)`` as a Python float."""
+    return float(torch.maximum(Q.detach().abs().max(), K.detach().abs().max()))
+
+
+def _check_inputs(Q: object, K: object, V: object, plan: object
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, KernelPlan]:
+    if not isinstance(plan, KernelPlan):
+        raise InvalidArgument(f"plan={plan!r}: expected a KernelPlan (see plan_kernel)")
+    Qm = check_matrix("Q", Q, rows=plan.s)
+    Km = check_matrix("K", K, rows=plan.s, dtype=Qm.dtype)
+    Vm = check_matrix("V", V, cols=Km.shape[1], dtype=Qm.dtype)
+    if Qm.device != Km.device or Qm.device != Vm.device:
+        raise InvalidArgument(
+            f"Q, K, V must be on one device, got {Qm.device}, {Km.device}, {Vm.device}")
+    return Qm, Km, Vm, plan
+
+
+def _chunk_size(chunk: int, rank: int, d_v: int, itemsize: int, memory_limit: int) -> int:
+    """Largest chunk ``<= chunk`` whose feature block (twice, for the functional path) fits."""
+    fixed = check_fits_in_memory("S = [V; 1]·U2ᵀ", (d_v + 1, rank), itemsize, memory_limit)
+    per_column = 2 * rank * itemsize
+    fitting = (memory_limit - fixed) // per_column
+    if fitting < 1:
+        raise HarnessError("unreachable: check_fits_in_memory below raises first")
+    return int(min(chunk, fitting))
+
+
+def polynomial_attention_with_info(
+        Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, plan: KernelPlan, *,
+        last: int | None = None, chunk: int = DEFAULT_CHUNK,
+        memory_limit: int = MEMORY_LIMIT_BYTES,
+        out_of_regime: str = "raise") -> tuple[torch.Tensor, KernelInfo]:
+    """Fast attention ``≈ V softmax_col(β KᵀQ)`` with its guaranteed error bound.
+
+    Args:
+        Q: queries ``(s, m)``; K: keys ``(s, n)``; V: values ``(d_v, n)``; one dtype
+            (float32 or float64) and one device (CPU or CUDA).
+        plan: a certified :class:`~core.kernels.plan.KernelPlan` (``β`` comes from it).
+        last: compute only the last ``last`` query columns (prompt-tuning readout).
+        chunk: token columns per feature block; lowered so a block fits ``memory_limit``.
+        memory_limit: byte ceiling for the feature block and ``S``.
+        out_of_regime: ``"raise"`` refuses ``B`` above ``plan.B``; ``"exact"`` falls back
+            to :func:`core.attention.exact_attention` and says so in the info.
+
+    Returns:
+        ``(output, info)``: output ``(d_v, m)`` or ``(d_v, last)``; see :class:`KernelInfo`.
+
+    Raises:
+        InvalidArgument: shapes, dtypes, devices, ``B`` outside the regime, bad options.
+        NonFiniteError: NaN/inf in ``Q``, ``K`` or ``V``, or a non-positive normaliser.
+        ConstructionTooLarge: the features would not fit in ``memory_limit`` (before
+            anything is allocated).
+    """
+    Q, K, V, plan = _check_inputs(Q, K, V, plan)
+    chunk = check_int("chunk", chunk, minimum=1)
+    memory_limit = check_int("memory_limit", memory_limit, minimum=1)
+    if out_of_regime not in OUT_OF_REGIME:
+        raise InvalidArgument(f"out_of_regime={out_of_regime!r}: expected one of "
+                              f"{OUT_OF_REGIME}")
+    m = Q.shape[1]
+    if last is not None:
+        last = check_int("last", last, minimum=1, maximum=m)
+        Q = Q[:, m - last:]
+    measured = measured_norm(Q, K)
+    v_max = float(V.detach().abs().max())
+    base: dict[str, Any] = dict(
+        measured_B=measured, plan_B=plan.B, radius=plan.radius, degree=plan.degree,
+        rank=plan.rank, certified_eps=plan.certified_eps, v_max=v_max)
+    if measured > plan.B:
+        reason = (f"B={measured!r} measured from Q and K exceeds the B={plan.B!r} the plan "
+                  f"was certified for (R = β·s·B² = {plan.radius!r})")
+        if out_of_regime == "raise":
+            raise InvalidArgument(reason + "; build a plan with a larger B or pass "
+                                  "out_of_regime='exact'")
+        out = exact_attention(Q, K, V, plan.beta)
+        return out, KernelInfo(method_used="exact", reason=reason, bound=0.0, chunk=0,
+                               peak_feature_bytes=0, **base)
+    itemsize = Q.element_size()
+    rank = check_rank_fits(plan, itemsize, memory_limit)
+    features = _features(plan.s, plan.degree, memory_limit)
+    cols = _chunk_size(chunk, rank, V.shape[0], itemsize, memory_limit)
+    weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
+                              dtype=Q.dtype, device=Q.device)
+    out = _polynomial_attention(Q, K, V, features, weights, cols)
+    info = KernelInfo(method_used="polynomial", reason=None, bound=plan.error_bound(v_max),
+                      chunk=cols, peak_feature_bytes=(2 * cols + V.shape[0] + 1) * rank
+                      * itemsize, **base)
+    return out, info
+
+
+def check_rank_fits(plan: KernelPlan, itemsize: int, memory_limit: int) -> int:
+    """``r`` if one feature column block of width 1 and ``S`` fit, else ConstructionTooLarge."""
+    rank = plan.rank
+    check_fits_in_memory(f"monomial features of rank r={rank} (s={plan.s}, g={plan.degree})",
+                         (3, rank), itemsize, memory_limit)
+    return rank
+
+
+def polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
+                         plan: KernelPlan, **options: object) -> torch.Tensor:
+    """The output of :func:`polynomial_attention_with_info` alone (same options)."""
+    return polynomial_attention_with_info(Q, K, V, plan, **options)[0]  # type: ignore[arg-type]
+
+
+def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
+                          features: MonomialFeatures, weights: torch.Tensor,
+                          cols: int) -> torch.Tensor:
+    """Unchecked two-pass computation; see the module docstring for the formulas."""
+    n, m = K.shape[1], Q.shape[1]
+    ones = torch.ones(1, n, dtype=V.dtype, device=V.device)
+    values = torch.cat([V, ones])                                   # (d_v+1, n)
+    S = torch.zeros(values.shape[0], features.rank, dtype=V.dtype, device=V.device)
+    for j in range(0, n, cols):
+        block = features.monomials(K[:, j:j + cols])                # (r, c)
+        S = S + values[:, j:j + cols] @ block.T
+    S = S * weights                                                 # fold U1's weights in
+    outs = []
+    for j in range(0, m, cols):
+        num_den = S @ features.monomials(Q[:, j:j + cols])          # (d_v+1, c)
+        den = num_den[-1]
+        if not bool(torch.all(den > 0)) or not bool(torch.isfinite(num_den).all()):
+            raise NonFiniteError(
+                f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
+                f"and finite (min {float(den.min())!r}); the polynomial's relative error "
+                "must stay below 1 in this dtype")
+        outs.append(num_den[:-1] / den)
+    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+
+def flop_model(n: int, m: int, d_v: int, rank: int) -> int:
+    """Multiply-adds ×2 of the two GEMMs: ``2·(d_v+1)·r·(n + m)`` (K5 cost model)."""
+    return 2 * (d_v + 1) * rank * (n + m)
+
+
+def elementwise_model(n: int, m: int, rank: int) -> int:
+    """Monomial products: one multiply per feature entry beyond the constant, ``(r−1)(n+m)``."""
+    return (rank - 1) * (n + m)
+

@@ -1,0 +1,105 @@
+"""Phase-transition data: minimal polynomial-method rank against ``B/√log n`` (K4, K6).
+
+Paper labels ``thm:inference_linear`` (below) and ``thm:forward_efficiency_threshold`` (the
+SETH threshold, which this data *illustrates* and cannot test). Convention: Alman–Song's
+``β = 1/s`` (NOTES.md), so ``R = β·s·B² = B²``; with ``B = c·√log n`` this is
+``R = c²·ln n``. The target is ``δ_F = 1/n`` in max norm with ``‖V‖_max <= 1``, i.e. a
+relative error ``ε = δ/(2 + δ)`` (the error lemma solved for ``ε``).
+
+The degree is the smallest Taylor degree whose Lagrange bound ``e^R R^{g+1}/(g+1)!`` meets
+``ε`` — a sufficient degree (the bound is within a factor ``e^R`` of the true error), so
+the rank ``C(s+g, g)`` reported is the rank the polynomial method *needs* with Taylor
+polynomials. Everything is computed in log space, so ``n`` may be astronomically large.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import InvalidArgument
+from ..validation import check_int, check_real
+
+__all__ = [
+    "PhaseRow",
+    "crossing_ratio",
+    "log_rank_over_n",
+    "phase_transition_table",
+    "taylor_degree_log",
+]
+
+PAPER_REF = "thm:forward_efficiency_threshold"
+
+
+def taylor_degree_log(radius: float, log_inv_eps: float) -> int:
+    """Smallest ``g`` with ``R + (g+1) ln R − ln (g+1)! <= −log_inv_eps``."""
+    r = check_real("radius", radius, low=0.0)
+    target = -check_real("log_inv_eps", log_inv_eps, low=0.0, low_open=True)
+    if r == 0.0:
+        return 0
+    g = 0
+    while r + (g + 1) * math.log(r) - math.lgamma(g + 2) > target:
+        g += 1
+        if g > 10**7:
+            raise InvalidArgument(f"radius={radius!r}: degree search exceeded 10**7")
+    return g
+
+
+def _log_inv_eps_for_delta(log_n: float) -> float:
+    """``ln(1/ε)`` for ``δ = 1/n``, ``‖V‖_max = 1``: ``ε = δ/(2+δ)``, so ``ln(2n + 1)``."""
+    return log_n + math.log(2.0 + math.exp(-log_n))
+
+
+def _log_comb(a: int, b: int) -> float:
+    return math.lgamma(a + 1) - math.lgamma(b + 1) - math.lgamma(a - b + 1)
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    """One point: ``n = 2^log2_n``, ``B = c·√ln n``, degree ``g``, rank ``C(s+g, g)``."""
+
+    log2_n: float
+    c: float
+    B: float
+    radius: float
+    degree: int
+    rank: int
+    log_rank_over_n: float
+
+    @property
+    def rank_exceeds_n(self) -> bool:
+        return self.log_rank_over_n >= 0.0
+
+
+def log_rank_over_n(log2_n: float, B: float, s: int) -> tuple[int, int, float]:
+    """``(g, r, ln(r/n))`` at ``n = 2^log2_n`` for ``δ_F = 1/n`` and norm ``B`` (``β = 1/s``)."""
+    log2_n = check_real("log2_n", log2_n, low=1.0)
+    B = check_real("B", B, low=0.0)
+    s = check_int("s", s, minimum=1)
+    log_n = log2_n * math.log(2.0)
+    g = taylor_degree_log(B * B, _log_inv_eps_for_delta(log_n))
+    log_r = _log_comb(s + g, g)
+    rank = math.comb(s + g, g) if log_r < 700 else -1
+    return g, rank, log_r - log_n
+
+
+def phase_transition_table(log2_ns: Sequence[int], ratios: Sequence[float], *,
+                           s: int = 8) -> list[PhaseRow]:
+    """Rows for every ``n = 2^k`` in ``log2_ns`` and ``c = B/√ln n`` in ``ratios``."""
+    rows = []
+    for k in log2_ns:
+        root = math.sqrt(k * math.log(2.0))
+        for c in ratios:
+            c = check_real("ratio", c, low=0.0)
+            B = c * root
+            g, rank, lr = log_rank_over_n(float(k), B, s)
+            rows.append(PhaseRow(log2_n=float(k), c=c, B=B, radius=B * B, degree=g,
+                                 rank=rank, log_rank_over_n=lr))
+    return rows
+
+
+def crossing_ratio(rows: Sequence[PhaseRow], log2_n: float) -> float | None:
+    """Smallest ``c`` among ``rows`` at ``n = 2^log2_n`` whose rank reaches ``n`` (or None)."""
+    hits = [row.c for row in rows if row.log2_n == log2_n and row.rank_exceeds_n]
+    return min(hits) if hits else None

@@ -1,0 +1,219 @@
+"""Kernel plans: a certified polynomial for a norm regime (THEORY.md §3, K1 and K3).
+
+Paper label ``thm:inference_linear``. A :class:`KernelPlan` fixes the head dimension ``s``,
+the norm promise ``B`` (``‖Q‖_max, ‖K‖_max <= B``), the score scale ``β`` and the target
+relative error ``ε``; then every score lies in ``[−R, R]`` with ``R = β·s·B²`` (rounded up
+here), and the plan carries a degree-``g`` polynomial together with a *certificate* that
+``sup_{|x|<=R} |p(x)e^{−x} − 1| <= ε``. A plan cannot be constructed without a certified
+certificate for exactly its coefficients, so the kernel never uses an uncertified
+polynomial.
+
+Layering: certificates are produced by ``verify.certify`` (ball arithmetic), which imports
+``core``; ``core`` never imports ``verify``. :func:`plan_kernel` therefore takes the
+certifier as an argument (``verify.certify.certify_polynomial`` in practice) and checks
+what it returns against the :class:`CertificateLike` protocol.
+
+Error lemma (NOTES.md): entrywise relative error ``ε < 1`` in the unnormalised matrix gives
+at most ``2ε/(1−ε)·‖V‖_max`` in the normalised output (exact arithmetic).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+from ..errors import HarnessError, InvalidArgument
+from ..validation import check_int, check_real
+from .features import feature_rank
+from .polynomial import (
+    METHODS,
+    ExpPolynomial,
+    aggarwal_alman_degree,
+    candidate_degree,
+    exp_polynomial,
+    taylor_degree_from_remainder,
+)
+
+__all__ = [
+    "CertificateLike",
+    "Certifier",
+    "KernelPlan",
+    "eps_for_error",
+    "lemma_bound",
+    "plan_kernel",
+    "score_radius",
+]
+
+PAPER_REF = "thm:inference_linear"
+
+
+class CertificateLike(Protocol):
+    """What the kernel needs from a certificate (``verify.certify.Certificate`` has it)."""
+
+    verdict: str
+    degree: int
+    radius: float
+    eps: float
+    sup_upper: float
+    coefficients: tuple[float, ...]
+
+
+Certifier = Callable[[ExpPolynomial, float], Any]
+
+
+def score_radius(s: int, B: float, beta: float) -> float:
+    """``R = β·s·B²`` rounded up by a few ulps, so ``|β kᵀq| <= R`` whenever entries ``<= B``."""
+    s = check_int("s", s, minimum=1)
+    B = check_real("B", B, low=0.0)
+    beta = check_real("beta", beta, low=0.0, low_open=True)
+    r = beta * s * B * B
+    return r * (1 + 8 * 2.0**-52) if r > 0 else 0.0
+
+
+def lemma_bound(eps: float, v_max: float) -> float:
+    """``2ε/(1−ε)·‖V‖_max``: the max-norm output error from relative error ``ε`` (``ε < 1``)."""
+    e = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
+    v = check_real("v_max", v_max, low=0.0)
+    return 2.0 * e / (1.0 - e) * v
+
+
+def eps_for_error(delta: float, v_max: float) -> float:
+    """Largest ``ε`` (to rounding) with ``2ε/(1−ε)·v_max <= delta``: ``δ/(2 v_max + δ)``."""
+    d = check_real("delta", delta, low=0.0, low_open=True)
+    v = check_real("v_max", v_max, low=0.0, low_open=True)
+    e = min(d / (2.0 * v + d), math.nextafter(1.0, 0.0))
+    while lemma_bound(e, v) > d:
+        e = math.nextafter(e, 0.0)
+    return e
+
+
+@dataclass(frozen=True)
+class KernelPlan:
+    """A certified polynomial for the regime ``(s, B, β, ε)``.
+
+    Attributes:
+        s, B, beta, eps: the regime and the target relative error.
+        polynomial: the degree-``g`` polynomial on ``[−R, R]``.
+        certificate: proves ``sup |p e^{−x} − 1| <= certificate.sup_upper <= eps``.
+        refutation: certificate of degree ``g−1`` refuted (minimality within the family),
+            or ``None`` when ``g = 0``.
+    """
+
+    s: int
+    B: float
+    beta: float
+    eps: float
+    polynomial: ExpPolynomial
+    certificate: Any
+    refutation: Any = None
+    paper_ref: str = PAPER_REF
+
+    def __post_init__(self) -> None:
+        cert, poly = self.certificate, self.polynomial
+        if getattr(cert, "verdict", None) != "certified":
+            raise InvalidArgument(
+                f"certificate verdict={getattr(cert, 'verdict', None)!r}: a KernelPlan needs "
+                "a certified polynomial")
+        if tuple(cert.coefficients) != tuple(poly.coefficients) or cert.degree != poly.degree:
+            raise InvalidArgument("certificate was issued for different coefficients than "
+                                  "the plan's polynomial")
+        if not (cert.radius >= self.radius and cert.sup_upper <= self.eps < 1.0):
+            raise InvalidArgument(
+                f"certificate covers radius={cert.radius!r} with sup<={cert.sup_upper!r}; the "
+                f"plan needs radius>={self.radius!r} and eps={self.eps!r}")
+
+    @property
+    def radius(self) -> float:
+        """``R = β·s·B²`` (rounded up)."""
+        return score_radius(self.s, self.B, self.beta)
+
+    @property
+    def method(self) -> str:
+        return self.polynomial.method
+
+    @property
+    def degree(self) -> int:
+        return self.polynomial.degree
+
+    @property
+    def rank(self) -> int:
+        """``r = C(s+g, g)``."""
+        return feature_rank(self.s, self.degree)
+
+    @property
+    def certified_eps(self) -> float:
+        """The certified ``sup |p e^{−x} − 1|`` (``<= eps``); the kernel's bound uses it."""
+        return float(self.certificate.sup_upper)
+
+    def error_bound(self, v_max: float) -> float:
+        """``2ε/(1−ε)·‖V‖_max`` with the certified ``ε``, for exact arithmetic."""
+        return lemma_bound(self.certified_eps, v_max)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able description, incl. the textbook Taylor degree and Aggarwal–Alman."""
+        r, e = self.radius, self.eps
+        return {
+            "s": self.s, "B": self.B, "beta": self.beta, "radius": r, "eps": e,
+            "method": self.method, "degree": self.degree, "rank": self.rank,
+            "certified_eps": self.certified_eps,
+            "degree_minus_one_refuted": self.refutation is not None,
+            "taylor_remainder_degree": taylor_degree_from_remainder(r, e),
+            "aggarwal_alman_order": aggarwal_alman_degree(r, e),
+            "paper_ref": self.paper_ref,
+        }
+
+
+def plan_kernel(*, s: int, B: float, beta: float, eps: float, certifier: Certifier,
+                method: str = "chebyshev", max_degree: int = 200) -> KernelPlan:
+    """The minimal certified degree of ``method`` for the regime, as a :class:`KernelPlan`.
+
+    Starting from the float64-sampled candidate degree, degrees are certified upward until
+    one is certified; the degree below it is certified to fail (so the degree is minimal in
+    its family) or is itself certified, in which case the search moves down. Plans are
+    cached on their arguments.
+
+    Raises:
+        InvalidArgument: ``eps`` not in ``(0, 1)``, ``B < 0``, ``beta <= 0``, unknown method.
+        HarnessError: no degree ``<= max_degree`` could be certified.
+    """
+    s = check_int("s", s, minimum=1)
+    B = check_real("B", B, low=0.0)
+    beta = check_real("beta", beta, low=0.0, low_open=True)
+    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
+    max_degree = check_int("max_degree", max_degree, minimum=0)
+    if method not in METHODS:
+        raise InvalidArgument(f"method={method!r}: expected one of {METHODS}")
+    if not callable(certifier):
+        raise InvalidArgument(f"certifier={certifier!r}: expected a callable")
+    return _plan_cached(s, B, beta, eps, certifier, method, max_degree)
+
+
+@lru_cache(maxsize=256)
+def _plan_cached(s: int, B: float, beta: float, eps: float, certifier: Certifier,
+                 method: str, max_degree: int) -> KernelPlan:
+    radius = score_radius(s, B, beta)
+
+    def certify(g: int) -> tuple[ExpPolynomial, Any]:
+        poly = exp_polynomial(method, g, radius)
+        return poly, certifier(poly, eps)
+
+    g = min(candidate_degree(method, radius, eps), max_degree)
+    while g > 0 and certify(g - 1)[1].verdict == "certified":
+        g -= 1                                   # the sampled candidate was not minimal
+    while True:
+        poly, cert = certify(g)
+        if cert.verdict == "certified":
+            break
+        if g >= max_degree:
+            raise HarnessError(
+                f"no {method} degree <= max_degree={max_degree} certified for radius={radius!r}"
+                f", eps={eps!r} (last verdict {cert.verdict!r})")
+        g += 1
+    refutation = certify(g - 1)[1] if g > 0 else None
+    if refutation is not None and refutation.verdict != "refuted":
+        refutation = None                        # inconclusive: minimality not proved
+    return KernelPlan(s=s, B=B, beta=beta, eps=eps, polynomial=poly, certificate=cert,
+                      refutation=refutation)
