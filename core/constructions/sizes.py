@@ -38,8 +38,10 @@ __all__ = [
 FORMS: tuple[str, ...] = ("deep", "wide")
 
 #: What a build may cost: hidden units over all layers (memory), slots × depth (the exact
-#: evaluator's work per token) and precision bits.
-LIMITS: dict[str, int] = {"units": 3_000_000, "work": 300_000, "bits": 20_000}
+#: evaluator's work per token), precision bits, and the one-layer readout's units (the
+#: wide form compiles every knot exactly: about 0.1 ms each).
+LIMITS: dict[str, int] = {"units": 3_000_000, "work": 300_000, "bits": 20_000,
+                          "wide_units": 200_000}
 
 _ETA_MIN = Fraction(1, 2**40)     # FF_pre knots o_j + b/K ± η/2 stay exact in float64
 _BITS_PER_PROMPT_ENTRY = 48       # each prompt entry holds a float64-sized chunk of digits
@@ -171,7 +173,8 @@ def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: i
 
 def _fits(s: UniversalSizes, limits: dict[str, int]) -> bool:
     return (s.units <= limits["units"] and s.work <= limits["work"]
-            and s.precision_bits <= limits["bits"])
+            and s.precision_bits <= limits["bits"]
+            and (s.form == "deep" or s.units <= limits["wide_units"]))
 
 
 def _plan(d: int, L: int, C: float, eps: float, p: int, form: str) -> UniversalSizes | None:

@@ -1,0 +1,190 @@
+"""Certificate for the universal construction over the whole domain (THEORY.md §2, U).
+
+:func:`certify_universal` proves, in exact rational arithmetic (targets' values at cell
+centres enclosed exactly or by arb balls), an upper bound on ``d_p(τ_P, f)`` and on the
+sup error off the boundary strips, for one frozen τ, one prompt and one target:
+
+1. *Structure* (checked from the weights, not assumed): one FF_pre layer whose units each
+   read one channel; on every good piece of every input entry's range (``[0,1]`` minus the
+   strips ``|x − b/K| < η/2``, shifted by the positional encoding) no unit has a breakpoint
+   inside and the output's slope in that entry is exactly zero in every channel — so FF_pre
+   is constant on the good part of each cell; attention is uniform (``W_K = 0`` or
+   ``W_Q = 0``); every FF_post layer is separable and the last one maps *all* of ℝ into
+   ``[0, 1]``.
+2. Hence τ_P is a constant ``c`` on the good part of each cell, computed exactly at the
+   centre; ``sup_cell ‖f − c‖_max ≤ max_ij |f_ij(centre) − c_ij| + C·δ/2``.
+3. ``d_p^p ≤ Σ_cells δ^{dL} Σ_ij (|f_ij(centre) − c_ij| + Cδ/2)^p + dL·(dL(K−1)η)`` (good
+   parts have volume at most ``δ^{dL}``; the bad set at most ``dL(K−1)η``, where every
+   entry of ``f − τ_P`` lies in ``[−1, 1]``). The sum is exact; the reported ``d_p`` bound
+   is a float ``r`` checked to satisfy ``r^p ≥ sum`` exactly.
+
+Import discipline: this module imports only :mod:`core`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from core.constructions import Prompt, UniversalTransformer
+from core.constructions.evaluate import compile_exact
+from core.errors import ClaimViolation, InvalidArgument
+from core.lipschitz import LipschitzTarget
+
+__all__ = ["UniversalCertificate", "certify_universal", "check_structure", "float_upper"]
+
+PAPER_REF = "thm:PT_uni_multi_layer_FF2"
+
+
+@dataclass(frozen=True)
+class UniversalCertificate:
+    """Rigorous bounds for one (τ, P, f).
+
+    Attributes:
+        dp_upper: float with ``dp_upper ≥ d_p(τ_P, f)`` (checked exactly).
+        sup_good_upper: float ``≥`` the sup of ``‖τ_P − f‖_max`` off the strips.
+        dp_power_sum: the exact rational bound on ``d_p^p``.
+        eps: the accuracy asked; ``holds`` iff ``dp_power_sum < ε^p``.
+        cells: grid cells enumerated; worst_cell: where the good-set bound is largest.
+        cell_bounds: per-cell sup bounds (floats rounded up), keyed by cell index.
+    """
+
+    dp_upper: float
+    sup_good_upper: float
+    dp_power_sum: Fraction
+    eps: float
+    p: int
+    cells: int
+    worst_cell: tuple[int, ...]
+    cell_bounds: dict[tuple[int, ...], float] = field(repr=False)
+
+    @property
+    def holds(self) -> bool:
+        return self.dp_power_sum < Fraction(self.eps) ** self.p
+
+
+def float_upper(x: Fraction) -> float:
+    """The smallest float64 ``≥ x``."""
+    f = float(x)
+    while Fraction(f) < x:
+        f = math.nextafter(f, math.inf)
+    return f
+
+
+def _root_upper(s: Fraction, p: int) -> float:
+    r = float_upper(s) ** (1.0 / p)
+    while Fraction(r) ** p < s:
+        r = math.nextafter(r, math.inf)
+    return r
+
+
+def _good_pieces(K: int, eta: Fraction) -> list[tuple[Fraction, Fraction]]:
+    cuts = [Fraction(0)]
+    pieces = []
+    for b in range(1, K):
+        pieces.append((cuts[-1], Fraction(b, K) - eta / 2))
+        cuts.append(Fraction(b, K) + eta / 2)
+    pieces.append((cuts[-1], Fraction(1)))
+    return pieces
+
+
+def check_structure(ut: UniversalTransformer) -> None:
+    """Raise :class:`ClaimViolation` unless step 1 of the module docstring holds."""
+    w, s = ut.weights, ut.sizes
+    if len(w.ff_pre) != 1:
+        raise ClaimViolation(f"certificate needs exactly one FF_pre layer, got {len(w.ff_pre)}")
+    if np.any(w.w_k) and np.any(w.w_q):
+        raise ClaimViolation("attention is not uniform: W_K and W_Q are both nonzero")
+    if w.pos is None:
+        raise ClaimViolation("certificate needs the positional encoding E")
+    layer = w.ff_pre[0]
+    reads = []
+    for u in range(layer.hidden):
+        nz = np.flatnonzero(layer.w1[u])
+        if len(nz) != 1:
+            raise ClaimViolation(f"FF_pre unit {u} reads channels {nz.tolist()}: one expected")
+        c = int(nz[0])
+        a, b = Fraction(float(layer.w1[u, c])), Fraction(float(layer.b1[u]))
+        reads.append((c, a, b, [Fraction(float(v)) for v in layer.w2[:, u]]))
+    for j in range(s.L):
+        o = Fraction(float(w.pos[0, s.prompt_tokens + j]))
+        if any(Fraction(float(w.pos[c, s.prompt_tokens + j])) != o for c in range(s.d)):
+            raise ClaimViolation(f"positional encoding of input {j} differs across channels")
+        for i in range(s.d):
+            for lo, hi in _good_pieces(s.K, s.eta):
+                mid = o + (lo + hi) / 2
+                slopes = [Fraction(int(c == i)) for c in range(s.d)]
+                for c, a, b, w2 in reads:
+                    if c != i:
+                        continue
+                    t = -b / a
+                    if o + lo < t < o + hi:
+                        raise ClaimViolation(
+                            f"FF_pre breakpoint {float(t)!r} lies inside the good piece "
+                            f"[{float(lo)}, {float(hi)}] of entry (i={i}, j={j}): the "
+                            "quantiser is not constant off its boundary strips")
+                    if a * mid + b > 0:
+                        for r in range(s.d):
+                            slopes[r] += w2[r] * a
+                if any(v != 0 for v in slopes):
+                    raise ClaimViolation(
+                        f"FF_pre output depends on entry (i={i}, j={j}) on the good piece "
+                        f"[{float(lo)}, {float(hi)}] (slopes {[float(v) for v in slopes]})")
+    if not w.ff_post:
+        raise ClaimViolation("certificate needs an FF_post readout layer")
+    post = compile_exact(w).post
+    for idx, layer in enumerate(post):
+        if not isinstance(layer, list):
+            raise ClaimViolation(f"FF_post layer {idx} is not separable (one channel per unit)")
+    last = post[-1]
+    assert isinstance(last, list)
+    for c, prof in enumerate(last):
+        rng = prof.value_range()
+        if rng is None or rng[0] < 0 or rng[1] > 1:
+            raise ClaimViolation(
+                f"last FF_post layer, channel {c}: range {rng} is not inside [0, 1] on all "
+                "of ℝ; the bad-set term of the certificate needs it")
+
+
+def certify_universal(ut: UniversalTransformer, prompt: Prompt,
+                      target: LipschitzTarget) -> UniversalCertificate:
+    """Enumerate every cell and bound ``d_p(τ_P, f)`` rigorously (module docstring)."""
+    s = ut.sizes
+    if (target.d, target.L) != (s.d, s.L):
+        raise InvalidArgument(f"target shape (d={target.d}, L={target.L}) differs from τ's "
+                              f"(d={s.d}, L={s.L})")
+    check_structure(ut)
+    program = compile_exact(ut.weights)
+    P = prompt.rational()
+    K, dl, p = s.K, s.d * s.L, s.p
+    half_rise = Fraction(target.C) / (2 * K)
+    vol = Fraction(1, K**dl)
+    total = Fraction(0)
+    sup = Fraction(0)
+    worst: tuple[int, ...] = ()
+    bounds: dict[tuple[int, ...], float] = {}
+    for q in itertools.product(range(K), repeat=dl):
+        Xq = [[Fraction(2 * q[j * s.d + i] + 1, 2 * K) for j in range(s.L)]
+              for i in range(s.d)]
+        out = program.forward(Xq, P)
+        lo, hi = target.enclose(Xq)
+        cell_sup = Fraction(0)
+        cell_sum = Fraction(0)
+        for i in range(s.d):
+            for j in range(s.L):
+                e = max(hi[i][j] - out[i][j], out[i][j] - lo[i][j]) + half_rise
+                cell_sup = max(cell_sup, e)
+                cell_sum += e**p
+        total += vol * cell_sum
+        bounds[q] = float_upper(cell_sup)
+        if cell_sup >= sup:
+            sup, worst = cell_sup, q
+    bad = dl * (K - 1) * s.eta if K > 1 else Fraction(0)
+    total += dl * bad
+    return UniversalCertificate(
+        dp_upper=_root_upper(total, p), sup_good_upper=float_upper(sup), dp_power_sum=total,
+        eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds)
