@@ -137,8 +137,8 @@ def check_structure(ut: UniversalTransformer) -> None:
     if not w.ff_post:
         raise ClaimViolation("certificate needs an FF_post readout layer")
     post = compile_exact(w).post
-    for idx, layer in enumerate(post):
-        if not isinstance(layer, list):
+    for idx, compiled in enumerate(post):
+        if not isinstance(compiled, list):
             raise ClaimViolation(f"FF_post layer {idx} is not separable (one channel per unit)")
     last = post[-1]
     assert isinstance(last, list)
