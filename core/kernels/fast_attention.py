@@ -21,6 +21,7 @@ cancellation), which is why ``R`` should stay small in float32.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
     "measured_norm",
     "polynomial_attention",
     "polynomial_attention_with_info",
+    "rounding_allowance",
 ]
 
 PAPER_REF = "thm:inference_linear"
@@ -68,6 +70,8 @@ class KernelInfo:
         certified_eps: the certified relative error of ``p`` on ``[−R, R]``.
         v_max: ``‖V‖_max``.
         bound: ``2ε/(1−ε)·‖V‖_max`` (exact arithmetic; ``0`` after an exact fallback).
+        rounding_bound: worst-case rounding error of this call in its dtype
+            (:func:`rounding_allowance`); ``bound + rounding_bound`` bounds the total.
         chunk: token columns per feature block.
         peak_feature_bytes: model of the peak extra memory (feature block + ``S``).
     """
@@ -82,6 +86,7 @@ class KernelInfo:
     certified_eps: float
     v_max: float
     bound: float
+    rounding_bound: float
     chunk: int
     peak_feature_bytes: int
     paper_ref: str = PAPER_REF
@@ -168,8 +173,8 @@ def polynomial_attention_with_info(
             raise InvalidArgument(reason + "; build a plan with a larger B or pass "
                                   "out_of_regime='exact'")
         out = exact_attention(Q, K, V, plan.beta)
-        return out, KernelInfo(method_used="exact", reason=reason, bound=0.0, chunk=0,
-                               peak_feature_bytes=0, **base)
+        return out, KernelInfo(method_used="exact", reason=reason, bound=0.0,
+                               rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
     itemsize = Q.element_size()
     rank = check_rank_fits(plan, itemsize, memory_limit)
     features = _features(plan.s, plan.degree, memory_limit)
@@ -177,10 +182,33 @@ def polynomial_attention_with_info(
     weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
                               dtype=Q.dtype, device=Q.device)
     out = _polynomial_attention(Q, K, V, features, weights, cols)
+    rounding = rounding_allowance(plan, K.shape[1], v_max, Q.dtype)
     info = KernelInfo(method_used="polynomial", reason=None, bound=plan.error_bound(v_max),
-                      chunk=cols, peak_feature_bytes=(2 * cols + V.shape[0] + 1) * rank
-                      * itemsize, **base)
+                      rounding_bound=rounding, chunk=cols,
+                      peak_feature_bytes=(2 * cols + V.shape[0] + 1) * rank * itemsize, **base)
     return out, info
+
+
+def rounding_allowance(plan: KernelPlan, n: int, v_max: float, dtype: torch.dtype) -> float:
+    """Worst-case max-norm rounding error of the kernel in ``dtype`` (Higham-style bound).
+
+    Each numerator/denominator entry is a sum of ``n·r`` products of at most ``2g + 6``
+    rounded factors, so its error is at most ``γ_N`` times the sum of absolute terms,
+    ``N = n + r + 2g + 6``, ``γ_N = N u/(1 − N u)``. With ``|β kᵀq| <= R`` the absolute sum
+    per key is at most ``P̃(R) = Σ_j |c_j| R^j`` while every exact weight is at least
+    ``e^{−R}``; hence relative errors ``ρ = γ_N P̃(R) e^R`` against the exact normaliser,
+    and (as in the error lemma) an output error of at most ``2ρ/(1 − ε − ρ)·‖V‖_max``.
+    """
+    u = torch.finfo(dtype).eps / 2
+    g, r, R = plan.degree, plan.rank, plan.radius
+    N = n + r + 2 * g + 6
+    if N * u >= 1:
+        return float("inf")
+    gamma = N * u / (1 - N * u)
+    p_abs = sum(abs(c) * R**j for j, c in enumerate(plan.polynomial.coefficients))
+    rho = gamma * p_abs * math.exp(R)
+    denom = 1.0 - plan.certified_eps - rho
+    return float("inf") if denom <= 0 else 2.0 * rho / denom * v_max
 
 
 def check_rank_fits(plan: KernelPlan, itemsize: int, memory_limit: int) -> int:

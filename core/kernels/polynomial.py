@@ -37,6 +37,7 @@ __all__ = [
     "aggarwal_alman_degree",
     "candidate_degree",
     "exp_polynomial",
+    "float64_cancellation",
     "sampled_relative_error",
     "taylor_degree_from_remainder",
     "taylor_remainder_bound",
@@ -104,8 +105,12 @@ def exp_polynomial(method: str, degree: int, radius: float) -> ExpPolynomial:
     in_y = np.zeros(g + 1)
     converted = cheb.cheb2poly(cheb_coeffs)
     in_y[:len(converted)] = converted
-    coeffs = [float(c) / r**k for k, c in enumerate(in_y)]
-    return ExpPolynomial(method, g, r, tuple(coeffs))
+    with np.errstate(over="ignore", invalid="ignore"):
+        coeffs = in_y / np.float64(r) ** np.arange(g + 1)
+    if not np.isfinite(coeffs).all():
+        raise InvalidArgument(f"degree={degree!r}, radius={radius!r}: monomial coefficients "
+                              "of the Chebyshev interpolant overflow float64")
+    return ExpPolynomial(method, g, r, tuple(float(c) for c in coeffs))
 
 
 def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
@@ -119,9 +124,25 @@ def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
     return float(np.max(np.abs(poly(x) * np.exp(-x) - 1.0)))
 
 
+def float64_cancellation(radius: float) -> float:
+    """``e^{2R}·u`` (``u = 2^-53``): relative accuracy float64 loses summing monomials with
+    signs on ``[−R, R]`` (NOTES.md, "Cancellation")."""
+    return math.exp(min(2.0 * check_real("radius", radius, low=0.0), 700.0)) * 2.0**-53
+
+
 def candidate_degree(method: str, radius: float, eps: float) -> int:
-    """Smallest ``g`` whose sampled relative error is at most ``eps`` (a candidate only)."""
+    """Smallest ``g`` whose sampled relative error is at most ``eps`` (a candidate only).
+
+    Raises:
+        InvalidArgument: ``e^{2R}·u > eps/8``: float64 cannot resolve relative error ``eps``
+            on ``[−R, R]`` in the monomial basis (neither the sampling here nor the kernel).
+    """
     r, e = _check_radius_eps(radius, eps)
+    if float64_cancellation(r) > e / 8:
+        raise InvalidArgument(
+            f"radius={radius!r}, eps={eps!r}: float64 monomial sums on [−R, R] lose about "
+            f"e^(2R)·u = {float64_cancellation(r):.3g} relative accuracy, more than eps/8; "
+            "lower B (or β) or raise eps")
     for g in range(MAX_DEGREE + 1):
         if sampled_relative_error(exp_polynomial(method, g, r)) <= e:
             return g
