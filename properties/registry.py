@@ -19,6 +19,7 @@ __all__ = ["CLAIM_MODULES", "all_claims", "get_claim", "select_claims"]
 #: Modules contributing claims, in report order.
 CLAIM_MODULES: tuple[str, ...] = (
     "properties.claims_model",
+    "properties.claims_universal",
     "properties.claims_kernel",
 )
 

@@ -143,6 +143,30 @@ class UniversalTransformer:
         """Whether float64 (53 bits) covers the precision this construction needs."""
         return self.sizes.precision_bits <= 53
 
+    def forward_float64(self, X: np.ndarray, prompt: Prompt) -> np.ndarray:
+        """τ_P(X) by the torch model in float64, refused when float64 cannot hold the code.
+
+        Raises :class:`Float64Untrusted` when the construction needs more than 53 bits
+        (``sizes.precision_bits``) or the prompt has entries float64 cannot represent.
+        """
+        if not self.float64_trusted():
+            raise Float64Untrusted(
+                f"precision_bits={self.sizes.precision_bits}: the encoding needs more than "
+                "float64's 53 bits; evaluate exactly (forward_exact) or in mpmath")
+        return _torch_forward(self.weights, X, prompt.float64())
+
+
+def _torch_forward(weights: TransformerWeights, X: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Unguarded float64 torch evaluation (used by the guard and by planted-bug tests)."""
+    import torch
+
+    from ..model import PromptTunedTransformer
+
+    model = PromptTunedTransformer(weights, dtype=torch.float64)
+    with torch.no_grad():
+        out = model(torch.tensor(np.asarray(X, np.float64)), torch.tensor(P))
+    return out.numpy()
+
 
 def _ff_pre(s: UniversalSizes) -> FeedForwardWeights:
     d, L, K, R = s.d, s.L, s.K, s.radix

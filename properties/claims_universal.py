@@ -1,0 +1,416 @@
+"""Claims U and CM (THEORY.md §2): universality by prompt alone, contextual mapping.
+
+Paper labels: ``thm:PT_uni_multi_layer_FF2`` (deep FF_post), ``thm:PT_uni_two_layer_FF2``
+(one wide FF_post layer); CM is the any-rank contextual-mapping step inside them (our
+formalisation, THEORY.md §2). The construction is route B (:mod:`core.constructions`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from core.constructions import Float64Untrusted, build_prompt, build_universal, cell_index
+from core.constructions.contextual import contextual_separation
+from core.errors import ConstructionTooLarge
+from core.lipschitz import LipschitzTarget
+from core.mp_twin import mp_forward
+from verify.certify_universal import certify_universal
+
+from .claim import Claim, Outcome
+from .strategies_universal import (
+    ATTAINING_FAMILIES,
+    ContextualInstance,
+    LipschitzInstance,
+    TooLargeInstance,
+    UniversalInstance,
+    contextual_instances,
+    good_inputs,
+    lip_target,
+    lipschitz_instances,
+    target_of,
+    too_large_instances,
+    transformer_of,
+    universal_instances,
+)
+
+__all__ = ["CLAIMS"]
+
+_MULTI = "thm:PT_uni_multi_layer_FF2"
+_TWO = "thm:PT_uni_two_layer_FF2"
+_CM = "thm:PT_uni_multi_layer_FF2 (contextual-mapping step; our formalisation)"
+
+
+def _rat(X: np.ndarray) -> list[list[Fraction]]:
+    return [[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
+
+
+def _pair_ratio_upper(f: LipschitzTarget, X: np.ndarray, Y: np.ndarray) -> Fraction:
+    """Rigorous upper bound of ``‖f(X) − f(Y)‖_max / ‖X − Y‖_max`` (exact or arb balls)."""
+    Xr, Yr = _rat(X), _rat(Y)
+    lx, hx = f.enclose(Xr)
+    ly, hy = f.enclose(Yr)
+    num = max(max(hx[i][j] - ly[i][j], hy[i][j] - lx[i][j])
+              for i in range(f.d) for j in range(f.L))
+    den = max(abs(Xr[i][j] - Yr[i][j]) for i in range(f.d) for j in range(f.L))
+    return num / den
+
+
+def _pair_ratio_lower(f: LipschitzTarget, X: np.ndarray, Y: np.ndarray) -> Fraction:
+    Xr, Yr = _rat(X), _rat(Y)
+    lx, hx = f.enclose(Xr)
+    ly, hy = f.enclose(Yr)
+    num = max(max(lx[i][j] - hy[i][j], ly[i][j] - hx[i][j])
+              for i in range(f.d) for j in range(f.L))
+    den = max(abs(Xr[i][j] - Yr[i][j]) for i in range(f.d) for j in range(f.L))
+    return max(num, Fraction(0)) / den
+
+
+# --- Lipschitz families ------------------------------------------------------------------
+
+
+def measure_lipschitz_bound(inst: LipschitzInstance) -> Outcome:
+    """Largest rigorous pair ratio over random, close and witness pairs, against ``C``."""
+    f = lip_target(inst)
+    rng = np.random.default_rng(inst.seed ^ 0x5A5A)
+    shape = (inst.d, inst.L)
+    worst = Fraction(0)
+    for r in range(inst.pairs):
+        X = rng.uniform(0.0, 1.0, shape)
+        scale = 1.0 if r % 2 else 10.0 ** -rng.uniform(1, 6)
+        Y = np.clip(X + scale * rng.uniform(-1.0, 1.0, shape), 0.0, 1.0)
+        if np.array_equal(X, Y):
+            continue
+        worst = max(worst, _pair_ratio_upper(f, X, Y))
+    wit = f.witness_pair()
+    if wit is not None:
+        worst = max(worst, _pair_ratio_upper(f, *wit))
+    C = Fraction(inst.C)
+    # error/bound compared as floats only after the exact comparison is folded in
+    error = float(worst) if worst <= C else math.inf
+    return Outcome(error=error, bound=inst.C, detail={
+        "max_ratio_over_C": float(worst / C), "pairs": inst.pairs})
+
+
+def measure_lipschitz_attained(inst: LipschitzInstance) -> Outcome:
+    """``C − (rigorous lower bound of the witness ratio)`` against ``10^-6·C``."""
+    f = lip_target(inst)
+    wit = f.witness_pair()
+    if wit is None:
+        return Outcome(error=math.inf, bound=0.0, detail={"witness": None})
+    low = _pair_ratio_lower(f, *wit)
+    deficit = Fraction(inst.C) - low
+    return Outcome(error=max(float(deficit), 0.0), bound=1e-6 * inst.C,
+                   detail={"witness_ratio_over_C": float(low / Fraction(inst.C))})
+
+
+# --- universal construction ---------------------------------------------------------------
+
+
+def _sampled_errors(inst: UniversalInstance) -> tuple[float, float, dict]:
+    """(max rigorous error on good inputs, max ratio to the cell's certified bound, detail)."""
+    ut = transformer_of(inst)
+    f = target_of(inst, ut)
+    prompt = build_prompt(ut, f)
+    cert = certify_universal(ut, prompt, f)
+    worst_err, worst_ratio = Fraction(0), 0.0
+    for X in good_inputs(ut, inst.points, inst.seed):
+        out = ut.forward_exact(X, prompt)
+        lo, hi = f.enclose(_rat(X))
+        err = max(max(hi[i][j] - out[i][j], out[i][j] - lo[i][j])
+                  for i in range(inst.d) for j in range(inst.L))
+        worst_err = max(worst_err, err)
+        cb = cert.cell_bounds[cell_index(ut.sizes, X)]
+        worst_ratio = max(worst_ratio, float(err) / cb if cb > 0 else
+                          (0.0 if err == 0 else math.inf))
+    detail = {"certified_dp": cert.dp_upper, "certified_sup": cert.sup_good_upper,
+              "sampled_sup": float(worst_err), "slots": ut.sizes.slots, "K": ut.sizes.K,
+              "M": ut.sizes.M, "prompt_tokens": ut.sizes.prompt_tokens,
+              "precision_bits": ut.sizes.precision_bits, "tau": ut.digest()[:16]}
+    return float(worst_err), worst_ratio, detail
+
+
+def _mc_dp(inst: UniversalInstance, count: int = 16) -> float:
+    """Monte Carlo estimate of ``d_p`` over uniform inputs (strips included)."""
+    ut = transformer_of(inst)
+    f = target_of(inst, ut)
+    prompt = build_prompt(ut, f)
+    X = np.random.default_rng(inst.seed + 7).uniform(0.0, 1.0, (count, inst.d, inst.L))
+    tot = 0.0
+    for x in X:
+        diff = np.array(ut.forward_exact(x, prompt), dtype=np.float64) - f.values(x)
+        tot += float(np.sum(np.abs(diff) ** inst.p))
+    return (tot / count) ** (1.0 / inst.p)
+
+
+def measure_sampled_error(inst: UniversalInstance) -> Outcome:
+    """Max ``‖τ_P(X) − f(X)‖_max`` on drawn and adversarial good inputs, and MC ``d_p``."""
+    err, _, detail = _sampled_errors(inst)
+    mc = _mc_dp(inst)
+    return Outcome(error=max(err, mc), bound=inst.eps, detail={**detail, "mc_dp": mc})
+
+
+def measure_certified(inst: UniversalInstance) -> Outcome:
+    """Rigorous ``d_p`` bound from enumerating every cell, against ``ε``."""
+    ut = transformer_of(inst)
+    f = target_of(inst, ut)
+    cert = certify_universal(ut, build_prompt(ut, f), f)
+    err = cert.dp_upper if cert.holds else math.inf
+    return Outcome(error=err, bound=inst.eps, detail={
+        "certified_dp": cert.dp_upper, "certified_sup": cert.sup_good_upper,
+        "cells": cert.cells, "dp_bound_formula": ut.sizes.dp_bound_formula,
+        "prompt_tokens": ut.sizes.prompt_tokens, "slots": ut.sizes.slots,
+        "post_depth": ut.sizes.post_depth, "post_width": ut.sizes.post_width,
+        "precision_bits": ut.sizes.precision_bits, "form": inst.form})
+
+
+def measure_sampled_within_certified(inst: UniversalInstance) -> Outcome:
+    """Largest ratio of a sampled error to its cell's certified sup bound (must be ≤ 1)."""
+    _, ratio, detail = _sampled_errors(inst)
+    return Outcome(error=ratio, bound=1.0, detail=detail)
+
+
+def measure_fixed_tau(inst: UniversalInstance) -> Outcome:
+    """Rebuild τ for three targets; one digest, three different prompts, all certified."""
+    digests, prompts, worst = set(), set(), 0.0
+    families = ("mcshane", "sinusoid", "sawtooth", "relu_mlp")
+    for r in range(3):
+        ut = build_universal(inst.d, inst.L, inst.C, inst.eps, inst.p, form=inst.form)
+        f = target_of(inst, ut, seed=inst.seed + r, family=families[(r + inst.seed) % 4])
+        prompt = build_prompt(ut, f)
+        cert = certify_universal(ut, prompt, f)
+        digests.add(ut.digest())
+        prompts.add(prompt.entries)
+        worst = max(worst, cert.dp_upper if cert.holds else math.inf)
+    ok = len(digests) == 1 and len(prompts) == 3
+    return Outcome(error=worst if ok else math.inf, bound=inst.eps, detail={
+        "distinct_tau_digests": len(digests), "distinct_prompts": len(prompts),
+        "worst_certified_dp": worst})
+
+
+def measure_mp_twin(inst: UniversalInstance) -> Outcome:
+    """mpmath twin at the reported precision (and 15 digits more) against exact values.
+
+    Bound: each of ``depth·width + n`` roundings at ``dps`` digits moves a value by at most
+    ``2^int_bits · 10^-dps``; their sum bounds the output error.
+    """
+    ut = transformer_of(inst)
+    s = ut.sizes
+    f = target_of(inst, ut)
+    prompt = build_prompt(ut, f)
+    P = prompt.float64()
+    dps = math.ceil(s.precision_bits * math.log10(2)) + 5
+    X = good_inputs(ut, 2, inst.seed)[0]
+    exact = np.array(ut.forward_exact(X, prompt), dtype=np.float64)
+    worst = 0.0
+    for prec in (dps, dps + 15):
+        got = np.array([[float(v) for v in row] for row in mp_forward(ut.weights, X, P,
+                                                                       dps=prec)])
+        worst = max(worst, float(np.max(np.abs(got - exact))))
+    ops = s.post_depth * s.post_width + s.pre_width + s.n
+    bound = ops * 2.0**s.int_bits * 10.0**-dps + 2**-53
+    return Outcome(error=worst, bound=bound, detail={"dps": [dps, dps + 15],
+                                                     "precision_bits": s.precision_bits})
+
+
+def measure_float64_guard(inst: UniversalInstance) -> Outcome:
+    """float64 is refused when bits > 53, and within the rounding bound when trusted."""
+    ut = transformer_of(inst)
+    s = ut.sizes
+    f = target_of(inst, ut)
+    prompt = build_prompt(ut, f)
+    X = good_inputs(ut, 2, inst.seed)[1]
+    try:
+        got = ut.forward_float64(X, prompt)
+    except Float64Untrusted:
+        refused = True
+        return Outcome(error=0.0 if not ut.float64_trusted() else math.inf, bound=0.0,
+                       detail={"refused": refused, "precision_bits": s.precision_bits})
+    if not ut.float64_trusted():
+        return Outcome(error=math.inf, bound=0.0, detail={"refused": False})
+    exact = np.array(ut.forward_exact(X, prompt), dtype=np.float64)
+    err = float(np.max(np.abs(got - exact)))
+    ops = s.post_depth * s.post_width + s.pre_width + s.n
+    bound = ops * 2.0 ** (s.int_bits - 53) * float(s.beta) ** s.post_depth
+    return Outcome(error=err, bound=bound, detail={
+        "refused": False, "precision_bits": s.precision_bits})
+
+
+def measure_too_large(inst: TooLargeInstance) -> Outcome:
+    """Seconds until :class:`ConstructionTooLarge` (with sizes in its message), against 1 s."""
+    t0 = time.perf_counter()
+    try:
+        build_universal(inst.d, inst.L, inst.C, inst.eps, inst.p, form=inst.form)
+    except ConstructionTooLarge as exc:
+        elapsed = time.perf_counter() - t0
+        named = "hidden units" in str(exc) or "no grid" in str(exc)
+        return Outcome(error=elapsed if named else math.inf, bound=1.0,
+                       detail={"message": str(exc)[:300], "nearest": repr(exc.nearest)})
+    return Outcome(error=math.inf, bound=1.0, detail={"built": True})
+
+
+def measure_norm_regime(inst: UniversalInstance) -> Outcome:
+    """``B = max(‖W_Q Z‖_max, ‖W_K Z‖_max)`` of the construction against ``√ln n``."""
+    ut = transformer_of(inst)
+    f = target_of(inst, ut)
+    prompt = build_prompt(ut, f)
+    w, s = ut.weights, ut.sizes
+    X = good_inputs(ut, 2, inst.seed)[0]
+    P = np.array([[float(v) for v in row] for row in prompt.entries], dtype=np.float64)
+    Z = np.concatenate([P, X], axis=1) + w.pos
+    B = max(float(np.max(np.abs(w.w_q @ Z))), float(np.max(np.abs(w.w_k @ Z))))
+    root = math.sqrt(math.log(s.n)) if s.n > 1 else 0.0
+    return Outcome(error=B, bound=root, detail={"B": B, "sqrt_log_n": root, "n": s.n,
+                                                "regime": "B = 0: uniform attention"})
+
+
+def measure_contextual(inst: ContextualInstance) -> Outcome:
+    """Exhaustive softmax contextual map: ``γ > 0`` agreeing at two precisions."""
+    r = contextual_separation(inst.d, inst.L, inst.Lp, inst.vocab_x, inst.vocab_p, inst.rank,
+                              inst.seed)
+    ok = math.isfinite(r.log10_gamma)
+    return Outcome(error=r.rel_gap if ok else math.inf, bound=1e-6, detail={
+        "log10_gamma": r.log10_gamma, "contexts": r.contexts, "B": r.B,
+        "sqrt_log_n": r.sqrt_log_n, "B_over_sqrt_log_n": (r.B / r.sqrt_log_n
+                                                           if r.sqrt_log_n else None),
+        "lambda": r.lam, "score_gap": r.score_gap, "dps": list(r.dps), "rank": r.rank})
+
+
+# --- reference points ----------------------------------------------------------------------
+
+
+def _lip_points() -> list[LipschitzInstance]:
+    return [LipschitzInstance(seed=s, family=fam, d=d, L=L, C=C, grid=4)
+            for s, (fam, d, L, C) in enumerate([
+                ("relu_mlp", 1, 1, 1.0), ("relu_mlp", 2, 2, 3.0), ("mcshane", 1, 2, 0.5),
+                ("mcshane", 2, 2, 4.0), ("sinusoid", 1, 3, 1.0), ("sinusoid", 2, 1, 2.0),
+                ("sawtooth", 1, 1, 1.0), ("sawtooth", 2, 2, 8.0)])]
+
+
+def _attaining_points() -> list[LipschitzInstance]:
+    return [p for p in _lip_points() if p.family in ATTAINING_FAMILIES]
+
+
+_U_POINTS = [
+    UniversalInstance(seed=1, family="sawtooth", d=1, L=1, C=1.0, eps=0.3, p=2),
+    UniversalInstance(seed=2, family="mcshane", d=1, L=2, C=1.0, eps=0.4, p=2),
+    UniversalInstance(seed=3, family="sinusoid", d=2, L=1, C=1.0, eps=0.4, p=2),
+    UniversalInstance(seed=4, family="relu_mlp", d=1, L=3, C=1.0, eps=0.5, p=4),
+    UniversalInstance(seed=5, family="sawtooth", d=2, L=2, C=1.0, eps=0.5, p=4),
+    UniversalInstance(seed=6, family="mcshane", d=1, L=1, C=2.0, eps=0.1, p=2),
+    UniversalInstance(seed=7, family="sinusoid", d=1, L=1, C=1.0, eps=0.3, p=2, form="wide"),
+]
+
+
+def _u_points() -> list[UniversalInstance]:
+    return list(_U_POINTS)
+
+
+def _twin_points() -> list[UniversalInstance]:
+    return [_U_POINTS[0], _U_POINTS[2], _U_POINTS[6]]
+
+
+def _too_large_points() -> list[TooLargeInstance]:
+    return [TooLargeInstance(d=2, L=2, C=8.0, eps=0.05, p=1),
+            TooLargeInstance(d=4, L=4, C=64.0, eps=0.01, p=1),
+            TooLargeInstance(d=2, L=1, C=1.0, eps=0.4, p=2, form="wide")]
+
+
+def _cm_points() -> list[ContextualInstance]:
+    return [ContextualInstance(seed=0, d=2, L=1, Lp=1, vocab_x=3, vocab_p=2, rank=1),
+            ContextualInstance(seed=1, d=2, L=2, Lp=1, vocab_x=3, vocab_p=2, rank=2),
+            ContextualInstance(seed=2, d=3, L=2, Lp=1, vocab_x=3, vocab_p=2, rank=1)]
+
+
+_BITS = "certificate: exact sum over all K^{dL} cells of δ^{dL}(|f(c)−τ|+Cδ/2)^p + (dL)²(K−1)η"
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        id="lipschitz_constant_never_exceeded", theory_ref="U", paper_ref=_MULTI,
+        statement="Every target family's proved constant C bounds the rigorous max-norm "
+                  "ratio on random, close and witness pairs.",
+        evidence="sampled", instance_type=LipschitzInstance, strategy=lipschitz_instances,
+        reference_points=_lip_points, measure=measure_lipschitz_bound,
+        bound_source="C from the family's parameters, checked exactly when built",
+        draws=0.5),
+    Claim(
+        id="lipschitz_constant_attained", theory_ref="U", paper_ref=_MULTI,
+        statement="The McShane, sinusoid and sawtooth families attain their constant C on "
+                  "a witness pair to within a factor 1 − 10^-6, computed rigorously.",
+        evidence="sampled", instance_type=LipschitzInstance,
+        strategy=lambda: lipschitz_instances(ATTAINING_FAMILIES),
+        reference_points=_attaining_points, measure=measure_lipschitz_attained,
+        bound_source="witness ratio lower bound (exact or arb) against (1 − 1e-6)·C",
+        draws=0.5),
+    Claim(
+        id="universal_sampled_error_below_eps", theory_ref="U", paper_ref=_MULTI,
+        statement="On drawn and adversarial inputs off the boundary strips the prompt-tuned "
+                  "τ is within ε of the target in max norm, and Monte Carlo d_p is below ε.",
+        evidence="sampled", instance_type=UniversalInstance, strategy=universal_instances,
+        reference_points=_u_points, measure=measure_sampled_error,
+        bound_source="ε of the construction request", draws=0.5),
+    Claim(
+        id="universal_certified_dp_below_eps", theory_ref="U", paper_ref=_MULTI,
+        statement="Enumerating every grid cell in exact and ball arithmetic bounds "
+                  "d_p(τ_P, f) rigorously below ε, for deep and wide FF_post.",
+        evidence="certified", instance_type=UniversalInstance, strategy=universal_instances,
+        reference_points=_u_points, measure=measure_certified, bound_source=_BITS,
+        draws=0.5),
+    Claim(
+        id="universal_sampled_within_certified", theory_ref="U", paper_ref=_MULTI,
+        statement="No sampled error exceeds the certified sup bound of its grid cell.",
+        evidence="sampled", instance_type=UniversalInstance, strategy=universal_instances,
+        reference_points=_u_points, measure=measure_sampled_within_certified,
+        bound_source="per-cell certified bound |f(centre) − c| + Cδ/2", draws=0.5),
+    Claim(
+        id="universal_one_tau_three_targets", theory_ref="U", paper_ref=_MULTI,
+        statement="Building τ for three different targets gives one weight digest, three "
+                  "different prompts and a certified d_p below ε for each.",
+        evidence="certified", instance_type=UniversalInstance, strategy=universal_instances,
+        reference_points=lambda: _U_POINTS[:3], measure=measure_fixed_tau,
+        bound_source=_BITS, draws=0.25),
+    Claim(
+        id="universal_matches_mp_twin", theory_ref="U", paper_ref=_TWO,
+        statement="The mpmath twin at the construction's reported precision, and 15 digits "
+                  "more, reproduces the exact output of the same weights.",
+        evidence="oracle", instance_type=UniversalInstance,
+        strategy=lambda: universal_instances(max_slots=4),
+        reference_points=_twin_points, measure=measure_mp_twin,
+        bound_source="(depth·width + width_pre + n) roundings of 2^int_bits·10^-dps each",
+        draws=0.25),
+    Claim(
+        id="universal_float64_only_when_trusted", theory_ref="U", paper_ref=_MULTI,
+        statement="A float64 evaluation is refused when the encoding needs more than 53 bits "
+                  "and otherwise matches the exact output within its rounding bound.",
+        evidence="sampled", instance_type=UniversalInstance, strategy=universal_instances,
+        reference_points=_u_points, measure=measure_float64_guard,
+        bound_source="(depth·width + width_pre + n) roundings of 2^(int_bits−53), each "
+                     "amplified by β per FF_post layer", draws=0.5),
+    Claim(
+        id="universal_too_large_refused_fast", theory_ref="U", paper_ref=_MULTI,
+        statement="A request beyond the size limits fails within one second with "
+                  "ConstructionTooLarge naming the computed sizes and the nearest fit.",
+        evidence="sampled", instance_type=TooLargeInstance, strategy=too_large_instances,
+        reference_points=_too_large_points, measure=measure_too_large,
+        bound_source="issue 4: refuse in under a second", draws=0.25),
+    Claim(
+        id="universal_attention_norm_inside_efficient_regime", theory_ref="CM",
+        paper_ref=_CM,
+        statement="The route-B constructions induce keys and queries of norm B = 0, inside "
+                  "the efficient regime B = o(√log n) of THEORY.md §3.",
+        evidence="sampled", instance_type=UniversalInstance, strategy=universal_instances,
+        reference_points=_u_points, measure=measure_norm_regime,
+        bound_source="√(ln n), n = L_p + L", draws=0.25),
+    Claim(
+        id="contextual_mapping_separates_all_contexts", theory_ref="CM", paper_ref=_CM,
+        statement="Over every sequence of a small separated vocabulary, prompt tokens "
+                  "included, one softmax head with any-rank W_K, W_Q gives distinct outputs "
+                  "for distinct contexts, with the separation resolved at two precisions.",
+        evidence="exhaustive", instance_type=ContextualInstance,
+        strategy=contextual_instances, reference_points=_cm_points,
+        measure=measure_contextual,
+        bound_source="relative gap of γ between two mpmath precisions ≤ 1e-6", draws=0.25),
+)

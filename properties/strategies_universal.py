@@ -1,0 +1,225 @@
+"""Hypothesis strategies and builders for claims U and CM (THEORY.md §2).
+
+Instances are frozen dataclasses of JSON-able parameters plus a seed; τ, prompts, targets
+and inputs are built from them deterministically. Built transformers are cached by their
+parameters (τ depends on ``(d, L, C, ε, p, form)`` only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from hypothesis import strategies as st
+
+from core.constructions import (
+    UniversalTransformer,
+    build_universal,
+    plan_universal,
+)
+from core.errors import ConstructionTooLarge
+from core.lipschitz import FAMILIES, LipschitzTarget, make_target
+
+from .strategies import seeds
+
+__all__ = [
+    "ATTAINING_FAMILIES",
+    "SHAPES",
+    "ContextualInstance",
+    "LipschitzInstance",
+    "TooLargeInstance",
+    "UniversalInstance",
+    "contextual_instances",
+    "fit_c",
+    "lipschitz_instances",
+    "target_of",
+    "too_large_instances",
+    "transformer_of",
+    "universal_instances",
+]
+
+#: ``(d, L)`` sizes of the issue; drawn in every tier.
+SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (1, 3), (2, 2))
+
+#: Families with a known witness pair (``relu_mlp``'s norm product is only an upper bound).
+ATTAINING_FAMILIES: tuple[str, ...] = ("mcshane", "sinusoid", "sawtooth")
+
+#: Default-tier ceiling on table slots per channel (bigger sizes are left to the audit).
+DEFAULT_MAX_SLOTS = 64
+
+
+# --- Lipschitz families ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LipschitzInstance:
+    """One target of ``family`` with constant ``C``; ``grid`` is the sawtooth's ``K``."""
+
+    seed: int
+    family: str
+    d: int
+    L: int
+    C: float
+    grid: int = 4
+    pairs: int = 64
+
+
+def lipschitz_instances(families: tuple[str, ...] = FAMILIES,
+                        ) -> st.SearchStrategy[LipschitzInstance]:
+    """Targets of every family over the issue's shapes, ``C ∈ [0.1, 8]``."""
+    return st.builds(
+        LipschitzInstance, seed=seeds(), family=st.sampled_from(families),
+        d=st.integers(1, 2), L=st.integers(1, 3),
+        C=st.floats(0.1, 8.0, allow_nan=False, allow_infinity=False),
+        grid=st.sampled_from((1, 2, 4, 8)))
+
+
+def lip_target(inst: LipschitzInstance) -> LipschitzTarget:
+    return make_target(inst.family, inst.d, inst.L, inst.C, inst.seed, grid=inst.grid)
+
+
+# --- the universal construction ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UniversalInstance:
+    """τ for ``(d, L, C, eps, p, form)``, a target ``family``/``seed`` and drawn inputs."""
+
+    seed: int
+    family: str
+    d: int
+    L: int
+    C: float
+    eps: float
+    p: int = 2
+    form: str = "deep"
+    points: int = 8
+
+
+def fit_c(d: int, L: int, C: float, eps: float, p: int, form: str,
+          max_slots: int = DEFAULT_MAX_SLOTS) -> float:
+    """Halve ``C`` until the plan fits and has at most ``max_slots`` slots (pure arithmetic)."""
+    for _ in range(40):
+        try:
+            s = plan_universal(d, L, C, eps, p, form=form)
+            if s.slots <= max_slots:
+                return C
+        except ConstructionTooLarge:
+            pass
+        C = C / 2
+    return C
+
+
+@st.composite
+def _universal(draw: st.DrawFn, max_slots: int, forms: tuple[str, ...],
+               families: tuple[str, ...]) -> UniversalInstance:
+    d, L = draw(st.sampled_from(SHAPES))
+    eps = draw(st.floats(0.05, 0.5, allow_nan=False, allow_infinity=False))
+    p = draw(st.sampled_from((1, 2, 4)))
+    form = draw(st.sampled_from(forms))
+    C = draw(st.floats(0.25, 4.0, allow_nan=False, allow_infinity=False))
+    C = fit_c(d, L, C, eps, p, form, max_slots if form == "deep" else 4)
+    return UniversalInstance(seed=draw(seeds()), family=draw(st.sampled_from(families)),
+                             d=d, L=L, C=C, eps=eps, p=p, form=form)
+
+
+def universal_instances(*, max_slots: int = DEFAULT_MAX_SLOTS,
+                        forms: tuple[str, ...] = ("deep", "wide"),
+                        families: tuple[str, ...] = FAMILIES,
+                        ) -> st.SearchStrategy[UniversalInstance]:
+    """Configurations over :data:`SHAPES`, ``ε ∈ [0.05, 0.5]``, ``p ∈ {1, 2, 4}``, all
+    families; ``C`` is halved until the plan fits ``max_slots`` (wide: 4 slots)."""
+    return _universal(max_slots, forms, families)
+
+
+@lru_cache(maxsize=16)
+def _cached_build(d: int, L: int, C: float, eps: float, p: int, form: str,
+                  ) -> UniversalTransformer:
+    return build_universal(d, L, C, eps, p, form=form)
+
+
+def transformer_of(inst: UniversalInstance) -> UniversalTransformer:
+    """The (cached) frozen τ of ``inst``; depends on ``(d, L, C, eps, p, form)`` only."""
+    return _cached_build(inst.d, inst.L, inst.C, inst.eps, inst.p, inst.form)
+
+
+def target_of(inst: UniversalInstance, ut: UniversalTransformer, *, seed: int | None = None,
+              family: str | None = None) -> LipschitzTarget:
+    """The instance's target (the sawtooth's period is tied to τ's grid)."""
+    return make_target(family or inst.family, inst.d, inst.L, inst.C,
+                       inst.seed if seed is None else seed, grid=ut.sizes.K)
+
+
+def good_inputs(ut: UniversalTransformer, count: int, seed: int) -> np.ndarray:
+    """``count`` inputs ``(count, d, L)`` off the strips: half uniform, half adversarial.
+
+    Adversarial points sit at corners of cells' good parts (``b/K ± η/2``), where the
+    within-cell change of a target is largest.
+    """
+    s = ut.sizes
+    rng = np.random.default_rng(seed)
+    K, half = s.K, float(s.eta) / 2
+    X = rng.uniform(0.0, 1.0, (count, s.d, s.L))
+    q = np.minimum(np.floor(X * K), K - 1)
+    lo = q / K + np.where(q > 0, half, 0.0)
+    hi = (q + 1) / K - np.where(q < K - 1, half, 0.0)
+    X = np.clip(X, lo, hi)
+    corners = rng.integers(0, 2, X.shape).astype(bool)
+    X[count // 2:] = np.where(corners, lo, hi)[count // 2:]
+    return X
+
+
+# --- too-large requests ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TooLargeInstance:
+    """A request beyond the limits: ``(d, L, C, eps, p, form)``."""
+
+    d: int
+    L: int
+    C: float
+    eps: float
+    p: int = 1
+    form: str = "deep"
+
+
+def too_large_instances() -> st.SearchStrategy[TooLargeInstance]:
+    """Requests that cannot fit: ``dL ≥ 4``, ``C ≥ 4``, ``ε ≤ 0.1`` (or wide with ``L ≥ 2``)."""
+    return st.one_of(
+        st.builds(TooLargeInstance, d=st.integers(2, 4), L=st.integers(2, 4),
+                  C=st.floats(4.0, 64.0), eps=st.floats(0.01, 0.1), p=st.sampled_from((1, 2)),
+                  form=st.sampled_from(("deep", "wide"))),
+        st.builds(TooLargeInstance, d=st.integers(1, 2), L=st.integers(2, 3),
+                  C=st.floats(2.0, 8.0), eps=st.floats(0.05, 0.2), p=st.just(1),
+                  form=st.just("wide")))
+
+
+# --- contextual mapping ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContextualInstance:
+    """Vocabulary sizes, lengths and rank of a softmax contextual map (THEORY.md §2, CM)."""
+
+    seed: int
+    d: int
+    L: int
+    Lp: int
+    vocab_x: int
+    vocab_p: int
+    rank: int
+
+
+@st.composite
+def _contextual(draw: st.DrawFn) -> ContextualInstance:
+    d = draw(st.integers(1, 3))
+    return ContextualInstance(seed=draw(seeds()), d=d, L=draw(st.integers(1, 2)),
+                              Lp=draw(st.integers(0, 1)), vocab_x=draw(st.integers(2, 3)),
+                              vocab_p=draw(st.integers(1, 2)), rank=draw(st.integers(1, d)))
+
+
+def contextual_instances() -> st.SearchStrategy[ContextualInstance]:
+    """Small vocabularies (≤ 3 input, ≤ 2 prompt tokens), ``L ≤ 2``, ``L_p ≤ 1``, any rank."""
+    return _contextual()
