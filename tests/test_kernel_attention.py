@@ -1,0 +1,126 @@
+"""Unit tests of the fast kernel (core.kernels.fast_attention, K3/K5): accuracy, readout,
+chunking, dtypes, devices, and a table of refused inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from core.attention import exact_attention
+from core.errors import ConstructionTooLarge, InvalidArgument, NonFiniteError
+from core.kernels import (
+    KernelPlan,
+    plan_kernel,
+    polynomial_attention,
+    polynomial_attention_with_info,
+)
+from verify.certify import certify_polynomial
+
+S, D_V, N = 4, 3, 300
+
+
+def _plan(B: float = 0.6, beta: float = 0.5, eps: float = 1e-8,
+          method: str = "chebyshev") -> KernelPlan:
+    return plan_kernel(s=S, B=B, beta=beta, eps=eps, method=method,
+                       certifier=certify_polynomial)
+
+
+def _inputs(B: float = 0.6, n: int = N, m: int = N, dtype: torch.dtype = torch.float64,
+            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    Q = (torch.rand(S, m, generator=gen, dtype=torch.float64) * 2 - 1) * B
+    K = (torch.rand(S, n, generator=gen, dtype=torch.float64) * 2 - 1) * B
+    V = torch.rand(D_V, n, generator=gen, dtype=torch.float64) * 2 - 1
+    return Q.to(dtype), K.to(dtype), V.to(dtype)
+
+
+@pytest.mark.parametrize("method", ["taylor", "chebyshev"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_error_within_lemma_and_rounding_bounds(method: str, dtype: torch.dtype) -> None:
+    plan = _plan(method=method, eps=1e-8 if dtype == torch.float64 else 1e-4)
+    Q, K, V = _inputs(dtype=dtype)
+    out, info = polynomial_attention_with_info(Q, K, V, plan)
+    exact = exact_attention(Q.double(), K.double(), V.double(), plan.beta)
+    error = float((out.double() - exact).abs().max())
+    # the float64 reference itself is within the float64 dtype table of the truth
+    assert error <= info.bound + info.rounding_bound + 1e-7 * (1 + float(exact.abs().max()))
+    assert out.dtype == dtype and info.method_used == "polynomial"
+    assert info.bound == pytest.approx(2 * info.certified_eps / (1 - info.certified_eps)
+                                       * info.v_max)
+    assert info.measured_B <= plan.B and info.rank == math.comb(S + plan.degree, plan.degree)
+
+
+def test_readout_equals_last_columns_and_chunks_agree() -> None:
+    plan = _plan()
+    Q, K, V = _inputs()
+    full = polynomial_attention(Q, K, V, plan)
+    last = polynomial_attention(Q, K, V, plan, last=7)
+    assert torch.allclose(last, full[:, -7:], rtol=0, atol=1e-14)
+    for chunk in (1, 7, 64, 10_000):
+        chunked, info = polynomial_attention_with_info(Q, K, V, plan, chunk=chunk)
+        assert info.chunk == min(chunk, 10_000)
+        assert torch.allclose(chunked, full, rtol=0, atol=1e-14)
+
+
+def test_memory_limit_lowers_the_chunk() -> None:
+    plan = _plan()
+    Q, K, V = _inputs()
+    limit = 2 * plan.rank * 8 * 10 + (D_V + 1) * plan.rank * 8   # room for 10 columns
+    out, info = polynomial_attention_with_info(Q, K, V, plan, memory_limit=limit)
+    assert info.chunk == 10
+    assert torch.allclose(out, polynomial_attention(Q, K, V, plan), rtol=0, atol=1e-14)
+
+
+def test_out_of_regime_fallback_is_exact_and_says_so() -> None:
+    plan = _plan(B=0.3)
+    Q, K, V = _inputs(B=0.6)
+    out, info = polynomial_attention_with_info(Q, K, V, plan, out_of_regime="exact")
+    assert info.method_used == "exact" and "exceeds" in (info.reason or "")
+    assert torch.equal(out, exact_attention(Q, K, V, plan.beta))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu() -> None:
+    plan = _plan()
+    Q, K, V = _inputs()
+    cpu = polynomial_attention(Q, K, V, plan)
+    gpu = polynomial_attention(Q.cuda(), K.cuda(), V.cuda(), plan)
+    assert torch.allclose(gpu.cpu(), cpu, rtol=0, atol=1e-12)
+
+
+def _nan_at(t: torch.Tensor, value: float) -> torch.Tensor:
+    t = t.clone()
+    t[0, 0] = value
+    return t
+
+
+BAD_CASES = [
+    ("B outside the regime", lambda Q, K, V, p: (Q * 2, K, V, p, {}), InvalidArgument,
+     "B=.*exceeds"),
+    ("NaN in Q", lambda Q, K, V, p: (_nan_at(Q, math.nan), K, V, p, {}), NonFiniteError, "Q"),
+    ("inf in K", lambda Q, K, V, p: (Q, _nan_at(K, math.inf), V, p, {}), NonFiniteError, "K"),
+    ("-inf in V", lambda Q, K, V, p: (Q, K, _nan_at(V, -math.inf), p, {}), NonFiniteError,
+     "V"),
+    ("rank too large", lambda Q, K, V, p: (Q, K, V, p, {"memory_limit": 1000}),
+     ConstructionTooLarge, "rank r="),
+    ("wrong head dim", lambda Q, K, V, p: (Q[:2], K[:2], V, p, {}), InvalidArgument, "Q="),
+    ("dtype mismatch", lambda Q, K, V, p: (Q, K.float(), V, p, {}), InvalidArgument, "K="),
+    ("V columns", lambda Q, K, V, p: (Q, K, V[:, :5], p, {}), InvalidArgument, "V="),
+    ("not a plan", lambda Q, K, V, p: (Q, K, V, "plan", {}), InvalidArgument, "plan="),
+    ("chunk 0", lambda Q, K, V, p: (Q, K, V, p, {"chunk": 0}), InvalidArgument, "chunk="),
+    ("last 0", lambda Q, K, V, p: (Q, K, V, p, {"last": 0}), InvalidArgument, "last="),
+    ("bad fallback", lambda Q, K, V, p: (Q, K, V, p, {"out_of_regime": "ignore"}),
+     InvalidArgument, "out_of_regime="),
+    ("not a tensor", lambda Q, K, V, p: (Q.tolist(), K, V, p, {}), InvalidArgument, "Q="),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "pattern"), [c[1:] for c in BAD_CASES],
+                         ids=[c[0] for c in BAD_CASES])
+def test_bad_inputs_raise_named_errors(make: object, error: type, pattern: str) -> None:
+    plan = _plan()
+    Q, K, V, p, kwargs = make(*_inputs(n=20, m=20), plan)  # type: ignore[operator]
+    with pytest.raises(error, match=pattern):
+        polynomial_attention_with_info(Q, K, V, p, **kwargs)

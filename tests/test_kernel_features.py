@@ -1,0 +1,71 @@
+"""Unit tests of the exact-rank monomial features (core.kernels.features, K2/K4)."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+
+from core.errors import ConstructionTooLarge
+from core.kernels import MonomialFeatures, exp_polynomial, feature_rank, loose_rank
+
+
+@pytest.mark.parametrize(("s", "g"), [(1, 0), (1, 5), (2, 3), (4, 4), (8, 4), (8, 5), (3, 7)])
+def test_tables_have_exact_rank_and_valid_exponents(s: int, g: int) -> None:
+    f = MonomialFeatures.build(s, g)
+    assert f.rank == math.comb(s + g, g) == feature_rank(s, g)
+    assert len({tuple(row) for row in f.exponents}) == f.rank
+    assert (f.exponents >= 0).all() and (f.degrees <= g).all()
+    for j in range(g + 1):
+        assert int((f.degrees == j).sum()) == math.comb(s + j - 1, j)
+        assert int(f.multinomials[f.degrees == j].sum()) == s**j   # multinomial theorem
+
+
+def test_rank_is_far_below_the_loose_bound() -> None:
+    assert feature_rank(8, 4) == 495
+    assert loose_rank(8, 4) == 735_471
+
+
+@pytest.mark.parametrize(("s", "g"), [(1, 3), (3, 4), (5, 2)])
+def test_monomials_match_direct_powers_in_both_paths(s: int, g: int) -> None:
+    f = MonomialFeatures.build(s, g)
+    X = torch.randn(s, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(s))
+    direct = torch.prod(X.T[:, None, :] ** torch.as_tensor(f.exponents)[None], dim=-1).T
+    fast = f.monomials(X)
+    functional = f.monomials(X.clone().requires_grad_(True))
+    u = 2.0**-53
+    assert torch.allclose(fast, direct, rtol=4 * g * u, atol=0)
+    assert torch.equal(fast, functional.detach())
+
+
+@pytest.mark.parametrize("method", ["taylor", "chebyshev"])
+def test_factorisation_equals_polynomial_of_scores(method: str) -> None:
+    s, g, beta = 3, 6, 0.4
+    poly = exp_polynomial(method, g, 2.0)
+    f = MonomialFeatures.build(s, g)
+    rng = np.random.default_rng(3)
+    Q, K = rng.uniform(-1, 1, (s, 5)), rng.uniform(-1, 1, (s, 7))
+    w = torch.as_tensor(f.query_weights(poly.coefficients, beta))
+    U1 = f.monomials(torch.as_tensor(Q)) * w[:, None]
+    U2 = f.monomials(torch.as_tensor(K))
+    got = (U1.T @ U2).numpy()
+    with mpmath.workdps(40):
+        truth = np.array([[float(mpmath.polyval(
+            [mpmath.mpf(c) for c in poly.coefficients[::-1]],
+            mpmath.mpf(beta) * mpmath.fsum(mpmath.mpf(Q[t, i]) * mpmath.mpf(K[t, j])
+                                           for t in range(s))))
+            for j in range(7)] for i in range(5)])
+    N = f.rank + 2 * g + 4
+    allowed = N * 2.0**-53 * (U1.abs().T @ U2.abs()).numpy()
+    assert (np.abs(got - truth) <= allowed).all()
+
+
+def test_too_large_tables_refused_before_allocating() -> None:
+    with pytest.raises(ConstructionTooLarge) as info:
+        MonomialFeatures.build(64, 20, memory_limit=2**30)
+    assert info.value.required > info.value.limit
+    assert isinstance(info.value.nearest, int) and info.value.nearest < 20
+    assert "s=64, g=20" in str(info.value)

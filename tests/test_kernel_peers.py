@@ -1,0 +1,88 @@
+"""Unit tests of the peers (core.kernels.peers) and the phase-transition data (K4, K6)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.attention import exact_attention
+from core.kernels import (
+    crossing_ratio,
+    favor_plus_attention,
+    favor_plus_features,
+    log_rank_over_n,
+    phase_transition_table,
+    sdpa_attention,
+    taylor_degree_from_remainder,
+)
+from core.kernels.peers import _directions
+from core.kernels.phase import taylor_degree_log
+from verify.tolerances import tolerance_for
+
+
+def _inputs(n: int = 64, s: int = 4, B: float = 0.5) -> tuple[torch.Tensor, ...]:
+    gen = torch.Generator().manual_seed(7)
+    Q = (torch.rand(s, n, generator=gen, dtype=torch.float64) * 2 - 1) * B
+    K = (torch.rand(s, n, generator=gen, dtype=torch.float64) * 2 - 1) * B
+    V = torch.rand(3, n, generator=gen, dtype=torch.float64) * 2 - 1
+    return Q, K, V
+
+
+def test_sdpa_peer_equals_reference_in_chunks() -> None:
+    Q, K, V = _inputs()
+    ref = exact_attention(Q, K, V, 0.3)
+    for chunk in (1, 5, 64):
+        got = sdpa_attention(Q, K, V, 0.3, query_chunk=chunk)
+        assert float((got - ref).abs().max()) <= tolerance_for(torch.float64).bound(1.0)
+    assert torch.allclose(sdpa_attention(Q, K, V, 0.3, last=4), ref[:, -4:])
+
+
+def test_favor_plus_is_unbiased_within_its_variance() -> None:
+    """``E[φ(x)·φ(y)] = e^{xᵀy}`` with relative variance ``e^{‖x+y‖²} − 1`` per feature
+    (i.i.d. directions): the estimate must lie within 6 standard deviations."""
+    x = torch.tensor([[0.3], [-0.2], [0.1]], dtype=torch.float64)
+    y = torch.tensor([[0.25], [0.1], [-0.3]], dtype=torch.float64)
+    M = 200_000
+    omega = _directions(M, 3, seed=0, orthogonal=False)
+    estimate = float((favor_plus_features(x, omega) * favor_plus_features(y, omega)).sum())
+    truth = math.exp(float(x.T @ y))
+    sigma = math.sqrt((math.exp(float(((x + y) ** 2).sum())) - 1) / M)
+    assert abs(estimate / truth - 1) <= 6 * sigma
+
+
+def test_orthogonal_directions_are_orthogonal_within_blocks() -> None:
+    omega = _directions(8, 4, seed=1, orthogonal=True)
+    block = omega[:4] / omega[:4].norm(dim=1, keepdim=True)
+    assert torch.allclose(block @ block.T, torch.eye(4, dtype=torch.float64), atol=1e-12)
+
+
+def test_performer_is_a_rough_estimate_of_attention() -> None:
+    Q, K, V = _inputs(n=256)
+    ref = exact_attention(Q, K, V, 0.25)
+    err = float((favor_plus_attention(Q, K, V, 0.25, num_features=4096) - ref).abs().max())
+    assert 0 < err < float(V.abs().max())             # informative but far from exact
+
+
+def test_phase_transition_crosses_n_for_every_n() -> None:
+    ratios = [float(c) for c in np.linspace(0.05, 1.5, 30)]
+    rows = phase_transition_table(range(10, 17), ratios, s=8)
+    for k in range(10, 17):
+        c = crossing_ratio(rows, float(k))
+        assert c is not None and 0.05 < c < 1.5
+        ranks = [r.log_rank_over_n for r in rows if r.log2_n == k]
+        assert ranks == sorted(ranks)
+
+
+@pytest.mark.parametrize(("radius", "eps"), [(0.25, 1e-6), (1.0, 1e-9), (7.0, 1e-5)])
+def test_log_space_degree_matches_direct_formula(radius: float, eps: float) -> None:
+    assert taylor_degree_log(radius, math.log(1 / eps)) == taylor_degree_from_remainder(
+        radius, eps)
+
+
+def test_rank_ratio_shrinks_along_sub_threshold_norms() -> None:
+    logs = [log_rank_over_n(float(k), (k * math.log(2)) ** 0.25, 8)[2]
+            for k in (16, 64, 256, 1024, 4096)]
+    assert logs == sorted(logs, reverse=True) and logs[-1] < 0

@@ -1,0 +1,110 @@
+"""Unit tests of degree selection (core.kernels.polynomial) and certified plans (K1)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from core.errors import InvalidArgument
+from core.kernels import (
+    aggarwal_alman_degree,
+    candidate_degree,
+    eps_for_error,
+    exp_polynomial,
+    lemma_bound,
+    plan_kernel,
+    taylor_degree_from_remainder,
+    taylor_remainder_bound,
+)
+from verify.certify import certify_polynomial
+
+# NOTES.md, measured minimal degrees (Taylor / Chebyshev)
+NOTES_DEGREES = [
+    (0.25, 1e-6, 5, 4),
+    (1.0, 1e-6, 9, 7),
+    (1.0, 1e-9, 12, 10),
+    (4.0, 1e-6, 21, 15),
+]
+
+
+@pytest.mark.parametrize(("radius", "eps", "taylor", "chebyshev"), NOTES_DEGREES)
+def test_certified_minimal_degrees_match_notes(radius: float, eps: float, taylor: int,
+                                               chebyshev: int) -> None:
+    for method, expected in (("taylor", taylor), ("chebyshev", chebyshev)):
+        plan = plan_kernel(s=1, B=math.sqrt(radius), beta=1.0, eps=eps, method=method,
+                           certifier=certify_polynomial)
+        assert plan.degree == expected
+        assert plan.certificate.certified and plan.certificate.sup_upper <= eps
+        assert plan.refutation is not None and plan.refutation.verdict == "refuted"
+
+
+def test_taylor_coefficients_are_inverse_factorials() -> None:
+    poly = exp_polynomial("taylor", 12, 1.0)
+    assert poly.coefficients == tuple(1.0 / math.factorial(k) for k in range(13))
+    assert all(c > 0 for c in poly.coefficients)
+
+
+@pytest.mark.parametrize(("radius", "eps"), [(0.25, 1e-6), (1.0, 1e-9), (2.0, 1e-12)])
+def test_taylor_remainder_bound_is_an_upper_bound(radius: float, eps: float) -> None:
+    g = taylor_degree_from_remainder(radius, eps)
+    assert taylor_remainder_bound(g, radius) <= eps < taylor_remainder_bound(g - 1, radius)
+    cert = certify_polynomial(exp_polynomial("taylor", g, radius), eps)
+    # the true sup lies in [sup_lower, sup_upper] and below Lagrange's bound
+    assert cert.sup_lower <= taylor_remainder_bound(g, radius)
+
+
+def test_aggarwal_alman_order() -> None:
+    assert aggarwal_alman_degree(0.25, 1e-6) == pytest.approx(
+        math.log(1e6) / math.log(math.log(1e6) / 0.25))
+    assert aggarwal_alman_degree(100.0, 1e-3) == 100.0       # the R term dominates
+    assert aggarwal_alman_degree(0.0, 1e-3) == pytest.approx(math.log(1e3))
+
+
+def test_eps_for_error_inverts_the_lemma() -> None:
+    for delta, v in ((1e-6, 1.0), (1e-3, 7.5), (0.5, 0.1)):
+        e = eps_for_error(delta, v)
+        assert lemma_bound(e, v) <= delta
+        assert lemma_bound(math.nextafter(e, 1.0) * (1 + 1e-12), v) > delta
+
+
+BAD = [
+    (candidate_degree, ("taylor", 1.0, 0.0), "eps"),
+    (candidate_degree, ("taylor", 1.0, 1.0), "eps"),
+    (candidate_degree, ("taylor", 1.0, 1.5), "eps"),
+    (candidate_degree, ("taylor", 1.0, float("nan")), "eps"),
+    (candidate_degree, ("taylor", -1.0, 1e-3), "radius"),
+    (candidate_degree, ("taylor", 20.0, 1e-8), "radius"),        # float64 cancellation
+    (exp_polynomial, ("fourier", 3, 1.0), "method"),
+    (exp_polynomial, ("taylor", -1, 1.0), "degree"),
+    (lemma_bound, (1.0, 1.0), "eps"),
+    (eps_for_error, (0.0, 1.0), "delta"),
+]
+
+
+@pytest.mark.parametrize(("fn", "args", "name"), BAD, ids=[f"{b[0].__name__}-{b[2]}-{i}"
+                                                            for i, b in enumerate(BAD)])
+def test_bad_inputs_are_refused_by_name(fn: object, args: tuple, name: str) -> None:
+    with pytest.raises(InvalidArgument, match=name):
+        fn(*args)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-3, 1.0, 2.0])
+def test_plan_refuses_eps_outside_unit_interval(eps: float) -> None:
+    with pytest.raises(InvalidArgument, match="eps="):
+        plan_kernel(s=2, B=0.5, beta=0.5, eps=eps, certifier=certify_polynomial)
+
+
+def test_plan_refuses_an_uncertified_polynomial() -> None:
+    plan = plan_kernel(s=2, B=0.5, beta=0.5, eps=1e-6, certifier=certify_polynomial)
+    refuted = plan.refutation
+    with pytest.raises(InvalidArgument, match="certified"):
+        type(plan)(s=2, B=0.5, beta=0.5, eps=1e-6, polynomial=plan.polynomial,
+                   certificate=refuted)
+    other = exp_polynomial("taylor", plan.degree + 1, plan.radius)
+    with pytest.raises(InvalidArgument, match="different coefficients"):
+        type(plan)(s=2, B=0.5, beta=0.5, eps=1e-6, polynomial=other,
+                   certificate=plan.certificate)
+    with pytest.raises(InvalidArgument, match="radius"):
+        type(plan)(s=2, B=0.7, beta=0.5, eps=1e-6, polynomial=plan.polynomial,
+                   certificate=plan.certificate)

@@ -1,0 +1,87 @@
+"""Unit tests of the norm regime (core.regime), the model with the kernel inside (K7) and the
+Lipschitz constant of FF_post."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import InvalidArgument
+from core.kernels import feed_forward_lipschitz, forward_with_polynomial_attention, plan_kernel
+from core.model import PromptTunedTransformer, feed_forward
+from core.regime import attention_inputs, measure_regime
+from core.weights import FeedForwardWeights
+from properties.strategies import ModelInstance, build_model_case
+from verify.certify import certify_polynomial
+
+
+def _model(**kw: object) -> tuple[PromptTunedTransformer, torch.Tensor, torch.Tensor]:
+    case = build_model_case(ModelInstance(**{"seed": 3, "d": 3, "s": 2, "L": 4, "Lp": 2,
+                                             "weight_scale": 0.5, **kw}))  # type: ignore[arg-type]
+    return (PromptTunedTransformer(case.weights), torch.as_tensor(case.X),
+            torch.as_tensor(case.P))
+
+
+def test_regime_is_max_norm_of_queries_and_keys_after_ff_pre() -> None:
+    model, X, P = _model(positional=True, n_pre=2)
+    rep = measure_regime(model, X, P)
+    z = model.embed(X, P)
+    z = model._ff_stack("pre", model._n_pre, z)
+    q, k = model.w_q @ z, model.w_k @ z
+    assert rep.B == max(float(q.abs().max()), float(k.abs().max()))
+    assert rep.n == 6 and rep.sqrt_log_n == pytest.approx(math.sqrt(math.log(6)))
+    assert rep.ratio == pytest.approx(rep.B / math.sqrt(math.log(6)))
+    assert rep.radius == pytest.approx(model.beta * 2 * rep.B**2)
+
+
+def test_single_token_has_infinite_ratio_and_bad_model_is_refused() -> None:
+    model, X, P = _model(L=1, Lp=0)
+    assert measure_regime(model, X[:, :1], P[:, :0]).ratio == math.inf
+    with pytest.raises(InvalidArgument, match="model="):
+        measure_regime("model", X, P)  # type: ignore[arg-type]
+
+
+def test_lipschitz_constant_from_weights_bounds_observed_ratios() -> None:
+    rng = np.random.default_rng(0)
+    layers = tuple(FeedForwardWeights(rng.normal(size=(5, 3)), rng.normal(size=5),
+                                      rng.normal(size=(3, 5)), rng.normal(size=3))
+                   for _ in range(2))
+    lip = feed_forward_lipschitz(layers)
+    expected = math.prod(1 + np.abs(f.w2).sum(1).max() * np.abs(f.w1).sum(1).max()
+                         for f in layers)
+    assert lip >= expected and lip == pytest.approx(expected, rel=1e-12)
+    assert feed_forward_lipschitz(()) == 1.0
+    for seed in range(20):
+        r = np.random.default_rng(seed)
+        a, b = torch.as_tensor(r.normal(size=(3, 4))), torch.as_tensor(r.normal(size=(3, 4)))
+        fa, fb = a, b
+        for f in layers:
+            args = [torch.tensor(np.array(x)) for x in f.arrays()]
+            fa, fb = feed_forward(fa, *args), feed_forward(fb, *args)
+        assert float((fa - fb).abs().max()) <= lip * float((a - b).abs().max()) * (1 + 1e-12)
+
+
+def test_model_with_kernel_is_within_its_bound_of_the_exact_model() -> None:
+    model, X, P = _model(n_post=2)
+    B = measure_regime(model, X, P).B
+    plan = plan_kernel(s=2, B=B, beta=model.beta, eps=1e-7, certifier=certify_polynomial)
+    out, info, bound = forward_with_polynomial_attention(model, X, P, plan)
+    exact = model(X, P)
+    assert bound == pytest.approx(feed_forward_lipschitz(model.weights.ff_post) * info.bound)
+    lip = feed_forward_lipschitz(model.weights.ff_post)
+    assert float((out - exact).abs().max()) <= bound + lip * info.rounding_bound + 1e-7
+    full = forward_with_polynomial_attention(model, X, P, plan, full=True)[0]
+    assert torch.allclose(full[:, P.shape[1]:], out, rtol=0, atol=1e-14)
+
+
+def test_plan_must_match_the_model() -> None:
+    model, X, P = _model()
+    plan = plan_kernel(s=2, B=1.0, beta=model.beta * 2, eps=1e-6,
+                       certifier=certify_polynomial)
+    with pytest.raises(InvalidArgument, match="does not match the model"):
+        forward_with_polynomial_attention(model, X, P, plan)
+    with pytest.raises(InvalidArgument, match="X="):
+        attention_inputs(model, X[None], P)
