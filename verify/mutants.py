@@ -68,6 +68,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "    with mpmath.workdps(dps):\n        z = to_mp(",
            "    mpmath.mp.dps = dps\n    if True:\n        z = to_mp(",
            "the mpmath twin sets global precision instead of using workdps"),
+    Mutant("lower_bound_exponent_d_plus_l", "core/bounds.py",
+           "return cells_per_coordinate(C, eps) ** (d * L)",
+           "return cells_per_coordinate(C, eps) ** (d + L)",
+           "capacity lower bound with exponent d+L instead of d·L"),
 )
 
 

@@ -1,0 +1,75 @@
+"""Unit tests for the capacity lower bound's formulas and the bump packing."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.bounds import (
+    as_fraction,
+    cells_per_coordinate,
+    lower_bound_real,
+    min_prompt_length_exact,
+    packing_bits,
+)
+from core.errors import InvalidArgument
+from core.packing import BumpPacking
+
+
+@given(M=st.integers(0, 300), d=st.integers(1, 4), K=st.integers(2, 40))
+def test_exact_prompt_length_is_the_least_solution(M: int, d: int, K: int) -> None:
+    lp = min_prompt_length_exact(M, d, K)
+    assert K ** (d * lp) >= 2**M
+    assert lp == 0 or K ** (d * (lp - 1)) < 2**M
+
+
+@given(M=st.integers(1, 10**5), d=st.integers(1, 4), k=st.integers(1, 10))
+def test_power_of_two_levels_give_exact_rational_bound(M: int, d: int, k: int) -> None:
+    """For ``K = 2^k`` the bound is the rational ``M/(d·k)`` and its ceiling is exact."""
+    assert min_prompt_length_exact(M, d, 2**k) == math.ceil(Fraction(M, d * k))
+
+
+def test_decimal_inputs_mean_what_they_print() -> None:
+    assert as_fraction("eps", 0.1) == Fraction(1, 10)
+    assert cells_per_coordinate(1, 0.1) == 5
+    assert packing_bits(2, 2, 1, 0.25) == 2**4
+    assert lower_bound_real(25, 1, 2) == 25.0
+
+
+def test_growth_is_exponential_in_dl_and_polynomial_power_in_inverse_eps() -> None:
+    bits = [packing_bits(1, L, 2, 0.25) for L in (1, 2, 3, 4)]
+    assert bits == [4, 16, 64, 256]
+    assert [packing_bits(1, 2, 1, Fraction(1, k)) for k in (2, 4, 8)] == [1, 4, 16]
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: cells_per_coordinate(0, 0.1), "C=0"),
+    (lambda: cells_per_coordinate(1, 0.0), "eps=0.0"),
+    (lambda: cells_per_coordinate(1, 0.75), "eps=0.75"),
+    (lambda: cells_per_coordinate(1, float("nan")), "eps=nan"),
+    (lambda: cells_per_coordinate("1", 0.1), "C='1'"),
+    (lambda: packing_bits(0, 1, 1, 0.1), "d=0"),
+    (lambda: min_prompt_length_exact(-1, 1, 2), "M=-1"),
+    (lambda: min_prompt_length_exact(4, 1, 1), "K=1"),
+    (lambda: min_prompt_length_exact(10**7, 1, 2), "M=10000000"),
+    (lambda: BumpPacking(1, 1, Fraction(1, 10), Fraction(1, 4)), "C >= 2·eps"),
+])
+def test_bad_inputs(call, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidArgument, match=None) as info:
+        call()
+    assert fragment in str(info.value)
+
+
+def test_packing_member_values() -> None:
+    p = BumpPacking(1, 1, Fraction(2), Fraction(1, 4))       # m = 4 cells of width 1/4
+    centre = p.centre((1,))
+    assert np.allclose(centre, [[0.375]])
+    assert p.member((1, -1, 1, 1), centre) == 0.25
+    assert p.member((1, 1, 1, 1), np.array([[0.25]])) == 0.5    # bump vanishes on boundaries
+    with pytest.raises(InvalidArgument, match="expected M = 4"):
+        p.member((1, 1), centre)
