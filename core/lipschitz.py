@@ -14,8 +14,9 @@ Families (all frozen, built from ``(d, L, C, seed)``):
   exactly C-Lipschitz, attained next to the data point carrying value 0.
 - ``sinusoid``: ``1/2 + Σ_r a_r sin(ω_r (u(X) − u_0))`` with ``u`` a convex combination of
   the entries and ``Σ_r a_r ω_r = C``; attained in the limit along ``u``.
-- ``sawtooth``: ``b + C·dist(x, 2δℤ)`` on one entry per output, period ``2δ`` tied to a grid
-  ``K = 1/δ``: every grid cell sees the full rise ``C·δ`` (adversarial for quantisers).
+- ``sawtooth``: ``b + C·dist(x, 2wℤ)`` on one entry per output, tooth width
+  ``w = min(δ, 1/C)`` tied to a grid ``K = 1/δ``: every grid cell sees the full rise
+  ``C·δ`` (or the whole range ``[b, b+1]`` when ``C > K``) — adversarial for quantisers.
 
 Values: ``values(X)`` in float64 for ``X`` of shape ``(..., d, L)``; ``enclose(Xq)`` gives a
 rigorous enclosure ``(lo, hi)`` of ``f`` at a point with rational entries, as nested lists
@@ -113,10 +114,11 @@ class LipschitzTarget:
             out = 0.5 + np.sum(p["a"] * np.sin(arg), axis=-1)
         else:
             src = x[..., p["perm"].astype(np.int64)]
-            period = 2.0 / self.grid
+            width = min(1.0 / self.grid, 1.0 / self.C)
+            period = 2.0 * width
             tooth = np.abs(src - period * np.round(src / period))
             rise = self.C * tooth
-            out = np.where(p["sign"] > 0, p["base"] + rise, p["base"] + self.C / self.grid - rise)
+            out = np.where(p["sign"] > 0, p["base"] + rise, p["base"] + self.C * width - rise)
             out = np.clip(out, 0.0, 1.0)
         return out.reshape(*lead, self.d, self.L)
 
@@ -148,7 +150,8 @@ class LipschitzTarget:
                         for i in range(len(x))]
             else:
                 C, K = _frac(self.C), self.grid
-                period = Fraction(2, K)
+                width = min(Fraction(1, K), 1 / C)
+                period = 2 * width
                 flat = []
                 for i in range(len(x)):
                     src = x[int(p["perm"][i])]
@@ -156,7 +159,7 @@ class LipschitzTarget:
                     nearest = (m + Fraction(1, 2)).__floor__()
                     rise = C * abs(src - period * nearest)
                     base = _frac(p["base"][i])
-                    val = base + rise if p["sign"][i] > 0 else base + C / K - rise
+                    val = base + rise if p["sign"][i] > 0 else base + C * width - rise
                     flat.append(_clip01(val))
             lo_flat = hi_flat = flat
         def shape(v: list[Fraction]) -> RatMatrix:
@@ -212,7 +215,7 @@ class LipschitzTarget:
             j = int(p["perm"][0])
             x0 = np.zeros(n)
             x1 = np.zeros(n)
-            x1[j] = 0.5 / self.grid
+            x1[j] = 0.5 * min(1.0 / self.grid, 1.0 / self.C)
         return x0.reshape(self.d, self.L), x1.reshape(self.d, self.L)
 
 
@@ -278,7 +281,7 @@ def _build_sinusoid(rng: np.random.Generator, n: int, C: float) -> dict[str, np.
 
 
 def _build_sawtooth(rng: np.random.Generator, n: int, C: float, K: int) -> dict[str, np.ndarray]:
-    rise = min(C / K, 1.0)
+    rise = C * min(1.0 / K, 1.0 / C)          # tooth height C·w ≤ 1: no clipping needed
     return {"perm": rng.permutation(n).astype(np.float64),
             "sign": rng.choice([-1.0, 1.0], n),
             "base": rng.uniform(0.0, 1.0 - rise, n)}

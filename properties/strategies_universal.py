@@ -45,8 +45,10 @@ SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (1, 3), (2, 2))
 #: Families with a known witness pair (``relu_mlp``'s norm product is only an upper bound).
 ATTAINING_FAMILIES: tuple[str, ...] = ("mcshane", "sinusoid", "sawtooth")
 
-#: Default-tier ceiling on table slots per channel (bigger sizes are left to the audit).
-DEFAULT_MAX_SLOTS = 64
+#: Default-tier ceilings on table slots per channel and on hidden units (deep / wide);
+#: bigger sizes are left to the audit and the slow tests.
+DEFAULT_MAX_SLOTS = 32
+DEFAULT_MAX_UNITS = {"deep": 40_000, "wide": 3_000}
 
 
 # --- Lipschitz families ------------------------------------------------------------------
@@ -99,11 +101,11 @@ class UniversalInstance:
 
 def fit_c(d: int, L: int, C: float, eps: float, p: int, form: str,
           max_slots: int = DEFAULT_MAX_SLOTS) -> float:
-    """Halve ``C`` until the plan fits and has at most ``max_slots`` slots (pure arithmetic)."""
+    """Halve ``C`` until the plan fits :data:`DEFAULT_MAX_UNITS` and ``max_slots``."""
     for _ in range(40):
         try:
             s = plan_universal(d, L, C, eps, p, form=form)
-            if s.slots <= max_slots:
+            if s.slots <= max_slots and s.units <= DEFAULT_MAX_UNITS[form]:
                 return C
         except ConstructionTooLarge:
             pass
@@ -119,7 +121,7 @@ def _universal(draw: st.DrawFn, max_slots: int, forms: tuple[str, ...],
     p = draw(st.sampled_from((1, 2, 4)))
     form = draw(st.sampled_from(forms))
     C = draw(st.floats(0.25, 4.0, allow_nan=False, allow_infinity=False))
-    C = fit_c(d, L, C, eps, p, form, max_slots if form == "deep" else 4)
+    C = fit_c(d, L, C, eps, p, form, max_slots)
     return UniversalInstance(seed=draw(seeds()), family=draw(st.sampled_from(families)),
                              d=d, L=L, C=C, eps=eps, p=p, form=form)
 
@@ -129,7 +131,7 @@ def universal_instances(*, max_slots: int = DEFAULT_MAX_SLOTS,
                         families: tuple[str, ...] = FAMILIES,
                         ) -> st.SearchStrategy[UniversalInstance]:
     """Configurations over :data:`SHAPES`, ``ε ∈ [0.05, 0.5]``, ``p ∈ {1, 2, 4}``, all
-    families; ``C`` is halved until the plan fits ``max_slots`` (wide: 4 slots)."""
+    families; ``C`` is halved until the plan fits ``max_slots`` and the unit ceilings."""
     return _universal(max_slots, forms, families)
 
 

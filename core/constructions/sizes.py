@@ -117,6 +117,9 @@ def _grid_choice(dl: int, C: Fraction, eps: Fraction, p: int) -> tuple[int, int,
         K = 1 << lk
         for lm in range(_MAX_LOG2_M + 1):
             M = 1 << lm
+            e_float = float(C) / (2 * K) + 1.0 / (2 * M)
+            if dl * e_float**p > float(target) * (1 + 1e-9):
+                continue                      # cheap float screen; exact test below
             e = C / (2 * K) + Fraction(1, 2 * M)
             slack = target - dl * e**p
             if slack <= 0:
@@ -209,28 +212,46 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
     if sizes is not None and _fits(sizes, lim):
         return sizes
     nearest = _nearest(d, L, C, eps, p, form, lim)
-    what = ("no grid K ≤ 2^8 and M ≤ 2^10 meets the error budget" if sizes is None else
-            f"needs K={sizes.K}, M={sizes.M}, slots={sizes.slots}, FF_post depth "
-            f"{sizes.post_depth}, {sizes.units} hidden units, work {sizes.work}, "
-            f"{sizes.precision_bits} precision bits")
+    if sizes is None:
+        # e ≥ C/(2K) and dL·e^p < ε^p force K > C·(dL)^{1/p}/(2ε): report that lower bound.
+        k_min = max(1, math.ceil(C * (d * L) ** (1.0 / p) / (2 * eps)))
+        slots_min = L * k_min ** (d * L)
+        what = (f"needs K ≥ {k_min} (searched K ≤ 2^{_MAX_LOG2_K}, M ≤ 2^{_MAX_LOG2_M}), "
+                f"so slots ≥ {slots_min} and FF_post depth ≥ {slots_min}")
+        required = slots_min
+    else:
+        what = (f"needs K={sizes.K}, M={sizes.M}, slots={sizes.slots}, FF_post depth "
+                f"{sizes.post_depth}, {sizes.units} hidden units, work {sizes.work}, "
+                f"{sizes.precision_bits} precision bits")
+        required = sizes.units
     raise ConstructionTooLarge(
         f"universal construction (d={d}, L={L}, C={C}, eps={eps}, p={p}, form={form!r}) "
         f"{what}; limits {lim}; nearest that fits: {nearest}",
-        required=(sizes.units if sizes else -1), limit=lim["units"], nearest=nearest)
+        required=required, limit=lim["units"], nearest=nearest)
 
 
 def _nearest(d: int, L: int, C: float, eps: float, p: int, form: str,
              lim: dict[str, int]) -> dict[str, object] | None:
-    """The smallest ``ε' > ε`` on a 2% ladder (same ``d, L, C, p``) whose plan fits."""
+    """The smallest ``ε' > ε`` on a 5% ladder (same ``d, L, C, p``) whose plan fits; failing
+    that, the largest ``C/2^k`` (same ``ε``) that fits."""
+    def row(s: UniversalSizes) -> dict[str, object]:
+        return {"eps": round(s.eps, 6), "C": s.C, "K": s.K, "M": s.M, "slots": s.slots,
+                "units": s.units, "precision_bits": s.precision_bits}
+
     e = eps
     for _ in range(200):
-        e = min(e * 1.02, 0.999)
+        e = min(e * 1.05, 0.999)
         s = _plan(d, L, C, e, p, form)
         if s is not None and _fits(s, lim):
-            return {"eps": round(e, 6), "K": s.K, "M": s.M, "slots": s.slots,
-                    "units": s.units, "precision_bits": s.precision_bits}
+            return row(s)
         if e >= 0.999:
             break
+    c = C
+    for _ in range(30):
+        c /= 2
+        s = _plan(d, L, c, eps, p, form)
+        if s is not None and _fits(s, lim):
+            return row(s)
     return None
 
 
