@@ -233,7 +233,7 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
 def _nearest(d: int, L: int, C: float, eps: float, p: int, form: str,
              lim: dict[str, int]) -> dict[str, object] | None:
     """The smallest ``ε' > ε`` on a 5% ladder (same ``d, L, C, p``) whose plan fits; failing
-    that, the largest ``C/2^k`` (same ``ε``) that fits."""
+    that, the largest ``C/2^k`` (same ``ε``) that fits; failing that, a smaller ``(d, L)``."""
     def row(s: UniversalSizes) -> dict[str, object]:
         return {"eps": round(s.eps, 6), "C": s.C, "K": s.K, "M": s.M, "slots": s.slots,
                 "units": s.units, "precision_bits": s.precision_bits}
@@ -252,6 +252,14 @@ def _nearest(d: int, L: int, C: float, eps: float, p: int, form: str,
         s = _plan(d, L, c, eps, p, form)
         if s is not None and _fits(s, lim):
             return row(s)
+    for d2, L2 in sorted(((a, b) for a in range(1, d + 1) for b in range(1, L + 1)
+                          if (a, b) != (d, L)), key=lambda ab: -ab[0] * ab[1]):
+        c = C
+        for _ in range(30):
+            s = _plan(d2, L2, c, eps, p, form)
+            if s is not None and _fits(s, lim):
+                return {"d": d2, "L": L2, **row(s)}
+            c /= 2
     return None
 
 
