@@ -1,0 +1,120 @@
+"""Unit tests and bad inputs for the Lipschitz target families (core/lipschitz.py)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from core.errors import InvalidArgument
+from core.lipschitz import FAMILIES, make_target
+
+SHAPES = [(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]
+
+
+def _rat(X: np.ndarray) -> list[list[Fraction]]:
+    return [[Fraction(float(v)) for v in row] for row in X]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("d", "L"), SHAPES)
+def test_outputs_in_unit_cube_and_shape(family: str, d: int, L: int) -> None:
+    f = make_target(family, d, L, 3.0, 11, grid=4)
+    X = np.random.default_rng(0).uniform(0.0, 1.0, (200, d, L))
+    Y = f.values(X)
+    assert Y.shape == (200, d, L)
+    assert Y.min() >= 0.0
+    assert Y.max() <= 1.0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_enclosure_contains_float64_value(family: str) -> None:
+    f = make_target(family, 2, 2, 1.5, 5, grid=4)
+    for X in np.random.default_rng(1).uniform(0.0, 1.0, (10, 2, 2)):
+        lo, hi = f.enclose(_rat(X))
+        val = f.values(X)
+        for i in range(2):
+            for j in range(2):
+                assert lo[i][j] <= hi[i][j]
+                assert float(lo[i][j]) - 1e-12 <= val[i, j] <= float(hi[i][j]) + 1e-12
+
+
+@pytest.mark.parametrize("family", ["relu_mlp", "mcshane", "sawtooth"])
+def test_piecewise_linear_families_are_exact(family: str) -> None:
+    f = make_target(family, 1, 2, 2.0, 3, grid=8)
+    lo, hi = f.enclose([[Fraction(1, 3), Fraction(5, 7)]])
+    assert lo == hi
+
+
+def test_sinusoid_enclosure_is_tight() -> None:
+    f = make_target("sinusoid", 1, 2, 2.0, 3)
+    lo, hi = f.enclose([[Fraction(1, 3), Fraction(5, 7)]])
+    assert 0 < hi[0][0] - lo[0][0] < Fraction(1, 10**30)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_same_seed_same_target_different_seed_different(family: str) -> None:
+    X = np.random.default_rng(2).uniform(0.0, 1.0, (5, 1, 2))
+    a = make_target(family, 1, 2, 1.0, 7, grid=4).values(X)
+    b = make_target(family, 1, 2, 1.0, 7, grid=4).values(X)
+    c = make_target(family, 1, 2, 1.0, 8, grid=4).values(X)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_sawtooth_rises_by_c_delta_inside_one_cell() -> None:
+    K, C = 4, 1.0
+    f = make_target("sawtooth", 1, 1, C, 0, grid=K)
+    xs = np.linspace(0.0, 1.0 / K, 101)[:, None, None]
+    vals = f.values(xs)
+    assert vals.max() - vals.min() == pytest.approx(C / K, abs=1e-12)
+
+
+def test_mcshane_witness_ratio_is_exactly_c() -> None:
+    f = make_target("mcshane", 2, 2, 1.25, 9)
+    pair = f.witness_pair()
+    assert pair is not None
+    a, b = pair
+    la, _ = f.enclose(_rat(a))
+    lb, _ = f.enclose(_rat(b))
+    num = max(abs(la[i][j] - lb[i][j]) for i in range(2) for j in range(2))
+    den = max(abs(Fraction(float(a[i, j])) - Fraction(float(b[i, j])))
+              for i in range(2) for j in range(2))
+    assert num / den == Fraction(1.25)
+
+
+def test_relu_mlp_has_no_witness() -> None:
+    assert make_target("relu_mlp", 1, 1, 1.0, 0).witness_pair() is None
+
+
+BAD = [
+    ({"family": "linear"}, "family='linear'"),
+    ({"d": 0}, "d=0"),
+    ({"L": 9}, "L=9"),
+    ({"C": 0.0}, "C=0.0"),
+    ({"C": float("nan")}, "C=nan"),
+    ({"C": 100.0}, "C=100.0"),
+    ({"seed": -1}, "seed=-1"),
+    ({"family": "sawtooth", "grid": 0}, "grid=0"),
+]
+
+
+@pytest.mark.parametrize(("change", "named"), BAD)
+def test_bad_arguments_are_refused_by_name(change: dict, named: str) -> None:
+    args = {"family": "mcshane", "d": 1, "L": 1, "C": 1.0, "seed": 0, "grid": 4, **change}
+    with pytest.raises(InvalidArgument, match=named.replace("(", r"\(")):
+        make_target(args.pop("family"), args.pop("d"), args.pop("L"), args.pop("C"),
+                    args.pop("seed"), grid=args.pop("grid"))
+
+
+def test_values_refuse_wrong_shape() -> None:
+    f = make_target("mcshane", 2, 2, 1.0, 0)
+    with pytest.raises(InvalidArgument, match="expected"):
+        f.values(np.zeros((2, 3)))
+
+
+def test_enclose_refuses_wrong_shape() -> None:
+    f = make_target("mcshane", 2, 2, 1.0, 0)
+    with pytest.raises(InvalidArgument, match="2×2"):
+        f.enclose([[Fraction(0)]])
