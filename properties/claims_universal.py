@@ -162,7 +162,9 @@ def measure_certified(inst: UniversalInstance) -> Outcome:
     ut = transformer_of(inst)
     f = target_of(inst, ut)
     cert = certify_universal(ut, build_prompt(ut, f), f)
-    err = cert.dp_upper if cert.holds else math.inf
+    # cert.holds is the exact test S < ε^p; a float dp_upper could round onto ε itself
+    err = cert.dp_upper if cert.holds else max(cert.dp_upper,
+                                               math.nextafter(inst.eps, math.inf))
     return Outcome(error=err, bound=inst.eps, detail={
         "certified_dp": cert.dp_upper, "certified_sup": cert.sup_good_upper,
         "cells": cert.cells, "dp_bound_formula": ut.sizes.dp_bound_formula,

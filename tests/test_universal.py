@@ -1,0 +1,267 @@
+"""Unit tests, bad inputs and planted bugs for the universal construction (claim U)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import core.constructions.universal as universal_module
+import properties.claims_universal as claims_module
+from core.constructions import (
+    Float64Untrusted,
+    build_prompt,
+    build_universal,
+    cell_centre,
+    code_value,
+    plan_universal,
+    sizes_table,
+)
+from core.constructions._pl import Region, layer_from_regions, profiles_of_layer
+from core.constructions.evaluate import compile_exact
+from core.constructions.universal import _torch_forward
+from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
+from core.lipschitz import make_target
+from core.weights import FeedForwardWeights
+from properties.registry import get_claim
+from properties.strategies_universal import UniversalInstance
+from verify.certify_universal import certify_universal, check_structure, float_upper
+
+SMALL = (1, 2, 1.0, 0.4, 2)           # K=2, M=16, 8 slots, 71 bits
+TRUSTED = (2, 1, 1.0, 0.4, 2)         # 49 bits: float64 is enough
+UNTRUSTED = (2, 2, 1.0, 0.5, 4)       # 164 bits
+
+
+@pytest.fixture(scope="module")
+def small():
+    return build_universal(*SMALL)
+
+
+# --- sizes ----------------------------------------------------------------------------------
+
+
+def test_sizes_meet_their_own_budget() -> None:
+    for cfg in [(1, 1, 1.0, 0.3, 2), SMALL, TRUSTED, UNTRUSTED, (1, 3, 1.0, 0.5, 4)]:
+        s = plan_universal(*cfg)
+        dl, p = s.d * s.L, s.p
+        total = dl * s.good_error**p + (dl * dl * (s.K - 1) * s.eta if s.K > 1 else 0)
+        assert total < Fraction(s.eps) ** p
+        assert s.slots == s.L * s.K**dl
+        assert s.beta >= s.M + 3
+        assert s.radix >= 2 * s.K - 1
+
+
+def test_sizes_table_lists_every_row() -> None:
+    table = sizes_table([SMALL, (4, 4, 64.0, 0.01, 1)])
+    lines = table.splitlines()
+    assert len(lines) == 4
+    assert "too large" in lines[3]
+
+
+def test_too_large_fails_fast_with_sizes_and_nearest() -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ConstructionTooLarge) as info:
+        build_universal(2, 2, 8.0, 0.05, 1)
+    assert time.perf_counter() - t0 < 1.0
+    assert "slots" in str(info.value)
+    assert info.value.nearest is not None
+    nearest = info.value.nearest
+    s = plan_universal(nearest.get("d", 2), nearest.get("L", 2), nearest["C"],
+                       nearest["eps"], 1)
+    assert s.slots == nearest["slots"]
+
+
+BAD = [
+    ({"d": 0}, "d=0"), ({"L": 5}, "L=5"), ({"C": -1.0}, "C=-1.0"), ({"eps": 1.0}, "eps=1.0"),
+    ({"eps": 0.0}, "eps=0.0"), ({"p": 0}, "p=0"), ({"p": 2.5}, "p=2.5"),
+    ({"form": "tall"}, "form='tall'"),
+]
+
+
+@pytest.mark.parametrize(("change", "named"), BAD)
+def test_bad_requests_are_refused_by_name(change: dict, named: str) -> None:
+    args = {"d": 1, "L": 1, "C": 1.0, "eps": 0.3, "p": 2, "form": "deep", **change}
+    with pytest.raises(InvalidArgument, match=named):
+        build_universal(args["d"], args["L"], args["C"], args["eps"], args["p"],
+                        form=args["form"])
+
+
+def test_prompt_refuses_other_shapes_and_larger_constants(small) -> None:
+    with pytest.raises(InvalidArgument, match="d=2"):
+        build_prompt(small, make_target("mcshane", 2, 2, 1.0, 0))
+    with pytest.raises(InvalidArgument, match=r"target\.C=2\.0"):
+        build_prompt(small, make_target("mcshane", 1, 2, 2.0, 0))
+
+
+# --- piecewise-linear layers ------------------------------------------------------------------
+
+
+def test_pl_layer_is_exact_on_regions_and_read_back() -> None:
+    regions = [Region(Fraction(0), Fraction(1), Fraction(2), Fraction(3)),
+               Region(Fraction(5, 4), Fraction(2), Fraction(0), Fraction(1))]
+    layer = layer_from_regions(2, regions, left_slope=Fraction(0), right_slope=Fraction(0))
+    prof = profiles_of_layer(layer)
+    for c in range(2):
+        for y in (Fraction(0), Fraction(1, 3), Fraction(1)):
+            assert prof[c](y) == 3 + 2 * y
+        assert prof[c](Fraction(3, 2)) == 1
+        assert prof[c](Fraction(-100)) == 3
+        assert prof[c](Fraction(100)) == 1
+
+
+def test_non_separable_layer_is_recognised() -> None:
+    layer = FeedForwardWeights(w1=np.ones((1, 2)), b1=np.zeros(1), w2=np.ones((2, 1)),
+                               b2=np.zeros(2))
+    with pytest.raises(InvalidArgument, match="not separable"):
+        profiles_of_layer(layer)
+
+
+# --- the construction ---------------------------------------------------------------------------
+
+
+def test_codes_are_injective_and_match_the_network(small) -> None:
+    s = small.sizes
+    seen = set()
+    for q in itertools.product(range(s.K), repeat=s.d * s.L):
+        X = cell_centre(s, q)
+        P0 = [[Fraction(0)] * s.prompt_tokens for _ in range(s.d)]
+        # FF_pre + attention only: drop FF_post by evaluating a copy without it
+        partial = dataclasses.replace(small.weights, ff_post=())
+        y = compile_exact(partial).forward([[Fraction(float(v)) for v in r] for r in X], P0)
+        for k in range(s.L):
+            v = code_value(s, k, q)
+            assert v not in seen
+            seen.add(v)
+            assert y[0][k] == small.const + v
+    assert len(seen) == s.slots
+
+
+def test_tau_reproduces_the_quantised_table_at_every_centre(small) -> None:
+    f = make_target("sinusoid", 1, 2, 1.0, 3, grid=small.sizes.K)
+    prompt = build_prompt(small, f)
+    s = small.sizes
+    for q in itertools.product(range(s.K), repeat=s.d * s.L):
+        X = cell_centre(s, q)
+        out = small.forward_exact(X, prompt)
+        want = np.clip(np.rint(f.values(X) * s.M), 0, s.M) / s.M
+        assert np.array_equal(np.array(out, dtype=float), want)
+
+
+@pytest.mark.parametrize("form", ["deep", "wide"])
+def test_tau_does_not_depend_on_the_target(form: str) -> None:
+    a = build_universal(1, 1, 1.0, 0.3, 2, form=form)
+    b = build_universal(1, 1, 1.0, 0.3, 2, form=form)
+    assert a.digest() == b.digest()
+    pa = build_prompt(a, make_target("mcshane", 1, 1, 1.0, 0))
+    pb = build_prompt(a, make_target("sawtooth", 1, 1, 1.0, 0, grid=a.sizes.K))
+    assert pa.entries != pb.entries
+
+
+def test_deep_and_wide_agree_exactly() -> None:
+    deep = build_universal(1, 1, 1.0, 0.3, 2, form="deep")
+    wide = build_universal(1, 1, 1.0, 0.3, 2, form="wide")
+    f = make_target("relu_mlp", 1, 1, 1.0, 4)
+    for X in np.random.default_rng(0).uniform(0.0, 1.0, (20, 1, 1)):
+        if abs(X[0, 0] - 0.5) < float(deep.sizes.eta):
+            continue
+        assert deep.forward_exact(X, build_prompt(deep, f)) == wide.forward_exact(
+            X, build_prompt(wide, f))
+
+
+def test_float64_refused_when_bits_exceed_53() -> None:
+    ut = build_universal(*UNTRUSTED)
+    f = make_target("mcshane", 2, 2, 1.0, 0)
+    with pytest.raises(Float64Untrusted, match="precision_bits=164"):
+        ut.forward_float64(np.full((2, 2), 0.3), build_prompt(ut, f))
+
+
+def test_float64_trusted_matches_exact() -> None:
+    ut = build_universal(*TRUSTED)
+    f = make_target("sinusoid", 2, 1, 1.0, 1)
+    prompt = build_prompt(ut, f)
+    for q in itertools.product(range(ut.sizes.K), repeat=2):
+        X = cell_centre(ut.sizes, q)
+        got = ut.forward_float64(X, prompt)
+        assert np.max(np.abs(got - np.array(ut.forward_exact(X, prompt), float))) < 1e-9
+
+
+def test_certificate_bounds_and_float_upper() -> None:
+    assert Fraction(float_upper(Fraction(1, 3))) >= Fraction(1, 3)
+    ut = build_universal(*SMALL)
+    f = make_target("sawtooth", 1, 2, 1.0, 2, grid=ut.sizes.K)
+    cert = certify_universal(ut, build_prompt(ut, f), f)
+    assert cert.holds
+    assert cert.cells == ut.sizes.K ** 2
+    assert Fraction(cert.dp_upper) ** 2 >= cert.dp_power_sum
+    assert cert.dp_upper < 0.4
+
+
+# --- planted bugs: each must turn a check red -----------------------------------------------
+
+
+def _swapped_code(sizes, k, q):
+    return code_value(sizes, k, tuple(reversed(q)))
+
+
+def test_planted_cell_index_order_swapped_is_caught(monkeypatch) -> None:
+    claim = get_claim("universal_certified_sup_within_formula")
+    inst = UniversalInstance(seed=2, family="mcshane", d=1, L=2, C=1.0, eps=0.4, p=2)
+    claim.check(inst)
+    monkeypatch.setattr(universal_module, "code_value", _swapped_code)
+    with pytest.raises(ClaimViolation):
+        claim.check(inst)
+
+
+def test_planted_prompt_for_a_different_target_is_caught(monkeypatch) -> None:
+    claim = get_claim("universal_certified_sup_within_formula")
+    inst = UniversalInstance(seed=3, family="sinusoid", d=2, L=1, C=1.0, eps=0.4, p=2)
+    claim.check(inst)
+    real = claims_module.build_prompt
+
+    def other(ut, target):
+        return real(ut, make_target("mcshane", target.d, target.L, target.C, target.seed + 1))
+
+    monkeypatch.setattr(claims_module, "build_prompt", other)
+    with pytest.raises(ClaimViolation):
+        claim.check(inst)
+
+
+def test_planted_ramp_outside_its_strip_is_caught() -> None:
+    ut = build_universal(*SMALL)
+    check_structure(ut)
+    pre = ut.weights.ff_pre[0]
+    b1 = pre.b1.copy()
+    u = pre.hidden - 1                    # last ramp unit: edge t + η/2 of position L−1
+    b1[u] -= 4 * float(ut.sizes.eta)      # knot moves 4η to the right, into a good piece
+    moved = dataclasses.replace(pre, b1=b1)
+    bad = dataclasses.replace(ut, weights=dataclasses.replace(ut.weights, ff_pre=(moved,)))
+    with pytest.raises(ClaimViolation, match="inside the good piece"):
+        check_structure(bad)
+
+
+def test_planted_float64_evaluation_beyond_53_bits_is_caught(monkeypatch) -> None:
+    claim = get_claim("universal_float64_only_when_trusted")
+    inst = UniversalInstance(seed=5, family="sawtooth", d=2, L=2, C=1.0, eps=0.5, p=4)
+    claim.check(inst)                      # refused: passes
+    monkeypatch.setattr(universal_module.UniversalTransformer, "forward_float64",
+                        lambda self, X, prompt: _torch_forward(self.weights, X,
+                                                               prompt.float64()))
+    with pytest.raises(ClaimViolation):
+        claim.check(inst)
+
+
+def test_unguarded_float64_is_wrong_somewhere_on_a_164_bit_encoding() -> None:
+    ut = build_universal(*UNTRUSTED)
+    f = make_target("mcshane", 2, 2, 1.0, 0)
+    prompt = build_prompt(ut, f)
+    worst = 0.0
+    for q in itertools.product(range(ut.sizes.K), repeat=4):
+        X = cell_centre(ut.sizes, q)
+        got = _torch_forward(ut.weights, X, prompt.float64())
+        worst = max(worst, float(np.max(np.abs(got - np.array(ut.forward_exact(X, prompt),
+                                                                 float)))))
+    assert worst > 1.0 / (2 * ut.sizes.M)
