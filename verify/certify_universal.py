@@ -188,3 +188,53 @@ def certify_universal(ut: UniversalTransformer, prompt: Prompt,
     return UniversalCertificate(
         dp_upper=_root_upper(total, p), sup_good_upper=float_upper(sup), dp_power_sum=total,
         eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds)
+
+
+#: Configurations of the docs table: the issue's shapes, deep form, plus wide where it fits.
+DOC_CONFIGS: tuple[tuple[int, int, float, float, int, str], ...] = (
+    (1, 1, 1.0, 0.3, 2, "deep"), (1, 1, 1.0, 0.3, 2, "wide"), (1, 1, 2.0, 0.1, 2, "deep"),
+    (1, 2, 1.0, 0.4, 2, "deep"), (1, 2, 1.0, 0.2, 2, "deep"), (2, 1, 1.0, 0.4, 2, "deep"),
+    (2, 1, 0.5, 0.5, 2, "wide"), (1, 3, 1.0, 0.5, 4, "deep"), (2, 2, 1.0, 0.5, 4, "deep"),
+    (2, 2, 8.0, 0.05, 1, "deep"),
+)
+
+
+def docs_table(configs: tuple[tuple[int, int, float, float, int, str], ...] = DOC_CONFIGS,
+               *, seed: int = 0) -> str:
+    """Markdown table: sizes, precision and the worst certified ``d_p`` over the families.
+
+    Every row is built, a prompt is made for one target of each family (seed ``seed``) and
+    certified; refused rows show the refusal's required size and nearest fit.
+    """
+    from core.constructions import build_prompt, build_universal
+    from core.errors import ConstructionTooLarge
+    from core.lipschitz import FAMILIES, make_target
+
+    head = ("| d | L | C | ε | p | form | K | M | slots N | L_p | FF_pre width | FF_post depth"
+            " | FF_post width | bits | a-priori d_p bound | certified d_p (worst family) |"
+            " certified sup off strips |")
+    lines = [head, "|" + "---|" * 17]
+    for d, L, C, eps, p, form in configs:
+        try:
+            ut = build_universal(d, L, C, eps, p, form=form)
+        except ConstructionTooLarge as exc:
+            lines.append(f"| {d} | {L} | {C} | {eps} | {p} | {form} | refused: required "
+                         f"{exc.required}, nearest {exc.nearest} |" + " |" * 10)
+            continue
+        s = ut.sizes
+        worst_dp, worst_sup = 0.0, 0.0
+        for fam in FAMILIES:
+            f = make_target(fam, d, L, C, seed, grid=s.K)
+            cert = certify_universal(ut, build_prompt(ut, f), f)
+            worst_dp, worst_sup = max(worst_dp, cert.dp_upper), max(worst_sup,
+                                                                     cert.sup_good_upper)
+        lines.append(
+            f"| {d} | {L} | {C} | {eps} | {p} | {form} | {s.K} | {s.M} | {s.slots} | "
+            f"{s.prompt_tokens} | {s.pre_width} | {s.post_depth} | {s.post_width} | "
+            f"{s.precision_bits} | {s.dp_bound_formula:.4f} | {worst_dp:.4f} | "
+            f"{worst_sup:.4f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":       # python -m verify.certify_universal prints the docs table
+    print(docs_table())

@@ -1,0 +1,49 @@
+"""Bigger universal constructions (slow tier: ``pytest -m slow``), all families certified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.constructions import build_prompt, build_universal, cell_index
+from core.lipschitz import FAMILIES, make_target
+from verify.certify_universal import certify_universal
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _only_when_slow_tier_selected(request: pytest.FixtureRequest) -> None:
+    """The default tier (no ``-m``) skips these; ``pytest -m slow`` runs them."""
+    expr = request.config.getoption("markexpr") or ""
+    if "slow" not in expr or "not slow" in expr:
+        pytest.skip("slow tier: run with pytest -m slow")
+
+BIG = [
+    (1, 1, 4.0, 0.05, 1, "deep"),     # K=64, 64 slots, 425 bits
+    (1, 2, 1.0, 0.2, 2, "deep"),      # K=4, 32 slots, 231 bits
+    (2, 2, 1.0, 0.4, 4, "deep"),      # K=2, 32 slots, 199 bits
+    (1, 3, 1.0, 0.3, 4, "deep"),      # K=4, 192 slots, 810 bits
+    (2, 1, 1.0, 0.47, 2, "wide"),     # K=2, 4 slots, one FF_post layer of 29k units
+]
+
+
+@pytest.mark.parametrize("cfg", BIG, ids=[f"{c[0]}x{c[1]}-eps{c[3]}-{c[5]}" for c in BIG])
+def test_big_constructions_certified_for_every_family(cfg: tuple) -> None:
+    d, L, C, eps, p, form = cfg
+    ut = build_universal(d, L, C, eps, p, form=form)
+    rng = np.random.default_rng(0)
+    for seed, fam in enumerate(FAMILIES):
+        f = make_target(fam, d, L, C, seed, grid=ut.sizes.K)
+        prompt = build_prompt(ut, f)
+        cert = certify_universal(ut, prompt, f)
+        assert cert.holds
+        assert cert.dp_upper < eps
+        for X in rng.uniform(0.0, 1.0, (4, d, L)):
+            half = float(ut.sizes.eta) / 2
+            frac = (X * ut.sizes.K) % 1.0
+            if np.any(np.minimum(frac, 1 - frac) < half * ut.sizes.K):
+                continue
+            err = np.max(np.abs(np.array(ut.forward_exact(X, prompt), float) - f.values(X)))
+            # + 1e-12: f.values is float64; the certified bound is for exact f
+            assert err <= cert.cell_bounds[cell_index(ut.sizes, X)] + 1e-12
