@@ -28,7 +28,8 @@ import numpy as np
 from ..errors import ClaimViolation
 from ..validation import check_int
 
-__all__ = ["MAX_DPS", "ContextualResult", "contextual_separation", "vocabulary"]
+__all__ = ["MAX_DPS", "ContextualResult", "contextual_separation", "contextual_table",
+           "vocabulary"]
 
 #: Largest working precision (decimal digits) the enumeration may use.
 MAX_DPS = 3000
@@ -176,3 +177,23 @@ def contextual_separation(d: int, L: int, Lp: int, vocab_x: int, vocab_p: int, r
         contexts=count, log10_gamma=log10_gamma, rel_gap=rel_gap, lam=lam, score_gap=lam * gap1,
         B=B, sqrt_log_n=math.sqrt(math.log(n)) if n > 1 else 0.0, rank=rank,
         dps=precisions, spread=spread)
+
+
+#: Rows of the docs table: ``(d, L, L_p, vocab_x, vocab_p, rank, seed)``.
+DOC_ROWS: tuple[tuple[int, int, int, int, int, int, int], ...] = (
+    (2, 1, 1, 3, 2, 1, 0), (2, 2, 1, 3, 2, 2, 1), (3, 2, 1, 3, 2, 1, 2), (2, 3, 1, 3, 2, 2, 3),
+    (2, 2, 2, 3, 2, 2, 5))
+
+
+def contextual_table(rows: tuple[tuple[int, int, int, int, int, int, int], ...] = DOC_ROWS,
+                     ) -> str:
+    """Markdown table of :func:`contextual_separation` results (γ, λ, B against √ln n)."""
+    lines = ["| d | L | L_p | vocab x/p | rank | contexts | log10 γ | λ | B | √ln n | "
+             "B/√ln n | dps |", "|" + "---|" * 12]
+    for d, L, lp, vx, vp, rank, seed in rows:
+        r = contextual_separation(d, L, lp, vx, vp, rank, seed)
+        lines.append(
+            f"| {d} | {L} | {lp} | {vx}/{vp} | {rank} | {r.contexts} | {r.log10_gamma:.1f} | "
+            f"{r.lam:.3g} | {r.B:.3g} | {r.sqrt_log_n:.3f} | {r.B / r.sqrt_log_n:.3g} | "
+            f"{r.dps[0]}/{r.dps[1]} |")
+    return "\n".join(lines)

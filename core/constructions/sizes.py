@@ -30,6 +30,7 @@ __all__ = [
     "FORMS",
     "LIMITS",
     "UniversalSizes",
+    "form_cost_table",
     "plan_universal",
     "sizes_table",
     "wide_width_lower_bound",
@@ -286,3 +287,28 @@ def sizes_table(configs: list[tuple[int, int, float, float, int]], form: str = "
 def wide_width_lower_bound(sizes: UniversalSizes) -> float:
     """log2 of the fewest knots one FF_post layer needs: ``(M+1)^N − 1`` distinct tables."""
     return sizes.slots * math.log2(sizes.M + 1)
+
+
+def form_cost_table(configs: list[tuple[int, int, float, float, int]]) -> str:
+    """Markdown table: deep versus wide FF_post for the same ``(d, L, C, ε, p)``.
+
+    The wide column counts its units even when over the limits (sizes are arithmetic);
+    ``log2 min knots`` is :func:`wide_width_lower_bound`, the fewest knots *any* single
+    FF_post layer needs to read ``(M+1)^N`` tables.
+    """
+    lines = ["| d | L | C | ε | p | slots N | M | deep depth | deep width | deep units | "
+             "wide units | log2 min knots (any 1 layer) |", "|" + "---|" * 12]
+    for d, L, C, eps, p in configs:
+        choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
+        if choice is None:
+            lines.append(f"| {d} | {L} | {C} | {eps} | {p} | no grid ≤ 2^8 |" + " |" * 6)
+            continue
+        deep = _sizes(d, L, C, eps, p, "deep", *choice)
+        wide = _sizes(d, L, C, eps, p, "wide", *choice)
+        wide_units = (f"{wide.units:.3g}" if wide.slots <= 64 else
+                      f"> 10^{int(wide_width_lower_bound(wide) * math.log10(2))}")
+        lines.append(
+            f"| {d} | {L} | {C} | {eps} | {p} | {deep.slots} | {deep.M} | {deep.post_depth} | "
+            f"{deep.post_width} | {deep.units} | {wide_units} | "
+            f"{wide_width_lower_bound(wide):.1f} |")
+    return "\n".join(lines)
