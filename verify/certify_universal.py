@@ -194,7 +194,8 @@ def certify_universal(ut: UniversalTransformer, prompt: Prompt,
 DOC_CONFIGS: tuple[tuple[int, int, float, float, int, str], ...] = (
     (1, 1, 1.0, 0.3, 2, "deep"), (1, 1, 1.0, 0.3, 2, "wide"), (1, 1, 2.0, 0.1, 2, "deep"),
     (1, 2, 1.0, 0.4, 2, "deep"), (1, 2, 1.0, 0.2, 2, "deep"), (2, 1, 1.0, 0.4, 2, "deep"),
-    (2, 1, 0.5, 0.5, 2, "wide"), (1, 3, 1.0, 0.5, 4, "deep"), (2, 2, 1.0, 0.5, 4, "deep"),
+    (2, 1, 0.5, 0.5, 2, "wide"), (2, 1, 1.0, 0.47, 2, "wide"), (1, 3, 1.0, 0.5, 4, "deep"),
+    (1, 3, 1.0, 0.3, 4, "deep"), (2, 2, 1.0, 0.5, 4, "deep"), (2, 2, 1.0, 0.4, 4, "deep"),
     (2, 2, 8.0, 0.05, 1, "deep"),
 )
 
