@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from .bounds import cells_per_coordinate, packing_bits
-from .errors import InvalidArgument
+from .errors import ConstructionTooLarge, InvalidArgument
 from .validation import check_int
 
 __all__ = ["BumpPacking"]
@@ -58,6 +58,15 @@ class BumpPacking:
     def cells(self) -> Iterator[tuple[int, ...]]:
         """Every cell as a tuple of ``d·L`` interval indices (enumerated, not counted)."""
         return itertools.product(range(self.m), repeat=self.d * self.L)
+
+    def members(self, limit: int = 2**12) -> list[tuple[int, ...]]:
+        """Every sign pattern ``σ ∈ {±1}^M``, refusing before building more than ``limit``."""
+        if self.n_cells > limit.bit_length() - 1:
+            raise ConstructionTooLarge(
+                f"packing with M={self.n_cells} cells has 2^{self.n_cells} members, over the "
+                f"enumeration limit of {limit}",
+                required=self.n_cells, limit=limit.bit_length() - 1)
+        return list(itertools.product((-1, 1), repeat=self.n_cells))
 
     def centre(self, cell: Sequence[int]) -> np.ndarray:
         """Centre of ``cell`` as a ``(d, L)`` float64 array."""
