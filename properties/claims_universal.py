@@ -12,6 +12,8 @@ import time
 from fractions import Fraction
 
 import numpy as np
+from hypothesis import target
+from hypothesis.control import currently_in_test_context
 
 from core.constructions import Float64Untrusted, build_prompt, build_universal, cell_index
 from core.constructions.contextual import contextual_separation
@@ -151,10 +153,14 @@ def _mc_dp(inst: UniversalInstance, count: int = 16) -> float:
 
 
 def measure_sampled_error(inst: UniversalInstance) -> Outcome:
-    """Max ``‖τ_P(X) − f(X)‖_max`` on drawn and adversarial good inputs, and MC ``d_p``."""
+    """Max ``‖τ_P(X) − f(X)‖_max`` on drawn and adversarial good inputs (MC ``d_p`` reported)."""
     err, _, detail = _sampled_errors(inst)
-    mc = _mc_dp(inst)
-    return Outcome(error=max(err, mc), bound=inst.eps, detail={**detail, "mc_dp": mc})
+    if currently_in_test_context():        # steer Hypothesis towards larger relative errors
+        target(err / inst.eps, label="sampled error / eps")
+    # Monte Carlo d_p is reported, not asserted: 16 samples of a quantity in [0, dL] give no
+    # useful confidence bound (one sample in a strip can lift it above ε); the certified
+    # claim bounds d_p rigorously.
+    return Outcome(error=err, bound=inst.eps, detail={**detail, "mc_dp": _mc_dp(inst)})
 
 
 def measure_certified(inst: UniversalInstance) -> Outcome:
@@ -379,7 +385,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="universal_sampled_error_below_eps", theory_ref="U", paper_ref=_MULTI,
         statement="On drawn and adversarial inputs off the boundary strips the prompt-tuned "
-                  "τ is within ε of the target in max norm, and Monte Carlo d_p is below ε.",
+                  "τ is within ε of the target in max norm.",
         evidence="sampled", instance_type=UniversalInstance, strategy=universal_instances,
         reference_points=_u_points, measure=measure_sampled_error,
         bound_source="ε of the construction request", draws=0.5),
