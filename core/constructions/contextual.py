@@ -3,7 +3,8 @@
 Our formalisation of the paper's any-rank extension of Kajitsuka–Sato (2024) (the paper
 states it inside the proof of ``thm:PT_uni_multi_layer_FF2``): tokens come from a finite
 vocabulary — prompt tokens from ``V_p``, input tokens from ``V_x`` — plus a fixed positional
-encoding ``E``; a context is a pair (sequence ``σ ∈ V_p^{L_p} × V_x^L``, position ``k``).
+encoding ``E`` (evenly spaced along one direction, spread 0.1); a context is a pair
+(sequence ``σ ∈ V_p^{L_p} × V_x^L``, position ``k``).
 One head ``y_k = z_k + W_O W_V Z softmax_col(β (W_K Z)ᵀ W_Q z_k)`` (``W_O W_V = I/4``)
 with ``W_K, W_Q`` of any rank ``r`` maps distinct contexts to distinct outputs. The check
 enumerates *every* context, evaluates each output in mpmath at two precisions and reports
@@ -36,11 +37,15 @@ MAX_DPS = 3000
 
 
 def vocabulary(d: int, size: int, rng: np.random.Generator, *, min_gap: float = 0.25,
-               ) -> np.ndarray:
-    """``size`` tokens in ``[−1, 1]^d`` (columns) with pairwise 2-distance ``≥ min_gap``."""
+               min_norm: float = 0.5) -> np.ndarray:
+    """``size`` tokens in ``[−1, 1]^d`` (columns): pairwise 2-distance ``≥ min_gap`` and
+    norm ``≥ min_norm`` (Kajitsuka–Sato's token separation; a query near 0 scores every key
+    alike, so no scale could separate its contexts)."""
     toks: list[np.ndarray] = []
     for _ in range(10_000):
         cand = rng.uniform(-1.0, 1.0, d)
+        if np.linalg.norm(cand) < min_norm:
+            continue
         if all(np.linalg.norm(cand - t) >= min_gap for t in toks):
             toks.append(cand)
             if len(toks) == size:
@@ -109,7 +114,11 @@ def contextual_separation(d: int, L: int, Lp: int, vocab_x: int, vocab_p: int, r
     rng = np.random.default_rng(seed)
     vx, vp = vocabulary(d, vocab_x, rng), vocabulary(d, vocab_p, rng)
     n = Lp + L
-    E = rng.uniform(-0.5, 0.5, (d, n))
+    # positions: evenly spaced along a random unit direction, total spread 0.1, so the same
+    # token at two positions differs by ≥ 0.1/(n−1) and distinct tokens by ≥ 0.15
+    u = rng.normal(0.0, 1.0, d)
+    u /= np.linalg.norm(u)
+    E = 0.1 * np.outer(u, np.linspace(-0.5, 0.5, n) if n > 1 else np.zeros(1))
     seqs = [s + E for s in _sequences(vp, vx, Lp, L)]
     beta = 1.0
     best: tuple[float, np.ndarray, np.ndarray, float] | None = None
