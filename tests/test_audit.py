@@ -27,7 +27,7 @@ def _toy(measure, **kw) -> Claim:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def report() -> dict:  # type: ignore[type-arg]
-    return run_audit(all_claims(), AuditOptions(seed=1, quick=True))
+    return run_audit(all_claims(), AuditOptions(seed=1, quick=True, jobs=1))
 
 
 def test_real_report_validates_against_the_schema(report: dict) -> None:  # type: ignore[type-arg]
@@ -62,12 +62,16 @@ def test_failing_claim_is_reported_with_worst_case() -> None:
     assert "python -m verify reproduce toy" in entry["worst_case"]["reproduce"]
 
 
-def test_crashing_claim_is_an_error_and_the_audit_goes_on() -> None:
+def test_crashing_claim_is_an_error_and_the_audit_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(instance: object) -> Outcome:
         raise ZeroDivisionError("planted")
 
-    claims = [_toy(boom), get_claim("readout_is_last_l_columns")]
-    report = run_audit(claims, AuditOptions(quick=True))
+    toy = _toy(boom)
+    real = get_claim("readout_is_last_l_columns")
+    monkeypatch.setattr("verify.audit.get_claim",
+                        lambda cid: toy if cid == "toy" else get_claim(cid))
+    report = run_audit([toy, real], AuditOptions(quick=True, jobs=1))
     first, second = report["claims"]
     assert first["status"] == "error" and "ZeroDivisionError" in first["traceback"]
     assert second["status"] == "pass"
@@ -109,7 +113,10 @@ def test_write_is_atomic_when_interrupted(tmp_path: Path,
 
 
 def test_write_audit_round_trips(report: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
-    json_path, md_path = write_audit(report, tmp_path)
+    json_path, md_path, html_path = write_audit(report, tmp_path)
+    html = html_path.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    assert "<script" not in html and "http" not in html.split("<body>")[1].split("ptlimits")[0]
     assert json.loads(json_path.read_text()) == json.loads(json.dumps(report))
     md = md_path.read_text()
     for entry in report["claims"]:

@@ -1,40 +1,53 @@
-"""Run the claim registry and write ``audit.json`` and ``audit.md`` (atomically).
+"""Run the claim registry and write the audit report (atomically, resumably, in parallel).
 
 For every selected claim the audit measures its deterministic reference points and a seeded
-batch of Hypothesis draws, then records status, evidence level, counts, the worst case with a
-reproduction line, and timings. Conditional claims (e.g. those resting on SETH) are reported
-as ``skip`` with their reason; a claim that raises an unexpected exception is ``error`` with
-its traceback, and the audit goes on.
+batch of Hypothesis draws, then records status, evidence level, counts, the error
+distribution, every measured instance, the worst case with a reproduction line, and timings.
+Conditional claims (e.g. those resting on SETH) are reported as ``skip`` with their reason;
+a claim that raises is ``error`` with its traceback, and the audit goes on.
+
+Each finished claim is written at once to ``DIR/.partial/ID.json`` (atomically), so an
+audit killed at any moment loses at most the claims in flight; ``resume=True`` reuses the
+partial results of a run with the same configuration.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from core.errors import InvalidArgument
 from properties.claim import Claim, Outcome
-from properties.profiles import active_profile_name, load_profile
+from properties.profiles import PROFILE_NAMES, active_profile_name, load_profile
+from properties.registry import get_claim
 
+from .executors import describe_executor, open_executor
 from .report import render_markdown, validate_report, write_atomically
 
-__all__ = ["AuditOptions", "claim_entry", "draw_instances", "run_audit", "write_audit"]
+__all__ = ["AuditOptions", "audit_claim", "claim_entry", "claim_seed", "draw_instances",
+           "run_audit", "write_audit"]
 
 SCHEMA_VERSION = 1
 
@@ -47,14 +60,21 @@ CONDITIONAL_NOTE = (
 #: Hypothesis draws per claim (before the claim's ``draws`` factor) in a quick audit.
 QUICK_DRAWS = 6
 
+PARTIAL_DIR = ".partial"
+
 
 @dataclass(frozen=True)
 class AuditOptions:
-    """What to audit and how hard.
+    """What to audit and how.
 
-    ``draws`` overrides the number of Hypothesis draws per claim (before each claim's
-    ``draws`` factor); by default it is :data:`QUICK_DRAWS` with ``quick`` and the active
-    profile's ``max_examples`` otherwise.
+    Attributes:
+        seed: base seed; each claim draws with :func:`claim_seed` ``(seed, id)``.
+        quick: few draws per claim (:data:`QUICK_DRAWS`).
+        pattern: claim selection (see :func:`properties.registry.select_claims`).
+        profile: Hypothesis profile (default: from the environment).
+        draws: draws per claim before each claim's factor (overrides quick/profile).
+        jobs: local worker processes (``None``: CPU count; ``1``: in this process).
+        executor: ``"local"`` or ``"dask://HOST:PORT"``.
     """
 
     seed: int = 0
@@ -62,6 +82,36 @@ class AuditOptions:
     pattern: str | None = None
     profile: str | None = None
     draws: int | None = None
+    jobs: int | None = None
+    executor: str = "local"
+
+    def __post_init__(self) -> None:
+        if self.draws is not None and self.draws < 0:
+            raise InvalidArgument(f"draws={self.draws!r}: must be >= 0")
+        if self.profile is not None and self.profile not in PROFILE_NAMES:
+            raise InvalidArgument(f"profile={self.profile!r}: expected one of {PROFILE_NAMES}")
+
+    def resolved_profile(self) -> str:
+        return self.profile or active_profile_name()
+
+    def draws_per_claim(self) -> int:
+        if self.draws is not None:
+            return self.draws
+        if self.quick:
+            return QUICK_DRAWS
+        return int(settings.get_profile(self.resolved_profile()).max_examples)
+
+    def fingerprint(self, claim_ids: Sequence[str]) -> str:
+        """What must match for partial results to be reused by ``--resume``."""
+        payload = json.dumps({"seed": self.seed, "draws": self.draws_per_claim(),
+                              "profile": self.resolved_profile(), "claims": list(claim_ids)},
+                             sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def claim_seed(seed: int, claim_id: str) -> int:
+    """The Hypothesis seed of one claim: independent of which other claims are selected."""
+    return (seed * 1_000_003 + zlib.crc32(claim_id.encode())) % 2**32
 
 
 def draw_instances(claim: Claim, count: int, seed: int) -> list[Any]:
@@ -88,14 +138,38 @@ def _num(x: float | None) -> float | None:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
-        return _num(value) if not math.isfinite(value) else value
+        return _num(value)
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (int, str, bool)) or value is None:
         return value
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
     return repr(value)
+
+
+def _scalars(detail: Any) -> dict[str, Any]:
+    """The small entries of an outcome's detail: numbers, bools, short strings, and lists of
+    at most 64 numbers (e.g. a curve for a figure)."""
+    out = {}
+    for key, value in dict(detail).items():
+        small_list = (isinstance(value, (list, tuple)) and len(value) <= 64 and all(
+            isinstance(v, (int, float, np.generic)) and not isinstance(v, bool)
+            for v in value))
+        if small_list or isinstance(value, (bool, int, float, np.generic)) or (
+                isinstance(value, str) and len(value) <= 40):
+            out[str(key)] = _jsonable(value)
+    return out
+
+
+def _stats(values: Sequence[float]) -> dict[str, float | None]:
+    finite = np.array([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if finite.size == 0:
+        return {"max": None, "mean": None, "p50": None, "p99": None}
+    return {"max": float(finite.max()), "mean": float(finite.mean()),
+            "p50": float(np.percentile(finite, 50)), "p99": float(np.percentile(finite, 99))}
 
 
 def claim_entry(claim: Claim, instances: Sequence[Any],
@@ -109,6 +183,7 @@ def claim_entry(claim: Claim, instances: Sequence[Any],
         "bound_source": claim.bound_source, "reason": None, "traceback": None,
         "n_checked": 0, "n_bad": 0, "n_expected_failures": 0, "max_error": None,
         "bound": None, "margin": None, "worst_ratio": None, "worst_case": None,
+        "error_stats": _stats([]), "ratio_stats": _stats([]), "records": [],
     }
     if claim.conditional:
         return {**base, "status": "skip", "reason": claim.conditional,
@@ -137,14 +212,38 @@ def claim_entry(claim: Claim, instances: Sequence[Any],
             max_error=_num(max(o.error for _, o in results)),
             bound=_num(worst.bound), worst_ratio=_num(worst.ratio),
             margin=_num(worst.bound - worst.error),
+            error_stats=_stats([o.error for _, o in results]),
+            ratio_stats=_stats([o.ratio for _, o in results]),
+            records=[{"instance": _jsonable(dataclasses.asdict(i)), "error": _num(o.error),
+                      "bound": _num(o.bound), "holds": o.holds,
+                      "detail": _scalars(o.detail)} for i, o in results],
             worst_case={
-                "instance": dataclasses.asdict(worst_instance),
+                "instance": _jsonable(dataclasses.asdict(worst_instance)),
                 "reproduce": claim.reproduction(worst_instance),
                 "error": _num(worst.error), "bound": _num(worst.bound),
                 "detail": _jsonable(dict(worst.detail)),
             })
     entry["seconds"] = time.perf_counter() - started
     return entry
+
+
+def audit_claim(claim_id: str, options: AuditOptions) -> dict[str, Any]:
+    """Audit one claim (a top-level function so process pools and Dask can run it).
+
+    Runs torch single-threaded so that every executor produces bit-identical numbers.
+    """
+    load_profile(options.resolved_profile())
+    claim = get_claim(claim_id)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        instances = list(claim.reference_points())
+        if not claim.conditional and options.draws_per_claim():
+            count = max(1, round(options.draws_per_claim() * claim.draws))
+            instances += draw_instances(claim, count, claim_seed(options.seed, claim.id))
+        return claim_entry(claim, instances)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _git(*args: str) -> str | None:
@@ -168,55 +267,121 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _header(options: AuditOptions, profile: str, seconds: float,
-            started_at: str) -> dict[str, Any]:
+def _header(options: AuditOptions, seconds: float, started_at: str,
+            resumed: int) -> dict[str, Any]:
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain") if commit else None
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
     versions = _versions()
     return {
         "ptlimits_version": versions["ptlimits"], "versions": versions,
-        "seed": options.seed, "hypothesis_profile": profile, "quick": options.quick,
+        "seed": options.seed, "hypothesis_profile": options.resolved_profile(),
+        "quick": options.quick, "draws_per_claim": options.draws_per_claim(),
         "claims_pattern": options.pattern, "git_commit": commit,
         "git_dirty": None if status is None else bool(status),
+        "executor": describe_executor(options.executor, options.jobs),
+        "resumed_claims": resumed,
         "machine": {"platform": platform.platform(), "processor": platform.machine(),
                     "cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
         "started_at": started_at, "seconds": seconds, "conditional_note": CONDITIONAL_NOTE,
     }
 
 
-def run_audit(claims: Sequence[Claim], options: AuditOptions,
-              progress: Callable[[int, int, Claim], None] | None = None) -> dict[str, Any]:
-    """Audit ``claims`` and return the report (a dict matching the JSON schema)."""
-    profile = load_profile(options.profile) if options.profile else active_profile_name()
-    if options.draws is not None and options.draws < 0:
-        raise InvalidArgument(f"draws={options.draws!r}: must be >= 0")
-    base_draws = options.draws if options.draws is not None else (
-        QUICK_DRAWS if options.quick else settings.get_profile(profile).max_examples)
+Progress = Callable[[int, int, str, float], None]
+
+
+def _load_partial(partial: Path, fingerprint: str, ids: Sequence[str]) -> dict[str, Any]:
+    config = partial / "config.json"
+    if not config.exists():
+        return {}
+    if json.loads(config.read_text())["fingerprint"] != fingerprint:
+        raise InvalidArgument(
+            f"--resume: the partial results in {partial} come from a different configuration "
+            "(seed, draws, profile or claim selection); rerun without --resume")
+    done = {}
+    for claim_id in ids:
+        path = partial / f"{claim_id}.json"
+        if path.exists():
+            try:
+                done[claim_id] = json.loads(path.read_text())
+            except json.JSONDecodeError:   # cannot happen with atomic writes; recompute
+                continue
+    return done
+
+
+def run_audit(claims: Sequence[Claim], options: AuditOptions, *, out_dir: Path | None = None,
+              resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Audit ``claims`` and return the report (a dict matching the JSON schema).
+
+    With ``out_dir``, each finished claim is saved under ``out_dir/.partial/`` as it
+    completes; ``resume`` reuses those saved by an interrupted run of the same
+    configuration.
+    """
+    ids = [c.id for c in claims]
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
-    entries = []
-    for index, claim in enumerate(claims):
+    partial = out_dir / PARTIAL_DIR if out_dir is not None else None
+    done: dict[str, Any] = {}
+    if partial is not None:
+        fingerprint = options.fingerprint(ids)
+        if resume:
+            done = _load_partial(partial, fingerprint, ids)
+        elif partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True, exist_ok=True)
+        write_atomically(partial / "config.json", json.dumps({"fingerprint": fingerprint}))
+    resumed = len(done)
+    todo = [i for i in ids if i not in done]
+    def record(claim_id: str, entry: dict[str, Any]) -> None:
+        done[claim_id] = entry
+        if partial is not None:
+            write_atomically(partial / f"{claim_id}.json", json.dumps(entry, allow_nan=False))
         if progress is not None:
-            progress(index, len(claims), claim)
-        instances = list(claim.reference_points())
-        if not claim.conditional:
-            count = max(1, round(base_draws * claim.draws)) if base_draws else 0
-            instances += draw_instances(claim, count, options.seed + index)
-        entries.append(claim_entry(claim, instances))
+            progress(len(done), len(ids), claim_id, time.perf_counter() - started)
+
+    # A worker process that dies takes the pool with it: the claims it left unfinished get
+    # one more try in a fresh pool, then are reported as errors.
+    for _attempt in (1, 2):
+        lost: list[tuple[str, BaseException]] = []
+        with open_executor(options.executor, options.jobs) as executor:
+            futures: dict[Future[dict[str, Any]], str] = {
+                executor.submit(audit_claim, claim_id, options): claim_id
+                for claim_id in todo}
+            for future in as_completed(futures):
+                try:
+                    record(futures[future], future.result())
+                except Exception as exc:
+                    lost.append((futures[future], exc))
+        todo = [claim_id for claim_id, _ in lost]
+        if not todo:
+            break
+    for claim_id, failure in lost:
+        entry = claim_entry(get_claim(claim_id), [])
+        entry.update(status="error", reason=f"worker failed twice: {failure!r}",
+                     traceback="".join(traceback.format_exception(failure)))
+        record(claim_id, entry)
+    entries = [done[i] for i in ids]
     statuses = [e["status"] for e in entries]
     summary = {"total": len(entries),
                **{s: statuses.count(s) for s in ("pass", "fail", "xfail", "skip", "error")}}
     report = {"schema_version": SCHEMA_VERSION,
-              "header": _header(options, profile, time.perf_counter() - started, started_at),
+              "header": _header(options, time.perf_counter() - started, started_at, resumed),
               "summary": summary, "claims": entries}
     validate_report(report)
     return report
 
 
-def write_audit(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``audit.json`` and ``audit.md`` into ``out_dir``, each atomically."""
+def write_audit(report: dict[str, Any], out_dir: Path, *,
+                html: bool = True) -> list[Path]:
+    """Write ``audit.json``, ``audit.md`` (and ``audit.html``) into ``out_dir`` atomically,
+    then remove the partial results."""
     validate_report(report)
-    json_path, md_path = out_dir / "audit.json", out_dir / "audit.md"
-    write_atomically(json_path, json.dumps(report, indent=2, allow_nan=False) + "\n")
-    write_atomically(md_path, render_markdown(report))
-    return json_path, md_path
+    written = [out_dir / "audit.json", out_dir / "audit.md"]
+    write_atomically(written[0], json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_atomically(written[1], render_markdown(report))
+    if html:
+        from .html import render_html
+
+        written.append(out_dir / "audit.html")
+        write_atomically(written[2], render_html(report))
+    shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+    return written

@@ -13,11 +13,10 @@ an audit with a failing claim exits 1.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import HarnessError
@@ -60,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hypothesis-profile", choices=("dev", "ci", "nightly"), default=None,
                    help="Hypothesis profile (default: $HYPOTHESIS_PROFILE, else ci when "
                         "$CI is set, else dev)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes for claims (default: CPU count; 1: in-process)")
+    p.add_argument("--executor", default="local", metavar="SPEC",
+                   help="'local' (process pool, default) or dask://HOST:PORT to submit the "
+                        "claims to a Dask distributed scheduler")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse per-claim results of an interrupted audit with the same "
+                        "configuration from DIR/.partial/")
+    p.add_argument("--no-html", action="store_true", help="skip audit.html (no plotting)")
 
     p = sub.add_parser("reproduce", help="re-measure one instance of one claim",
                        description="Re-measure the instance given as JSON (as printed in "
@@ -68,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("instance", help="the instance as JSON")
 
     sub.add_parser("bench", help="benchmarks (run 'ptlimits bench --help')", add_help=False)
+    sub.add_parser("regress", help="compare two audits (run 'ptlimits regress --help')",
+                   add_help=False)
     return parser
 
 
@@ -97,24 +107,24 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     out = ensure_writable_dir("--out", args.out)
     claims = select_claims(args.claims)
     options = AuditOptions(seed=args.seed, quick=args.quick, pattern=args.claims,
-                           profile=args.hypothesis_profile, draws=args.draws)
-    started = time.perf_counter()
-    show = sys.stderr.isatty()
+                           profile=args.hypothesis_profile, draws=args.draws, jobs=args.jobs,
+                           executor=args.executor)
+    show = sys.stderr.isatty() and not os.environ.get("CI")
 
-    def progress(index: int, total: int, claim: object) -> None:
+    def progress(done: int, total: int, claim_id: str, elapsed: float) -> None:
         if show:
-            elapsed = time.perf_counter() - started
-            print(f"\r[{index + 1}/{total}] {getattr(claim, 'id', '')} "
-                  f"({elapsed:.0f} s elapsed)\033[K", end="", file=sys.stderr, flush=True)
+            eta = elapsed / done * (total - done) if done else 0.0
+            print(f"\r[{done}/{total}] {claim_id} done, {elapsed:.0f} s elapsed, "
+                  f"ETA {eta:.0f} s\033[K", end="", file=sys.stderr, flush=True)
 
-    report = run_audit(claims, options, progress=progress)
+    report = run_audit(claims, options, out_dir=out, resume=args.resume, progress=progress)
     if show:
         print(file=sys.stderr)
-    json_path, md_path = write_audit(report, out)
+    written = write_audit(report, out, html=not args.no_html)
     s = report["summary"]
     print(f"{s['total']} claims: {s['pass']} pass, {s['fail']} fail, {s['xfail']} xfail, "
           f"{s['skip']} skip, {s['error']} error ({report['header']['seconds']:.1f} s)")
-    print(f"wrote {json_path} and {md_path}")
+    print("wrote " + ", ".join(str(p) for p in written))
     return EXIT_FAILED if s["fail"] or s["error"] else EXIT_OK
 
 
@@ -141,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         return _run_bench(argv[1:])
+    if argv[:1] == ["regress"]:
+        from . import regress
+
+        return _guarded(lambda: regress.main(argv[1:]))
     args = _parser().parse_args(argv)
     handlers = {"claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce}
     try:
@@ -153,14 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _run_bench(argv: list[str]) -> int:
+def _guarded(run: Callable[[], int]) -> int:
     try:
-        bench = importlib.import_module("verify.bench")
-    except ModuleNotFoundError:
-        print("ptlimits: error: benchmarks are not available in this build", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        return int(bench.main(argv))
+        return run()
     except HarnessError as exc:
         print(f"ptlimits: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _run_bench(argv: list[str]) -> int:
+    from . import bench
+
+    return _guarded(lambda: int(bench.main(argv)))

@@ -14,8 +14,11 @@ import jsonschema
 
 from core.errors import HarnessError, InvalidArgument
 
-__all__ = ["ensure_writable_dir", "load_schema", "render_markdown", "validate_report",
-           "write_atomically"]
+__all__ = ["NEAR_LIMIT_RATIO", "ensure_writable_dir", "fmt_number", "load_schema",
+           "render_markdown", "validate_report", "write_atomically"]
+
+#: A claim whose worst error is at least this fraction of its bound is "near the limit".
+NEAR_LIMIT_RATIO = 0.5
 
 
 @cache
@@ -59,13 +62,21 @@ def write_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _fmt(x: Any) -> str:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def fmt_number(x: Any) -> str:
+    """Short human form of a report number (``—`` for missing)."""
     if x is None:
         return "—"
     if isinstance(x, float):
@@ -73,8 +84,35 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
+def _claim_lines(e: dict[str, Any]) -> list[str]:
+    lines = [f"### `{e['id']}` — {e['status']}", "",
+             f"- {e['statement']}",
+             f"- THEORY.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
+             f"evidence **{e['evidence']}**; {e['n_checked']} checked, {e['n_bad']} bad, "
+             f"{e['seconds']:.2f} s",
+             f"- bound from: {e['bound_source']}"]
+    if e["reason"]:
+        lines.append(f"- reason: {e['reason']}")
+    if e["n_checked"]:
+        es, rs = e["error_stats"], e["ratio_stats"]
+        lines.append("- error max/mean/p50/p99: " + " / ".join(
+            fmt_number(es[k]) for k in ("max", "mean", "p50", "p99"))
+            + "; error/bound: " + " / ".join(fmt_number(rs[k])
+                                             for k in ("max", "mean", "p50", "p99")))
+    wc = e["worst_case"]
+    if wc:
+        lines += [f"- worst case: error {fmt_number(wc['error'])} against bound "
+                  f"{fmt_number(wc['bound'])} (margin {fmt_number(e['margin'])}, ratio "
+                  f"{fmt_number(e['worst_ratio'])})",
+                  f"- reproduce: `{wc['reproduce']}`"]
+    if e.get("traceback"):
+        lines += ["", "```", e["traceback"].rstrip(), "```"]
+    lines.append("")
+    return lines
+
+
 def render_markdown(report: dict[str, Any]) -> str:
-    """A self-contained Markdown rendering: header, summary table, then details."""
+    """A self-contained Markdown rendering: header, summary, attention list, details."""
     h, s = report["header"], report["summary"]
     lines = [
         "# ptlimits audit",
@@ -82,40 +120,40 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- commit `{h['git_commit'] or 'unknown'}`"
         f"{' (dirty)' if h['git_dirty'] else ''}, ptlimits {h['ptlimits_version']}",
         f"- seed {h['seed']}, Hypothesis profile `{h['hypothesis_profile']}`, "
-        f"{'quick' if h['quick'] else 'full'} run, claims `{h['claims_pattern'] or '*'}`",
+        f"{'quick' if h['quick'] else 'full'} run ({h['draws_per_claim']} draws per claim), "
+        f"claims `{h['claims_pattern'] or '*'}`, {h['executor']}",
         f"- {h['machine']['platform']} ({h['machine']['cpu_count']} CPUs), "
         f"Python {h['machine']['python']}, "
         + ", ".join(f"{k} {v}" for k, v in h["versions"].items() if k != "python"),
-        f"- started {h['started_at']}, {h['seconds']:.1f} s",
+        f"- started {h['started_at']}, {h['seconds']:.1f} s"
+        + (f", {h['resumed_claims']} claims resumed from an earlier run"
+           if h["resumed_claims"] else ""),
         "",
         f"**{s['total']} claims: {s['pass']} pass, {s['fail']} fail, {s['xfail']} xfail, "
         f"{s['skip']} skip, {s['error']} error.**",
         "",
         f"> {h['conditional_note']}",
         "",
-        "| claim | THEORY | status | evidence | checked | bad | max error | bound | s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| claim | THEORY | status | evidence | checked | bad | max error | bound | "
+        "error/bound | s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in report["claims"]:
         lines.append(
             f"| `{e['id']}` | {e['theory_ref']} | {e['status']} | {e['evidence']} | "
-            f"{e['n_checked']} | {e['n_bad']} | {_fmt(e['max_error'])} | {_fmt(e['bound'])} | "
+            f"{e['n_checked']} | {e['n_bad']} | {fmt_number(e['max_error'])} | "
+            f"{fmt_number(e['bound'])} | {fmt_number(e['worst_ratio'])} | "
             f"{e['seconds']:.2f} |")
-    lines += ["", "## Claims", ""]
+    attention = [e for e in report["claims"] if e["status"] in ("fail", "error") or (
+        e["worst_ratio"] is not None and e["worst_ratio"] >= NEAR_LIMIT_RATIO)]
+    lines += ["", "## Failing and near-limit claims", ""]
+    if attention:
+        for e in attention:
+            lines += _claim_lines(e)
+    else:
+        lines += [f"None: no claim failed and none came within a factor "
+                  f"{1 / NEAR_LIMIT_RATIO:.0f} of its bound.", ""]
+    lines += ["## All claims", ""]
     for e in report["claims"]:
-        lines += [f"### `{e['id']}` — {e['status']}", "",
-                  f"- {e['statement']}",
-                  f"- THEORY.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
-                  f"evidence **{e['evidence']}**",
-                  f"- bound from: {e['bound_source']}"]
-        if e["reason"]:
-            lines.append(f"- reason: {e['reason']}")
-        wc = e["worst_case"]
-        if wc:
-            lines += [f"- worst case: error {_fmt(wc['error'])} against bound "
-                      f"{_fmt(wc['bound'])} (margin {_fmt(e['margin'])})",
-                      f"- reproduce: `{wc['reproduce']}`"]
-        if e.get("traceback"):
-            lines += ["", "```", e["traceback"].rstrip(), "```"]
-        lines.append("")
+        lines += _claim_lines(e)
     return "\n".join(lines)

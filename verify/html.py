@@ -1,0 +1,121 @@
+"""A self-contained ``audit.html``: inline CSS, figures embedded as base64 PNG, no scripts.
+
+Reading order: header, summary table, failing and near-limit claims with their worst cases,
+figures, then every claim in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any
+
+from .plots import all_figures
+from .report import NEAR_LIMIT_RATIO, fmt_number
+
+__all__ = ["render_html"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
+max-width:1100px;color:#1a1a1a;line-height:1.45;padding:0 1em}
+h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%;font-size:.9em;margin:.6em 0}
+th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.pass{color:#137333;font-weight:600} .fail,.error{color:#b3261e;font-weight:600}
+.xfail,.skip{color:#8a6d00;font-weight:600}
+code{background:#f5f5f5;padding:0 .2em;border-radius:3px;font-size:.92em;word-break:break-all}
+.note{background:#fff8e1;border-left:4px solid #f0c000;padding:.5em .8em}
+figure{margin:1.2em 0} figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.9em;color:#444} .muted{color:#666;font-size:.9em}
+details{margin:.4em 0} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _status(s: str) -> str:
+    return f'<span class="{_e(s)}">{_e(s)}</span>'
+
+
+def _summary_table(report: dict[str, Any]) -> str:
+    rows = []
+    for e in report["claims"]:
+        rows.append(
+            f"<tr><td><a href='#{_e(e['id'])}'><code>{_e(e['id'])}</code></a></td>"
+            f"<td>{_e(e['theory_ref'])}</td><td>{_status(e['status'])}</td>"
+            f"<td>{_e(e['evidence'])}</td><td class=num>{e['n_checked']}</td>"
+            f"<td class=num>{e['n_bad']}</td><td class=num>{fmt_number(e['max_error'])}</td>"
+            f"<td class=num>{fmt_number(e['bound'])}</td>"
+            f"<td class=num>{fmt_number(e['worst_ratio'])}</td>"
+            f"<td class=num>{e['seconds']:.2f}</td></tr>")
+    return ("<table><tr><th>claim</th><th>THEORY</th><th>status</th><th>evidence</th>"
+            "<th>checked</th><th>bad</th><th>max error</th><th>bound</th>"
+            "<th>worst error/bound</th><th>s</th></tr>" + "".join(rows) + "</table>")
+
+
+def _worst_case(e: dict[str, Any]) -> str:
+    wc = e["worst_case"]
+    if not wc:
+        return ""
+    detail = "".join(f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>"
+                     for k, v in wc["detail"].items() if len(str(v)) < 300)
+    return (f"<p>Worst case: error <b>{fmt_number(wc['error'])}</b> against bound "
+            f"<b>{fmt_number(wc['bound'])}</b> (margin {fmt_number(e['margin'])}).</p>"
+            f"<p>Reproduce: <code>{_e(wc['reproduce'])}</code></p>"
+            + (f"<details><summary>detail</summary><table>{detail}</table></details>"
+               if detail else ""))
+
+
+def _claim_section(e: dict[str, Any]) -> str:
+    es, rs = e["error_stats"], e["ratio_stats"]
+    stats = ""
+    if e["n_checked"]:
+        stats = ("<table><tr><th></th><th>max</th><th>mean</th><th>p50</th><th>p99</th></tr>"
+                 + "".join(f"<tr><td>{name}</td>" + "".join(
+                     f"<td class=num>{fmt_number(s[k])}</td>" for k in ("max", "mean", "p50",
+                                                                          "p99")) + "</tr>"
+                           for name, s in (("error", es), ("error / bound", rs))) + "</table>")
+    reason = f"<p>Reason: {_e(e['reason'])}</p>" if e["reason"] else ""
+    trace = f"<details><summary>traceback</summary><pre>{_e(e['traceback'])}</pre></details>" \
+        if e.get("traceback") else ""
+    return (f"<h3 id='{_e(e['id'])}'><code>{_e(e['id'])}</code> — {_status(e['status'])}</h3>"
+            f"<p>{_e(e['statement'])}</p><p class=muted>THEORY.md {_e(e['theory_ref'])}; "
+            f"paper <code>{_e(e['paper_ref'])}</code>; evidence <b>{_e(e['evidence'])}</b>; "
+            f"bound from: {_e(e['bound_source'])}; {e['n_checked']} checked, "
+            f"{e['n_bad']} bad, {e['seconds']:.2f} s</p>{reason}{stats}{_worst_case(e)}{trace}")
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The whole report as one HTML page with every figure embedded."""
+    h, s = report["header"], report["summary"]
+    attention = [e for e in report["claims"] if e["status"] in ("fail", "error") or (
+        e["worst_ratio"] is not None and e["worst_ratio"] >= NEAR_LIMIT_RATIO)]
+    attention_html = "".join(_claim_section(e) for e in attention) or \
+        f"<p>None: no claim failed and none came within a factor {1 / NEAR_LIMIT_RATIO:.0f} " \
+        "of its bound.</p>"
+    figures = "".join(
+        f"<figure><img alt='{_e(f.title)}' src='data:image/png;base64,"
+        f"{base64.b64encode(f.png).decode()}'><figcaption><b>{_e(f.title)}.</b> "
+        f"{_e(f.caption)}</figcaption></figure>" for f in all_figures(report))
+    versions = ", ".join(f"{_e(k)} {_e(v)}" for k, v in h["versions"].items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ptlimits audit</title>
+<style>{_CSS}</style></head><body>
+<h1>ptlimits audit</h1>
+<p class=muted>commit <code>{_e(h['git_commit'] or 'unknown')}</code>{' (dirty)' if h['git_dirty']
+    else ''} · seed {h['seed']} · Hypothesis profile <code>{_e(h['hypothesis_profile'])}</code>
+· {'quick' if h['quick'] else 'full'} run ({h['draws_per_claim']} draws per claim) ·
+{_e(h['executor'])} · started {_e(h['started_at'])}, {h['seconds']:.1f} s<br>
+{_e(h['machine']['platform'])}, {h['machine']['cpu_count']} CPUs · {versions}</p>
+<p><b>{s['total']} claims: {s['pass']} pass, {s['fail']} fail, {s['xfail']} xfail,
+{s['skip']} skip, {s['error']} error.</b></p>
+<p class=note>{_e(h['conditional_note'])}</p>
+<h2>Summary</h2>{_summary_table(report)}
+<h2>Failing and near-limit claims</h2>{attention_html}
+<h2>Figures</h2>{figures or '<p>No figure: the selected claims carry no plottable data.</p>'}
+<h2>All claims</h2>{''.join(_claim_section(e) for e in report['claims'])}
+</body></html>
+"""

@@ -1,0 +1,166 @@
+"""Figures for the audit report, drawn with matplotlib (Agg) from the report's data only.
+
+Each function takes the report dict and returns a list of :class:`Figure` (title, caption,
+PNG bytes); a figure whose data is absent (its claims were not selected) is simply omitted.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+__all__ = ["Figure", "all_figures"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: str
+    caption: str
+    png: bytes
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _entry(report: dict[str, Any], claim_id: str) -> dict[str, Any] | None:
+    return next((e for e in report["claims"] if e["id"] == claim_id), None)
+
+
+def _records(report: dict[str, Any], claim_id: str) -> list[dict[str, Any]]:
+    entry = _entry(report, claim_id)
+    return list(entry["records"]) if entry else []
+
+
+def prompt_length_figure(report: dict[str, Any]) -> list[Figure]:
+    """Lower-bound prompt length against d·L and against 1/ε (log scale)."""
+    rows = [r for r in _records(report, "lower_bound_formulas_agree")
+            if r["detail"].get("Lp_exact")]
+    if not rows:
+        return []
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, wspace=0.3)
+    by_dl = sorted({(r["detail"]["dL"], r["detail"]["Lp_exact"]) for r in rows
+                    if r["instance"]["eps_den"] == 4 and r["instance"]["C_num"] == 2
+                    and r["instance"]["K"] == 256})
+    by_eps = sorted({(r["detail"]["inv_eps"], r["detail"]["Lp_exact"]) for r in rows
+                     if r["detail"]["dL"] == 2 and r["instance"]["C_num"] == 1
+                     and r["instance"]["C_den"] == 1 and r["instance"]["K"] == 256})
+    for ax, series, xlabel in ((ax1, by_dl, "d·L  (C = 2, ε = 1/4)"),
+                               (ax2, by_eps, "1/ε  (C = 1, d·L = 2)")):
+        if series:
+            ax.semilogy([x for x, _ in series], [y for _, y in series], "o-",
+                        label="lower bound L_p* (K = 256 levels)")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("prompt tokens")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    constructive = [r for r in _records(report, "universal_certified_dp_below_eps")
+                    if "prompt_tokens" in r["detail"]]
+    caption = ("Capacity lower bound L_p* = min{L_p : K^(d·L_p) ≥ 2^M}, M = ⌊C/(2ε)⌋^(dL), "
+               "computed in exact integers: exponential in d·L, polynomial of degree d·L in "
+               "1/ε.")
+    if constructive:
+        caption += f" Constructive prompts measured: {len(constructive)}."
+    return [Figure("Prompt length: lower bound against d·L and 1/ε", caption, _png(fig))]
+
+
+def phase_transition_figure(report: dict[str, Any]) -> list[Figure]:
+    """Minimal rank against B/√log n for each n, with n as the line to cross."""
+    rows = [r for r in _records(report, "kernel_phase_transition")
+            if r["detail"].get("ratios") and r["detail"].get("log_rank_over_n")]
+    if not rows:
+        return []
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for r in sorted(rows, key=lambda r: r["instance"]["log2_n"]):
+        label = f"n = 2^{r['instance']['log2_n']} (s = {r['instance'].get('s')})"
+        ax.plot(r["detail"]["ratios"], r["detail"]["log_rank_over_n"], "-", label=label)
+    ax.axhline(0.0, color="black", lw=1, label="rank = n")
+    ax.set_xlabel("B / √log n")
+    ax.set_ylabel("log(minimal rank / n)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return [Figure("Phase transition (illustration of T)",
+                   "Minimal rank meeting δ_F = 1/n against B/√log n; above the line the "
+                   "polynomial method is no cheaper than exact attention. Conditional on "
+                   "SETH, claim T says no algorithm avoids this; this figure only illustrates "
+                   "it.", _png(fig))]
+
+
+def universality_error_figure(report: dict[str, Any]) -> list[Figure]:
+    """Construction error against ε for the universality claims."""
+    rows = [(r["instance"]["eps"], r["error"]) for e in report["claims"]
+            if e["theory_ref"] == "U" for r in e["records"]
+            if isinstance(r["instance"].get("eps"), (int, float)) and r["error"] is not None]
+    if not rows:
+        return []
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.scatter([x for x, _ in rows], [max(y, 1e-18) for _, y in rows], s=14, label="measured")
+    grid = sorted({x for x, _ in rows})
+    ax.plot(grid, grid, "k--", lw=1, label="ε (the bound)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("ε")
+    ax.set_ylabel("error")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    return [Figure("Universal construction: error against ε",
+                   "Every universality measurement (sampled sup error, certified d_p bound, "
+                   "…) against its ε; points must lie below the dashed line.", _png(fig))]
+
+
+def _numeric_fields(records: Iterable[dict[str, Any]]) -> list[str]:
+    fields: dict[str, set[float]] = {}
+    for r in records:
+        for k, v in r["instance"].items():
+            if k != "seed" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                fields.setdefault(k, set()).add(float(v))
+    return [k for k, vals in fields.items() if len(vals) > 1]
+
+
+def parameter_figures(report: dict[str, Any]) -> list[Figure]:
+    """For each claim: error/bound against each drawn numeric parameter."""
+    figures = []
+    for entry in report["claims"]:
+        records = [r for r in entry["records"] if r["error"] is not None and r["bound"]]
+        fields = _numeric_fields(records)[:6]
+        if not records or not fields:
+            continue
+        cols = min(3, len(fields))
+        rows = math.ceil(len(fields) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False)
+        for ax, field in zip(axes.flat, fields, strict=False):
+            xs = [float(r["instance"][field]) for r in records]
+            ys = [max(r["error"] / r["bound"], 1e-18) for r in records]
+            ax.scatter(xs, ys, s=10, c=["tab:blue" if r["holds"] else "tab:red"
+                                        for r in records])
+            ax.axhline(1.0, color="black", lw=1)
+            ax.set_yscale("log")
+            ax.set_xlabel(field)
+            ax.set_ylabel("error / bound")
+            ax.grid(True, alpha=0.3)
+        for ax in list(axes.flat)[len(fields):]:
+            ax.axis("off")
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.2 / rows, top=0.95, wspace=0.45,
+                            hspace=0.6)
+        figures.append(Figure(f"{entry['id']}: error/bound against drawn parameters",
+                              "Each point is one measured instance; the claim holds below "
+                              "the line at 1 (red points broke it).", _png(fig)))
+    return figures
+
+
+def all_figures(report: dict[str, Any]) -> list[Figure]:
+    """Every figure the report's data supports, in reading order."""
+    return [*universality_error_figure(report), *prompt_length_figure(report),
+            *phase_transition_figure(report), *parameter_figures(report)]

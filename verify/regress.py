@@ -1,0 +1,161 @@
+"""Compare two audit reports and flag regressions (``python -m verify regress``).
+
+A regression is any of:
+
+* **newly failing** — a claim whose status was ``pass``/``xfail``/``skip`` is now ``fail`` or
+  ``error``, or a claim of the baseline is missing;
+* **evidence dropped** — the evidence level is lower than before;
+* **margin shrank** — the relative margin ``1 − error/bound`` of the worst case fell by more
+  than ``margin_threshold`` (a fraction, default 0.5) of the baseline's margin;
+* **benchmark worse** — an embedded benchmark's speedup fell by more than ``bench_noise``
+  (default 0.3: these machines are shared and noisy), or its error rose past its bound.
+
+Everything else that changed for the better is listed as an improvement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import InvalidArgument
+from properties.claim import EVIDENCE_LEVELS
+
+from .report import validate_report
+
+__all__ = ["Change", "comparable", "compare_reports", "load_report", "main"]
+
+_BAD = ("fail", "error")
+_VOLATILE_HEADER = ("seconds", "started_at", "executor", "resumed_claims", "git_commit",
+                    "git_dirty", "machine", "versions", "ptlimits_version")
+
+
+@dataclass(frozen=True)
+class Change:
+    claim: str
+    category: str
+    before: Any
+    after: Any
+    regression: bool
+
+
+def load_report(name: str, path: Path) -> dict[str, Any]:
+    """Read and schema-check an audit report, naming the argument on failure."""
+    try:
+        report: dict[str, Any] = json.loads(path.read_text())
+    except OSError as exc:
+        raise InvalidArgument(f"{name}={str(path)!r}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{name}={str(path)!r}: not JSON ({exc})") from None
+    validate_report(report)
+    return report
+
+
+def comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without timings, timestamps and machine facts (for reproducibility)."""
+    out = json.loads(json.dumps(report))
+    for key in _VOLATILE_HEADER:
+        out["header"].pop(key, None)
+    for entry in out["claims"]:
+        entry.pop("seconds", None)
+    return out
+
+
+def _relative_margin(entry: dict[str, Any]) -> float | None:
+    ratio = entry.get("worst_ratio")
+    return None if ratio is None else 1.0 - ratio
+
+
+def compare_reports(baseline: dict[str, Any], current: dict[str, Any], *,
+                    margin_threshold: float = 0.5, bench_noise: float = 0.3) -> list[Change]:
+    """Every change between two reports, each flagged as regression or improvement."""
+    if not 0 < margin_threshold < 1:
+        raise InvalidArgument(f"margin_threshold={margin_threshold!r}: must be in (0, 1)")
+    if not 0 <= bench_noise < 1:
+        raise InvalidArgument(f"bench_noise={bench_noise!r}: must be in [0, 1)")
+    changes: list[Change] = []
+    now = {e["id"]: e for e in current["claims"]}
+    for old in baseline["claims"]:
+        cid = old["id"]
+        new = now.get(cid)
+        if new is None:
+            changes.append(Change(cid, "missing", old["status"], None, True))
+            continue
+        if new["status"] != old["status"]:
+            worse = new["status"] in _BAD and old["status"] not in _BAD
+            changes.append(Change(cid, "status", old["status"], new["status"], worse))
+        before, after = (EVIDENCE_LEVELS.index(e["evidence"]) for e in (old, new))
+        if after != before:
+            changes.append(Change(cid, "evidence", old["evidence"], new["evidence"],
+                                  after < before))
+        m0, m1 = _relative_margin(old), _relative_margin(new)
+        if m0 is not None and m1 is not None and m1 != m0:
+            shrank = m0 > 0 and m1 < m0 * (1 - margin_threshold)
+            if shrank or m1 > m0:
+                changes.append(Change(cid, "margin", round(m0, 6), round(m1, 6), shrank))
+    for cid in now.keys() - {e["id"] for e in baseline["claims"]}:
+        changes.append(Change(cid, "new claim", None, now[cid]["status"], False))
+    changes += _compare_benchmarks(baseline.get("benchmarks"), current.get("benchmarks"),
+                                   bench_noise)
+    return changes
+
+
+def _compare_benchmarks(old: dict[str, Any] | None, new: dict[str, Any] | None,
+                        noise: float) -> list[Change]:
+    if not old:
+        return []
+    if not new:
+        return [Change("benchmarks", "missing", "present", None, True)]
+    changes = []
+    s0, s1 = old.get("speedup"), new.get("speedup")
+    if s0 and s1 and s1 != s0:
+        changes.append(Change("benchmarks", "speedup", s0, s1, s1 < s0 * (1 - noise)))
+    e1, b1 = new.get("max_error"), new.get("bound")
+    if e1 is not None and b1 is not None and e1 > b1:
+        changes.append(Change("benchmarks", "error above bound", old.get("max_error"), e1, True))
+    return changes
+
+
+def _table(changes: Sequence[Change]) -> str:
+    width = max([len(c.claim) for c in changes] + [5])
+    lines = [f"{'claim':<{width}}  {'what':<18}  {'before':<14}  {'after':<14}  verdict"]
+    for c in changes:
+        verdict = "REGRESSION" if c.regression else "improved" if c.category != "new claim" \
+            else "new"
+        lines.append(f"{c.claim:<{width}}  {c.category:<18}  {c.before!s:<14}  "
+                     f"{c.after!s:<14}  {verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``regress --baseline OLD.json [--current NEW.json]``: exit 1 on any regression."""
+    parser = argparse.ArgumentParser(
+        prog="ptlimits regress", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", type=Path, required=True, metavar="OLD.json")
+    parser.add_argument("--current", type=Path, default=Path("audit/audit.json"),
+                        metavar="NEW.json", help="default: audit/audit.json")
+    parser.add_argument("--margin-threshold", type=float, default=0.5, metavar="F",
+                        help="flag a claim whose relative margin fell by more than this "
+                             "fraction (default 0.5)")
+    parser.add_argument("--bench-noise", type=float, default=0.3, metavar="F",
+                        help="tolerated relative drop in benchmark speedup (default 0.3)")
+    args = parser.parse_args(argv)
+    changes = compare_reports(load_report("--baseline", args.baseline),
+                              load_report("--current", args.current),
+                              margin_threshold=args.margin_threshold,
+                              bench_noise=args.bench_noise)
+    regressions = [c for c in changes if c.regression]
+    if regressions:
+        print(f"{len(regressions)} regression(s):")
+        print(_table(regressions))
+        return 1
+    improved = [c for c in changes if not c.regression]
+    print(f"no regression ({len(improved)} change(s) for the better or new)")
+    if improved:
+        print(_table(improved))
+    return 0
