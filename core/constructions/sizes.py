@@ -153,11 +153,9 @@ def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: i
         post_width = d * max(s_units if slots > 1 else 0, final_units)
         units = pre_width + d * (s_units * (slots - 1) + final_units)
     else:
-        m1 = M + 1
-        # Σ_{s<N} (M+1)^{s+1} regions, two knots each, computed without overflow tricks.
-        regions = sum(m1 ** (s + 1) for s in range(min(slots, 64)))
-        if slots > 64:
-            regions = 10**30
+        # Σ_{s<N} (M+1)^{s+1} regions, two knots each; beyond 64 slots the count is past
+        # every limit (≥ 2^64), so it is capped there instead of building a huge integer.
+        regions = sum((M + 1) ** (s + 1) for s in range(min(slots, 64)))
         post_depth = 1
         post_width = d * (2 * regions + 2)
         units = pre_width + post_width

@@ -48,7 +48,7 @@ from ..lipschitz import LipschitzTarget
 from ..weights import FeedForwardWeights, TransformerWeights
 from ._pl import Region, layer_from_regions
 from .evaluate import Float64Untrusted, RatMatrix, compile_exact
-from .sizes import UniversalSizes, plan_universal
+from .sizes import _BITS_PER_PROMPT_ENTRY, UniversalSizes, plan_universal
 
 __all__ = [
     "Prompt",
@@ -60,8 +60,6 @@ __all__ = [
     "code_value",
     "quantised_levels",
 ]
-
-_DIGITS_PER_ENTRY_BITS = 48
 
 
 def code_value(sizes: UniversalSizes, k: int, q: tuple[int, ...]) -> int:
@@ -316,7 +314,7 @@ def build_prompt(ut: UniversalTransformer, target: LipschitzTarget, *,
             for c in range(s.d):
                 table[c][slot] = int(levels[ci, c, k])
     lb = s.beta.bit_length() - 1
-    per_entry = max(1, _DIGITS_PER_ENTRY_BITS // lb)
+    per_entry = max(1, _BITS_PER_PROMPT_ENTRY // lb)
     entries = []
     for c in range(s.d):
         digits = [t + 1 for t in table[c]] + [s.beta // 2]      # sentinel digit β/2
