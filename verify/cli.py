@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="reuse per-claim results of an interrupted audit with the same "
                         "configuration from DIR/.partial/")
     p.add_argument("--no-html", action="store_true", help="skip audit.html (no plotting)")
+    p.add_argument("--bench-json", type=Path, default=None, metavar="FILE",
+                   help="embed a 'ptlimits bench kernel --json FILE' result (headline, rows) "
+                        "in the report and plot it")
 
     p = sub.add_parser("reproduce", help="re-measure one instance of one claim",
                        description="Re-measure the instance given as JSON (as printed in "
@@ -102,7 +105,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from properties.registry import select_claims
 
     from .audit import AuditOptions, run_audit, write_audit
-    from .report import ensure_writable_dir
+    from .report import ensure_writable_dir, load_benchmark
 
     out = ensure_writable_dir("--out", args.out)
     claims = select_claims(args.claims)
@@ -117,7 +120,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             print(f"\r[{done}/{total}] {claim_id} done, {elapsed:.0f} s elapsed, "
                   f"ETA {eta:.0f} s\033[K", end="", file=sys.stderr, flush=True)
 
+    bench = load_benchmark(args.bench_json) if args.bench_json else None
     report = run_audit(claims, options, out_dir=out, resume=args.resume, progress=progress)
+    if bench is not None:
+        report["benchmarks"] = bench
     if show:
         print(file=sys.stderr)
     written = write_audit(report, out, html=not args.no_html)

@@ -174,7 +174,43 @@ def parameter_figures(report: dict[str, Any]) -> list[Figure]:
     return figures
 
 
+def kernel_benchmark_figure(report: dict[str, Any]) -> list[Figure]:
+    """Kernel and exact-attention time and error against n (log-log, fitted slopes)."""
+    bench = report.get("benchmarks") or {}
+    rows = [r for r in bench.get("rows", []) if r.get("seconds") and r.get("n")
+            and r.get("B") == bench.get("B")]
+    methods = sorted({r["method"] for r in rows})
+    if not methods:
+        return []
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, wspace=0.28)
+    for method in methods:
+        pts = sorted((r["n"], r["seconds"], r.get("max_error")) for r in rows
+                     if r["method"] == method)
+        if len(pts) < 2:
+            continue
+        ns, ts = [p[0] for p in pts], [p[1] for p in pts]
+        slope = (math.log(ts[-1]) - math.log(ts[0])) / (math.log(ns[-1]) - math.log(ns[0]))
+        ax1.loglog(ns, ts, "o-", label=f"{method} (slope {slope:.2f})")
+        errs = [(n, e) for n, _, e in pts if e]
+        if errs:
+            ax2.loglog([n for n, _ in errs], [e for _, e in errs], "o-", label=method)
+    if bench.get("bound"):
+        ax2.axhline(bench["bound"], color="black", ls="--", lw=1, label="guaranteed bound")
+    for ax, ylabel in ((ax1, "seconds"), (ax2, "max error vs exact float64")):
+        ax.set_xlabel("n (query columns = keys)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    caption = (f"B = {bench.get('B')}, s = d = {bench.get('d')}, δ_F = {bench.get('delta_F')}, "
+               f"degree {bench.get('degree')}, rank {bench.get('rank')}; headline speedup "
+               f"{bench.get('speedup', float('nan')):.1f}× at n = {bench.get('n')} "
+               f"on {bench.get('device')}. Slopes are end-to-end log-log fits.")
+    return [Figure("Polynomial-method kernel: time and error against n", caption, _png(fig))]
+
+
 def all_figures(report: dict[str, Any]) -> list[Figure]:
     """Every figure the report's data supports, in reading order."""
-    return [*universality_error_figure(report), *prompt_length_figure(report),
+    return [*kernel_benchmark_figure(report), *universality_error_figure(report),
+            *prompt_length_figure(report),
             *phase_transition_figure(report), *parameter_figures(report)]

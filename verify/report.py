@@ -29,6 +29,22 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
+def load_benchmark(path: Path) -> dict[str, Any]:
+    """A kernel benchmark JSON reduced to what a report embeds: the headline's figures at
+    top level (``speedup``, ``max_error``, ``bound``, ...), its ``rows``, and the device."""
+    try:
+        data = json.loads(Path(path).read_text())
+        headline = dict(data["headline"])
+        rows = list(data["rows"])
+    except OSError as exc:
+        raise InvalidArgument(f"--bench-json={str(path)!r}: cannot read ({exc.strerror})"
+                              ) from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InvalidArgument(f"--bench-json={str(path)!r}: not a 'bench kernel' JSON with "
+                              f"'headline' and 'rows' ({exc!r})") from None
+    return {**headline, "rows": rows, "device": data.get("device"), "source": str(path)}
+
+
 def validate_report(report: dict[str, Any]) -> None:
     """Raise :class:`HarnessError` if ``report`` does not match the schema."""
     try:
