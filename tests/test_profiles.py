@@ -6,9 +6,10 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis.database import ReadOnlyDatabase
 
 from core.errors import InvalidArgument
-from properties.profiles import PROFILE_NAMES, active_profile_name, load_profile
+from properties.profiles import EXAMPLE_DB, PROFILE_NAMES, active_profile_name, load_profile
 
 
 def test_selection_rules() -> None:
@@ -33,5 +34,8 @@ def test_profile_in_force_is_ours() -> None:
     assert current.deadline is None
     if os.environ.get("CI") and not os.environ.get("HYPOTHESIS_PROFILE"):
         assert active == "ci"
-        assert current.derandomize and current.database is None
         assert current.max_examples == 20
+        if EXAMPLE_DB.is_dir():
+            assert isinstance(current.database, ReadOnlyDatabase)
+        else:
+            assert current.derandomize and current.database is None
