@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import (
@@ -44,7 +45,7 @@ _COMMON = {
 EXAMPLE_DB = Path(__file__).resolve().parent.parent / ".hypothesis" / "examples"
 
 
-def _ci_settings() -> dict[str, object]:
+def _ci_settings() -> dict[str, Any]:
     """Derandomised with no database on a fresh clone; where a nightly run left failures in
     the example database, replay them read-only (Hypothesis forbids a database together
     with ``derandomize``)."""

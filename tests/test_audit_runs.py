@@ -71,7 +71,8 @@ def test_resume_after_kill_matches_an_uninterrupted_run(tmp_path: Path) -> None:
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     saved = len(list(partial.glob("*_*.json"))) if partial.exists() else 0
-    assert not (out / "audit.json").exists() or proc.returncode == 0
+    if (out / "audit.json").exists():      # killed after the final write: it is complete
+        json.loads((out / "audit.json").read_text())
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads((out / "audit.json").read_text())

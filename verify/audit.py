@@ -13,6 +13,7 @@ partial results of a run with the same configuration.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -26,8 +27,9 @@ import sys
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -46,8 +48,9 @@ from properties.registry import get_claim
 from .executors import describe_executor, open_executor
 from .report import render_markdown, validate_report, write_atomically
 
-__all__ = ["AuditOptions", "audit_claim", "claim_entry", "claim_seed", "draw_instances",
-           "run_audit", "write_audit"]
+__all__ = ["AuditOptions", "audit_claim", "claim_entry", "claim_instances", "claim_seed",
+           "draw_instances", "measure_chunk", "measure_instances", "run_audit", "summarise",
+           "write_audit"]
 
 SCHEMA_VERSION = 1
 
@@ -114,8 +117,36 @@ def claim_seed(seed: int, claim_id: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(claim_id.encode())) % 2**32
 
 
+@contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Make Hypothesis draws depend on the seed only.
+
+    Hypothesis mixes literal constants mined from every *loaded* local module into its
+    draws, so the same seed gives different instances in a process that imported the tests
+    than in one that did not. For reproducible audits the draws here use no local constants
+    (and a private constants cache). This reaches into Hypothesis internals; if they move,
+    the draws still work and ``tests/test_audit_runs.py`` reports lost reproducibility.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+        saved = (providers._get_local_constants, providers.CONSTANTS_CACHE)
+        empty = copy.deepcopy(providers._local_constants)
+        for pool in (empty.integers, empty.floats, empty.bytes, empty.strings):
+            pool.clear()
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE = type(saved[1])(1024)
+    try:
+        yield
+    finally:
+        providers._get_local_constants, providers.CONSTANTS_CACHE = saved
+
+
 def draw_instances(claim: Claim, count: int, seed: int) -> list[Any]:
-    """Up to ``count`` instances drawn from ``claim.strategy()``, deterministically per seed."""
+    """Up to ``count`` instances drawn from ``claim.strategy()``, deterministically per seed
+    (independently of which modules this process has imported)."""
     if count <= 0:
         return []
     drawn: list[Any] = []
@@ -127,7 +158,8 @@ def draw_instances(claim: Claim, count: int, seed: int) -> list[Any]:
     def collect(instance: Any) -> None:
         drawn.append(instance)
 
-    collect()
+    with _without_local_constants():
+        collect()
     return drawn
 
 
@@ -172,11 +204,32 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
             "p50": float(np.percentile(finite, 50)), "p99": float(np.percentile(finite, 99))}
 
 
-def claim_entry(claim: Claim, instances: Sequence[Any],
-                measure: Callable[[Any], Outcome] | None = None) -> dict[str, Any]:
-    """Measure ``instances`` and summarise them as one report entry."""
+Failure = tuple[str, str]          # (one-line reason, traceback)
+Results = list[tuple[Any, Outcome]]
+
+
+def measure_instances(claim: Claim, instances: Sequence[Any],
+                      measure: Callable[[Any], Outcome] | None = None,
+                      ) -> tuple[Results, Failure | None, float]:
+    """Measure ``instances`` in order; stop at the first exception and return it.
+
+    Returns the results so far, the failure (or ``None``) and the seconds spent.
+    """
     measure = measure or claim.measure
     started = time.perf_counter()
+    results: Results = []
+    try:
+        for instance in instances:
+            results.append((instance, measure(instance)))
+    except Exception as exc:  # a claim that crashes is reported, the audit goes on
+        failure = (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        return results, failure, time.perf_counter() - started
+    return results, None, time.perf_counter() - started
+
+
+def summarise(claim: Claim, results: Results, failure: Failure | None,
+              seconds: float) -> dict[str, Any]:
+    """One report entry from measured results (or the failure that stopped them)."""
     base: dict[str, Any] = {
         "id": claim.id, "theory_ref": claim.theory_ref, "paper_ref": claim.paper_ref,
         "statement": claim.statement, "evidence": claim.evidence,
@@ -184,19 +237,13 @@ def claim_entry(claim: Claim, instances: Sequence[Any],
         "n_checked": 0, "n_bad": 0, "n_expected_failures": 0, "max_error": None,
         "bound": None, "margin": None, "worst_ratio": None, "worst_case": None,
         "error_stats": _stats([]), "ratio_stats": _stats([]), "records": [],
+        "seconds": seconds,
     }
     if claim.conditional:
-        return {**base, "status": "skip", "reason": claim.conditional,
-                "seconds": time.perf_counter() - started}
-    results: list[tuple[Any, Outcome]] = []
-    try:
-        for instance in instances:
-            results.append((instance, measure(instance)))
-    except Exception as exc:  # a claim that crashes is reported, the audit goes on
-        return {**base, "status": "error", "n_checked": len(results),
-                "reason": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(),
-                "seconds": time.perf_counter() - started}
+        return {**base, "status": "skip", "reason": claim.conditional}
+    if failure is not None:
+        return {**base, "status": "error", "n_checked": len(results), "reason": failure[0],
+                "traceback": failure[1]}
     bad = [(i, o) for i, o in results if not o.holds and claim.expected_to_fail(i) is None]
     expected = [(i, o) for i, o in results if not o.holds and claim.expected_to_fail(i)]
     status = "fail" if bad else ("xfail" if expected else "pass")
@@ -223,27 +270,62 @@ def claim_entry(claim: Claim, instances: Sequence[Any],
                 "error": _num(worst.error), "bound": _num(worst.bound),
                 "detail": _jsonable(dict(worst.detail)),
             })
-    entry["seconds"] = time.perf_counter() - started
     return entry
 
 
-def audit_claim(claim_id: str, options: AuditOptions) -> dict[str, Any]:
-    """Audit one claim (a top-level function so process pools and Dask can run it).
+def claim_entry(claim: Claim, instances: Sequence[Any],
+                measure: Callable[[Any], Outcome] | None = None) -> dict[str, Any]:
+    """Measure ``instances`` in this process and summarise them as one report entry."""
+    if claim.conditional:
+        return summarise(claim, [], None, 0.0)
+    return summarise(claim, *measure_instances(claim, instances, measure))
+
+
+def claim_instances(claim: Claim, options: AuditOptions) -> list[Any]:
+    """Reference points, then the seeded Hypothesis draws (none for conditional claims)."""
+    if claim.conditional:
+        return []
+    instances = list(claim.reference_points())
+    if options.draws_per_claim():
+        count = max(1, round(options.draws_per_claim() * claim.draws))
+        instances += draw_instances(claim, count, claim_seed(options.seed, claim.id))
+    return instances
+
+
+def measure_chunk(claim_id: str, instances: Sequence[Any],
+                  profile: str) -> tuple[Results, Failure | None, float]:
+    """Worker task: measure a chunk of one claim's instances (picklable, top level).
 
     Runs torch single-threaded so that every executor produces bit-identical numbers.
     """
-    load_profile(options.resolved_profile())
-    claim = get_claim(claim_id)
+    load_profile(profile)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        instances = list(claim.reference_points())
-        if not claim.conditional and options.draws_per_claim():
-            count = max(1, round(options.draws_per_claim() * claim.draws))
-            instances += draw_instances(claim, count, claim_seed(options.seed, claim.id))
-        return claim_entry(claim, instances)
+        return measure_instances(get_claim(claim_id), instances)
     finally:
         torch.set_num_threads(threads)
+
+
+def audit_claim(claim_id: str, options: AuditOptions) -> dict[str, Any]:
+    """Audit one claim in this process (what ``--jobs 1`` does for each claim)."""
+    claim = get_claim(claim_id)
+    if claim.conditional:
+        return summarise(claim, [], None, 0.0)
+    return summarise(claim, *measure_chunk(claim_id, claim_instances(claim, options),
+                                           options.resolved_profile()))
+
+
+def _chunks(items: Sequence[Any], count: int) -> list[list[Any]]:
+    """``items`` split in order into at most ``count`` nearly equal, non-empty chunks."""
+    count = max(1, min(count, len(items)))
+    size, extra = divmod(len(items), count)
+    out, start = [], 0
+    for k in range(count):
+        stop = start + size + (k < extra)
+        out.append(list(items[start:stop]))
+        start = stop
+    return out
 
 
 def _git(*args: str) -> str | None:
@@ -338,27 +420,51 @@ def run_audit(claims: Sequence[Claim], options: AuditOptions, *, out_dir: Path |
         if progress is not None:
             progress(len(done), len(ids), claim_id, time.perf_counter() - started)
 
-    # A worker process that dies takes the pool with it: the claims it left unfinished get
-    # one more try in a fresh pool, then are reported as errors.
+    by_id = {c.id: c for c in claims}
+    workers = 1 if options.executor == "local" and options.jobs == 1 else (
+        options.jobs or os.cpu_count() or 1)
+    # Each claim's instances (drawn here, cheaply) are split into chunks so that one slow
+    # claim's sweep also runs in parallel; results are reassembled in order.
+    tasks = {cid: _chunks(claim_instances(by_id[cid], options), workers) for cid in todo}
+    ChunkResult = tuple[Results, Failure | None, float]
+    pending: dict[str, list[ChunkResult | None]] = {
+        cid: [None] * len(chunks) for cid, chunks in tasks.items()}
+    profile = options.resolved_profile()
+    for cid in [c for c in todo if by_id[c].conditional or not tasks[c][0]]:
+        record(cid, summarise(by_id[cid], [], None, 0.0))
+        del pending[cid]
+    # A worker process that dies takes the pool with it: chunks it left unfinished get one
+    # more try in a fresh pool, then their claims are reported as errors.
+    lost: list[tuple[str, int, BaseException]] = []
     for _attempt in (1, 2):
-        lost: list[tuple[str, BaseException]] = []
-        with open_executor(options.executor, options.jobs) as executor:
-            futures: dict[Future[dict[str, Any]], str] = {
-                executor.submit(audit_claim, claim_id, options): claim_id
-                for claim_id in todo}
-            for future in as_completed(futures):
-                try:
-                    record(futures[future], future.result())
-                except Exception as exc:
-                    lost.append((futures[future], exc))
-        todo = [claim_id for claim_id, _ in lost]
-        if not todo:
+        jobs = [(cid, k) for cid, parts in pending.items() for k, part in enumerate(parts)
+                if part is None]
+        if not jobs:
             break
-    for claim_id, failure in lost:
-        entry = claim_entry(get_claim(claim_id), [])
-        entry.update(status="error", reason=f"worker failed twice: {failure!r}",
-                     traceback="".join(traceback.format_exception(failure)))
-        record(claim_id, entry)
+        lost = []
+        with open_executor(options.executor, options.jobs) as executor:
+            futures = {executor.submit(measure_chunk, cid, tasks[cid][k], profile): (cid, k)
+                       for cid, k in jobs}
+            for future in as_completed(futures):
+                cid, k = futures[future]
+                try:
+                    pending[cid][k] = future.result()
+                except Exception as exc:
+                    lost.append((cid, k, exc))
+                    continue
+                if all(part is not None for part in pending[cid]):
+                    parts = [part for part in pending.pop(cid) if part is not None]
+                    results = [r for part in parts for r in part[0]]
+                    failure = next((part[1] for part in parts if part[1]), None)
+                    record(cid, summarise(by_id[cid], results, failure,
+                                          sum(part[2] for part in parts)))
+    for cid, _, failure_exc in lost:
+        if cid in done:
+            continue
+        entry = summarise(by_id[cid], [], ("worker failed twice: " + repr(failure_exc),
+                                           "".join(traceback.format_exception(failure_exc))),
+                          0.0)
+        record(cid, entry)
     entries = [done[i] for i in ids]
     statuses = [e["status"] for e in entries]
     summary = {"total": len(entries),
