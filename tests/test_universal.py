@@ -265,3 +265,14 @@ def test_unguarded_float64_is_wrong_somewhere_on_a_164_bit_encoding() -> None:
         worst = max(worst, float(np.max(np.abs(got - np.array(ut.forward_exact(X, prompt),
                                                                  float)))))
     assert worst > 1.0 / (2 * ut.sizes.M)
+
+
+def test_cost_table_matches_the_planner() -> None:
+    from core.constructions.sizes import form_cost_table, wide_width_lower_bound
+
+    row = form_cost_table([TRUSTED]).splitlines()[2].split("|")
+    deep = plan_universal(*TRUSTED, form="deep")
+    assert int(row[10]) == deep.units
+    assert float(row[12]) == pytest.approx(wide_width_lower_bound(deep), abs=0.05)
+    with pytest.raises(ConstructionTooLarge):
+        plan_universal(*TRUSTED, form="wide")      # 3.55e5 units: over the wide limit
