@@ -276,3 +276,27 @@ def test_cost_table_matches_the_planner() -> None:
     assert float(row[12]) == pytest.approx(wide_width_lower_bound(deep), abs=0.05)
     with pytest.raises(ConstructionTooLarge):
         plan_universal(*TRUSTED, form="wide")      # 3.55e5 units: over the wide limit
+
+
+def test_mp_twin_needs_the_reported_precision() -> None:
+    """(1,3): 103 bits reported; the twin at 20 digits (~66 bits) misreads the table."""
+    from core.mp_twin import mp_forward
+
+    ut = build_universal(1, 3, 1.0, 0.5, 4)
+    s = ut.sizes
+    f = make_target("sinusoid", 1, 3, 1.0, 0)
+    prompt = build_prompt(ut, f)
+    enough = int(np.ceil(s.precision_bits * np.log10(2))) + 5
+
+    def worst(dps: int) -> float:
+        out = 0.0
+        for q in itertools.product(range(s.K), repeat=3):
+            X = cell_centre(s, q)
+            got = np.array([[float(v) for v in row]
+                            for row in mp_forward(ut.weights, X, prompt.float64(), dps=dps)])
+            out = max(out, float(np.max(np.abs(got - np.array(ut.forward_exact(X, prompt),
+                                                              float)))))
+        return out
+
+    assert worst(enough) < 1e-12
+    assert worst(20) > 1.0 / (2 * s.M)
