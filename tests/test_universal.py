@@ -300,3 +300,39 @@ def test_mp_twin_needs_the_reported_precision() -> None:
 
     assert worst(enough) < 1e-12
     assert worst(20) > 1.0 / (2 * s.M)
+
+
+def test_good_inputs_avoid_every_strip_and_include_corners() -> None:
+    from properties.strategies_universal import good_inputs
+
+    ut = build_universal(1, 1, 2.0, 0.1, 2)            # K=16
+    s = ut.sizes
+    X = good_inputs(ut, 40, 3)
+    assert X.shape == (40, 1, 1)
+    dist = np.abs(X * s.K - np.rint(X * s.K)) / s.K    # distance to the nearest b/K
+    interior = (X > 0) & (X < 1) & (np.rint(X * s.K) > 0) & (np.rint(X * s.K) < s.K)
+    assert np.all(dist[interior] >= float(s.eta) / 2)
+    assert np.any(np.isclose(dist, float(s.eta) / 2, rtol=0, atol=1e-15))
+
+
+@pytest.mark.parametrize("change", ["attention", "post_range", "post_mixing"])
+def test_certificate_refuses_broken_structure(change: str) -> None:
+    ut = build_universal(*TRUSTED)
+    w = ut.weights
+    if change == "attention":
+        w = dataclasses.replace(w, w_k=np.eye(2), w_q=np.eye(2))
+        match = "not uniform"
+    elif change == "post_range":
+        last = w.ff_post[-1]
+        w = dataclasses.replace(w, ff_post=(*w.ff_post[:-1], dataclasses.replace(
+            last, b2=last.b2 + 0.5)))
+        match = "not inside"
+    else:
+        last = w.ff_post[-1]
+        w2 = last.w2.copy()
+        w2[1, 0] = 1.0                                    # unit 0 reads channel 0
+        w = dataclasses.replace(w, ff_post=(*w.ff_post[:-1], dataclasses.replace(
+            last, w2=w2)))
+        match = "not separable"
+    with pytest.raises(ClaimViolation, match=match):
+        check_structure(dataclasses.replace(ut, weights=w))
