@@ -2,22 +2,26 @@
 
 Layering: the leaf modules ``tolerances``, ``compare``, ``oracles`` (and ``certify``) import
 only ``core`` and the Claim record, so claims in ``properties`` may use them; the runners
-(``audit``, ``cli``, ``bench``) import ``properties``. This facade re-exports the leaves only.
+(``audit``, ``cli``, ``bench``, ``regress``) import ``properties``. This facade re-exports the
+leaves lazily (PEP 562), so ``python -m verify --help`` starts without importing torch.
 """
 
-from .compare import Comparison, compare_arrays
-from .oracles import PRECISIONS, OracleValue, attention_oracle, converged, model_oracle
-from .tolerances import DTYPE_TOLERANCES, Tol, tolerance_for
+from __future__ import annotations
 
-__all__ = [
-    "DTYPE_TOLERANCES",
-    "PRECISIONS",
-    "Comparison",
-    "OracleValue",
-    "Tol",
-    "attention_oracle",
-    "compare_arrays",
-    "converged",
-    "model_oracle",
-    "tolerance_for",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Comparison": "compare", "compare_arrays": "compare",
+    "PRECISIONS": "oracles", "OracleValue": "oracles", "attention_oracle": "oracles",
+    "converged": "oracles", "model_oracle": "oracles",
+    "DTYPE_TOLERANCES": "tolerances", "Tol": "tolerances", "tolerance_for": "tolerances",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'verify' has no attribute {name!r}")
