@@ -74,26 +74,39 @@ def test_cli_errors_are_one_line(args: list[str], fragment: str, tmp_path: Path,
     assert "Traceback" not in err
 
 
-def test_unwritable_out_is_refused_before_work(tmp_path: Path) -> None:
+def test_unwritable_out_is_refused_before_work(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    proc = _run("audit", "--quick", "--out", str(blocker / "sub"))
-    assert proc.returncode == 2
-    assert "--out=" in proc.stderr and "not a writable directory" in proc.stderr
+    assert main(["audit", "--quick", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert "--out=" in err and "not a writable directory" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], ["audit", "--seed", "x"], [],
+                                  ["audit", "--hypothesis-profile", "turbo"]])
+def test_argparse_usage_errors_exit_2(args: list[str],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["audit", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--quick", "--out", "--claims", "--seed", "--hypothesis-profile", "--jobs",
+                 "--executor", "--resume", "--bench-json"):
+        assert flag in out
+
+
+def test_usage_error_from_the_shell_has_no_traceback() -> None:
+    proc = _run("audit", "--claims", "no_such_claim", "--out", "/tmp")
+    assert proc.returncode == 2 and proc.stderr.startswith("ptlimits: error:")
     assert "Traceback" not in proc.stderr
-
-
-@pytest.mark.parametrize("args", [["frobnicate"], ["audit", "--seed", "x"], []])
-def test_argparse_usage_errors_exit_2(args: list[str]) -> None:
-    proc = _run(*args)
-    assert proc.returncode == 2 and "usage:" in proc.stderr
-
-
-def test_help_explains_commands() -> None:
-    proc = _run("audit", "--help")
-    assert proc.returncode == 0
-    for flag in ("--quick", "--out", "--claims", "--seed", "--hypothesis-profile"):
-        assert flag in proc.stdout
 
 
 def test_console_script_runs_the_same_cli() -> None:
