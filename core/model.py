@@ -78,6 +78,7 @@ class PromptTunedTransformer(nn.Module):
         for i in range(count):
             z = feed_forward(z, *(getattr(self, f"ff_{prefix}{i}_{p}")
                                   for p in ("w1", "b1", "w2", "b2")))
+            check_finite_tensor("activations", z, step=f"FF_{prefix}[{i}]")
         return z
 
     def embed(self, X: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
@@ -116,6 +117,10 @@ class PromptTunedTransformer(nn.Module):
 
         Returns:
             ``(..., d, L)`` readout (the last ``L`` columns), or ``(..., d, n)`` if ``full``.
+
+        Raises:
+            NonFiniteError: an input holds NaN/inf, or a step produced one (named: e.g.
+                ``FF_pre[1]``, ``attention projections``, ``attention``).
         """
         z = self._ff_stack("pre", self._n_pre, self.embed(X, P))
         lp = P.shape[-1]
@@ -123,5 +128,8 @@ class PromptTunedTransformer(nn.Module):
         q = self.w_q @ queries
         k = self.w_k @ z
         v = self.w_ov @ z
+        for name, t in (("queries", q), ("keys", k), ("values", v)):
+            check_finite_tensor(name, t, step="attention projections")
         out = queries + _attention_block(q, k, v, self.beta)
+        check_finite_tensor("activations", out, step="attention")
         return self._ff_stack("post", self._n_post, out)

@@ -121,12 +121,18 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                   f"ETA {eta:.0f} s\033[K", end="", file=sys.stderr, flush=True)
 
     bench = load_benchmark(args.bench_json) if args.bench_json else None
-    report = run_audit(claims, options, out_dir=out, resume=args.resume, progress=progress)
-    if bench is not None:
-        report["benchmarks"] = bench
-    if show:
-        print(file=sys.stderr)
-    written = write_audit(report, out, html=not args.no_html)
+    try:
+        report = run_audit(claims, options, out_dir=out, resume=args.resume,
+                           progress=progress)
+        if bench is not None:
+            report["benchmarks"] = bench
+        if show:
+            print(file=sys.stderr)
+        written = write_audit(report, out, html=not args.no_html)
+    except OSError as exc:   # disk full, directory removed or made read-only mid-run
+        raise HarnessError(
+            f"cannot write to --out={str(out)!r} ({exc.strerror or exc}); the previous "
+            "report there, if any, is left intact") from None
     s = report["summary"]
     print(f"{s['total']} claims: {s['pass']} pass, {s['fail']} fail, {s['xfail']} xfail, "
           f"{s['skip']} skip, {s['error']} error ({report['header']['seconds']:.1f} s)")
