@@ -87,10 +87,13 @@ def measure_polynomial_certificate(inst: PolynomialInstance) -> Outcome:
     """The kernel's degree choice for ``(R, ε)``: certified sup of ``|p e^{−x} − 1|`` vs ε.
 
     The plan is built exactly as the kernel builds it (``s = 1``, ``β = 1``, ``B = √R``).
+    Minimality is part of the claim: unless ``g = 0``, degree ``g − 1`` must be refuted
+    (else the error is reported as ``inf``).
     """
     plan = _plan(1, math.sqrt(inst.radius), 1.0, inst.eps, inst.method)
     cert = plan.certificate
-    return Outcome(error=cert.sup_upper, bound=inst.eps, detail={
+    minimal = plan.degree == 0 or plan.refutation is not None
+    return Outcome(error=cert.sup_upper if minimal else math.inf, bound=inst.eps, detail={
         "degree": plan.degree, "verdict": cert.verdict, "enclosure": [cert.sup_lower,
                                                                        cert.sup_upper],
         "precision_bits": cert.precision_bits, "n_balls": cert.n_balls,

@@ -124,3 +124,13 @@ def test_bad_inputs_raise_named_errors(make: object, error: type, pattern: str) 
     Q, K, V, p, kwargs = make(*_inputs(n=20, m=20), plan)  # type: ignore[operator]
     with pytest.raises(error, match=pattern):
         polynomial_attention_with_info(Q, K, V, p, **kwargs)
+
+
+def test_memory_limit_too_small_for_one_column_is_refused() -> None:
+    plan = _plan()
+    Q, K, V = _inputs(n=20, m=20)
+    V1 = V[:1]
+    limit = 3 * plan.rank * 8                       # the rank check passes, S + 1 column not
+    with pytest.raises(ConstructionTooLarge, match="rank r=") as info:
+        polynomial_attention_with_info(Q, K, V1, plan, memory_limit=limit)
+    assert info.value.required > info.value.limit

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ..attention import exact_attention
-from ..errors import HarnessError, InvalidArgument, NonFiniteError
+from ..errors import ConstructionTooLarge, InvalidArgument, NonFiniteError
 from ..validation import MEMORY_LIMIT_BYTES, check_fits_in_memory, check_int, check_matrix
 from .features import MonomialFeatures
 from .plan import KernelPlan
@@ -116,12 +116,19 @@ def _check_inputs(Q: object, K: object, V: object, plan: object
 
 
 def _chunk_size(chunk: int, rank: int, d_v: int, itemsize: int, memory_limit: int) -> int:
-    """Largest chunk ``<= chunk`` whose feature block (twice, for the functional path) fits."""
+    """Largest chunk ``<= chunk`` whose feature block (twice, for the functional path) fits.
+
+    Raises:
+        ConstructionTooLarge: ``S`` plus a single-column block exceed ``memory_limit``.
+    """
     fixed = check_fits_in_memory("S = [V; 1]·U2ᵀ", (d_v + 1, rank), itemsize, memory_limit)
     per_column = 2 * rank * itemsize
     fitting = (memory_limit - fixed) // per_column
     if fitting < 1:
-        raise HarnessError("unreachable: check_fits_in_memory below raises first")
+        raise ConstructionTooLarge(
+            f"monomial features of rank r={rank}: S and one feature column need "
+            f"{(fixed + per_column) / 2**20:.3f} MiB, over memory_limit="
+            f"{memory_limit / 2**20:.3f} MiB", required=fixed + per_column, limit=memory_limit)
     return int(min(chunk, fitting))
 
 
