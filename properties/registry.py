@@ -20,6 +20,7 @@ __all__ = ["CLAIM_MODULES", "all_claims", "get_claim", "select_claims"]
 CLAIM_MODULES: tuple[str, ...] = (
     "properties.claims_model",
     "properties.claims_universal",
+    "properties.claims_memorise",
     "properties.claims_capacity",
     "properties.claims_kernel",
 )

@@ -58,6 +58,8 @@ __all__ = [
     "cell_centre",
     "cell_index",
     "code_value",
+    "digits_per_prompt_entry",
+    "prompt_from_levels",
     "quantised_levels",
 ]
 
@@ -313,16 +315,40 @@ def build_prompt(ut: UniversalTransformer, target: LipschitzTarget, *,
             slot = rank[code(s, k, q)]
             for c in range(s.d):
                 table[c][slot] = int(levels[ci, c, k])
-    lb = s.beta.bit_length() - 1
-    per_entry = max(1, _BITS_PER_PROMPT_ENTRY // lb)
+    return prompt_from_levels(ut, table, name=f"{target.family}:{target.seed}:{target.C}")
+
+
+def digits_per_prompt_entry(sizes: UniversalSizes) -> int:
+    """Table digits packed into one prompt entry: ``⌊48 / log₂β⌋`` (at least 1)."""
+    return max(1, _BITS_PER_PROMPT_ENTRY // (sizes.beta.bit_length() - 1))
+
+
+def prompt_from_levels(ut: UniversalTransformer, table: list[list[int]] | tuple[
+        tuple[int, ...], ...], *, name: str) -> Prompt:
+    """The prompt whose table holds ``table[c][s] = t_s ∈ 0..M`` (channel ``c``, slot ``s``).
+
+    ``table`` is ``d × N`` (``N = sizes.slots``); digits ``t_s + 1`` and the sentinel
+    ``β/2`` are packed ``⌊48/log₂β⌋`` per entry into ``d × L_p`` exact dyadic entries.
+    """
+    s = ut.sizes
+    if len(table) != s.d or any(len(row) != s.slots for row in table):
+        raise InvalidArgument(f"table has shape {[len(r) for r in table]}: expected "
+                              f"d={s.d} rows of slots={s.slots} levels")
+    bad = next(((c, r, t) for c, row in enumerate(table) for r, t in enumerate(row)
+                if isinstance(t, bool) or not isinstance(t, (int, np.integer))
+                or not 0 <= t <= s.M), None)
+    if bad is not None:
+        raise InvalidArgument(f"table[{bad[0]}][{bad[1]}]={bad[2]!r}: levels must be "
+                              f"integers in 0..M={s.M}")
+    per_entry = digits_per_prompt_entry(s)
     entries = []
     for c in range(s.d):
-        digits = [t + 1 for t in table[c]] + [s.beta // 2]      # sentinel digit β/2
+        digits = [int(t) + 1 for t in table[c]] + [s.beta // 2]      # sentinel digit β/2
         row = []
         for col in range(s.prompt_tokens):
             chunk = range(col * per_entry, min((col + 1) * per_entry, len(digits)))
             row.append(sum((Fraction(digits[r], s.beta ** (r + 1)) for r in chunk),
                            Fraction(0)))
         entries.append(tuple(row))
-    return Prompt(entries=tuple(entries), levels=tuple(tuple(r) for r in table),
-                  target=f"{target.family}:{target.seed}:{target.C}")
+    return Prompt(entries=tuple(entries), levels=tuple(tuple(int(t) for t in r)
+                                                       for r in table), target=name)

@@ -1,0 +1,251 @@
+"""Claim M (THEORY.md §2, ``thm:PT_memo``) and the LB link for constructive prompt lengths.
+
+The memorising τ is the universal route-B τ (:mod:`core.constructions.memorise`); every
+output is evaluated exactly in rational arithmetic (:meth:`UniversalTransformer.
+forward_exact`), which is stronger than agreement of the mpmath twin at two precisions.
+
+Every record's ``detail`` carries ``dL``, ``inv_eps``, ``Lp_constructive`` and
+``Lp_lower_bound`` for the audit's prompt-length figure: ``Lp_lower_bound`` is the capacity
+bound ``min_prompt_length_exact(packing_bits(d, L, C, ε), d, 2^b)`` of :mod:`core.bounds`
+for the τ's request, ``b`` the bits per prompt coordinate the construction uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from core.bounds import min_prompt_length_exact, packing_bits
+from core.constructions import UniversalSizes, cell_centre, plan_universal
+from core.constructions.memorise import (
+    bits_per_prompt_coordinate,
+    build_memoriser,
+    constructive_length,
+    every_grid_labelling,
+    memorisation_lower_bound,
+    memorisation_request,
+    memorising_prompt,
+)
+from core.constructions.universal import prompt_from_levels
+
+from .claim import Claim, Outcome
+from .strategies_memorise import (
+    LengthInstance,
+    MemoriseInstance,
+    TruncationInstance,
+    dataset_of,
+    length_instances,
+    memorise_instances,
+    memoriser_of,
+    truncation_instances,
+)
+
+__all__ = ["CLAIMS", "length_detail"]
+
+_PAPER = "thm:PT_memo"
+_WHY_FIXED = ("route B's table is indexed by all L·K^(dL) (cell, position) slots and FF_post "
+              "reads slot s after shifting out s digits, so every slot up to the last needs a "
+              "digit whatever N is; N enters only through K (smallest grid with K^(dL) >= N)")
+
+
+def length_detail(sizes: UniversalSizes, C: float, eps: float, N: int | None) -> dict[str, Any]:
+    """The prompt-length scalars every record reports (module docstring)."""
+    b = bits_per_prompt_coordinate(sizes)
+    inv_eps = Fraction(repr(eps)) ** -1
+    detail: dict[str, Any] = {
+        "dL": sizes.d * sizes.L,
+        "inv_eps": float(inv_eps),
+        "Lp_constructive": constructive_length(sizes),
+        "Lp_universal": sizes.prompt_tokens,
+        "Lp_lower_bound": min_prompt_length_exact(packing_bits(sizes.d, sizes.L, C, eps),
+                                                  sizes.d, 2**b),
+        "bits_per_entry": b, "K": sizes.K, "M": sizes.M, "slots": sizes.slots,
+        "precision_bits": sizes.precision_bits}
+    if N is not None:
+        detail["N"] = N
+        detail["Lp_star"] = memorisation_lower_bound(N, sizes.d, sizes.L, sizes.M, b)
+        detail["why_Lp_fixed_in_N"] = _WHY_FIXED
+    return detail
+
+
+def _outputs(inst: MemoriseInstance) -> tuple[list[Fraction], dict[str, Any]]:
+    """Exact ``|τ_P(X^(i)) − Y^(i)|`` over every entry of every sequence, and the detail."""
+    ut = memoriser_of(inst)
+    X, Y = dataset_of(inst, ut)
+    prompt = memorising_prompt(ut, X, Y, grid_labels=inst.labels == "grid")
+    errors = []
+    for x, y in zip(X, Y, strict=True):
+        out = ut.forward_exact(x, prompt)
+        errors += [abs(out[c][j] - Fraction(float(y[c, j])))
+                   for c in range(inst.d) for j in range(inst.L)]
+    r = memorisation_request(inst.N, inst.d, inst.L)
+    detail = length_detail(ut.sizes, r.C, r.eps, inst.N)
+    detail["sequences_checked"] = len(X)
+    return errors, detail
+
+
+def measure_exact(inst: MemoriseInstance) -> Outcome:
+    """Largest exact ``|τ_P(X^(i)) − Y^(i)|`` over the whole dataset (grid labels): must be 0."""
+    errors, detail = _outputs(inst)
+    worst = max(errors)
+    return Outcome(error=float(worst) if worst == 0 else max(float(worst), 2.0**-1074),
+                   bound=0.0, detail=detail)
+
+
+def measure_eps(inst: MemoriseInstance) -> Outcome:
+    """Largest exact ``|τ_P(X^(i)) − Y^(i)|`` (real labels) against ``ε = 1/(2M)``."""
+    errors, detail = _outputs(inst)
+    worst = max(errors)
+    eps = Fraction(1, 2 * detail["M"])
+    error = float(worst) if worst <= eps else max(float(worst), math.nextafter(float(eps),
+                                                                                  math.inf))
+    return Outcome(error=error, bound=float(eps), detail=detail)
+
+
+def _centre_outputs(ut: Any, table: list[list[int]], inputs: list[np.ndarray],
+                    ) -> tuple[int, ...]:
+    """Levels ``M·τ_P(x)`` over every input of the toy domain, flattened (exact)."""
+    prompt = prompt_from_levels(ut, table, name="truncated")
+    out: list[int] = []
+    for x in inputs:
+        y = ut.forward_exact(x, prompt)
+        vals = [y[c][j] * ut.sizes.M for j in range(ut.sizes.L) for c in range(ut.sizes.d)]
+        if any(v.denominator != 1 for v in vals):
+            raise AssertionError("an output left the grid: the τ is not reading a slot")
+        out += [int(v) for v in vals]
+    return tuple(out)
+
+
+def measure_truncation(inst: TruncationInstance) -> Outcome:
+    """Every prompt whose table keeps only ``free`` slots free, over all cells of a toy τ.
+
+    The inputs are every cell centre (one sequence per cell: ``N' = K^{dL}`` sequences);
+    the tables range over all ``(M+1)^{d·free}`` level choices of the free slots, the rest
+    ``0``. Error: the number of distinct labellings realised; bound: the number of
+    grid-labelled datasets on those inputs minus one, ``(M+1)^{N'·d·L} − 1``. A labelling
+    that no truncated prompt realises is exhibited, and the full prompt must memorise it.
+    """
+    ut = build_memoriser(inst.N, inst.d, inst.L)
+    s = ut.sizes
+    cells = list(itertools.product(range(s.K), repeat=s.d * s.L))
+    inputs = [cell_centre(s, q) for q in cells]
+    if not 0 <= inst.free < s.slots:
+        return Outcome(error=math.inf, bound=0.0, detail={
+            "refused": f"free={inst.free}: must be in 0..slots-1={s.slots - 1}"})
+    realised = set()
+    for choice in every_grid_labelling(s.M, s.d * inst.free):
+        table = [[0] * s.slots for _ in range(s.d)]
+        for c in range(s.d):
+            table[c][:inst.free] = choice[c * inst.free:(c + 1) * inst.free]
+        realised.add(_centre_outputs(ut, table, inputs))
+    entries = len(inputs) * s.d * s.L
+    datasets = (s.M + 1) ** entries
+    missed = next(lab for lab in every_grid_labelling(s.M, entries) if lab not in realised)
+    X = np.stack(inputs)
+    Y = np.array(missed, dtype=np.float64).reshape(len(inputs), s.L, s.d).transpose(0, 2, 1)
+    Y = Y / s.M
+    full = memorising_prompt(ut, X, Y)
+    ok = all(np.array_equal(np.array(ut.forward_exact(x, full), dtype=object),
+                            np.array([[Fraction(float(v)) for v in row] for row in y],
+                                     dtype=object)) for x, y in zip(X, Y, strict=True))
+    detail = {"free_slots": inst.free, "slots": s.slots, "K": s.K, "M": s.M,
+              "truncated_prompts": (s.M + 1) ** (s.d * inst.free), "realised": len(realised),
+              "datasets": datasets, "missed_levels": list(missed),
+              "full_prompt_memorises_missed": ok, "why_Lp_fixed_in_N": _WHY_FIXED,
+              **length_detail(s, memorisation_request(inst.N, inst.d, inst.L).C,
+                              memorisation_request(inst.N, inst.d, inst.L).eps, inst.N)}
+    return Outcome(error=float(len(realised)) if ok else math.inf,
+                   bound=float(datasets - 1), detail=detail)
+
+
+def measure_lengths(inst: LengthInstance) -> Outcome:
+    """``Lp_lower_bound / Lp_constructive`` (≤ 1), decided in exact integers.
+
+    Also requires ``L_p*(N, d, L) ≤ L_p`` for memorisation requests and the memorising
+    length to equal the universal one (same τ).
+    """
+    s = plan_universal(inst.d, inst.L, inst.C, inst.eps, inst.p)
+    detail = length_detail(s, inst.C, inst.eps, inst.N or None)
+    lp, low = detail["Lp_constructive"], detail["Lp_lower_bound"]
+    star = detail.get("Lp_star", 0)
+    ok = low <= lp and star <= lp and lp == s.prompt_tokens
+    ratio = low / lp if lp else (0.0 if low == 0 else math.inf)
+    error = ratio if ok else max(ratio, math.nextafter(1.0, math.inf))
+    return Outcome(error=error, bound=1.0, detail=detail)
+
+
+# --- reference points ----------------------------------------------------------------------
+
+#: The universality list's shapes at their largest default-tier grid, plus N = 64 at (1, 2).
+_EXACT_POINTS = (
+    MemoriseInstance(seed=11, N=64, d=1, L=2),
+    MemoriseInstance(seed=1, N=8, d=1, L=1), MemoriseInstance(seed=2, N=16, d=1, L=2),
+    MemoriseInstance(seed=3, N=16, d=2, L=1), MemoriseInstance(seed=4, N=8, d=1, L=3),
+    MemoriseInstance(seed=5, N=16, d=2, L=2), MemoriseInstance(seed=6, N=1, d=2, L=2),
+)
+_EPS_POINTS = (
+    MemoriseInstance(seed=21, N=16, d=1, L=2, labels="midpoint"),
+    MemoriseInstance(seed=22, N=16, d=2, L=1, labels="midpoint"),
+    MemoriseInstance(seed=23, N=8, d=1, L=3, labels="real"),
+    MemoriseInstance(seed=24, N=16, d=2, L=2, labels="real"),
+    MemoriseInstance(seed=25, N=8, d=1, L=1, labels="midpoint"),
+)
+_TRUNC_POINTS = (TruncationInstance(2, 1, 1, 1), TruncationInstance(4, 1, 1, 3),
+                 TruncationInstance(1, 1, 2, 1), TruncationInstance(1, 2, 1, 0))
+
+
+def _length_points() -> list[LengthInstance]:
+    mem = [LengthInstance(d=p.d, L=p.L, C=r.C, eps=r.eps, p=r.p, N=p.N)
+           for p in _EXACT_POINTS for r in [memorisation_request(p.N, p.d, p.L)]]
+    mem.append(LengthInstance(d=1, L=3, C=2.0, eps=0.5, p=4, N=64))
+    uni = [LengthInstance(d=d, L=L, C=C, eps=e, p=p) for d, L, C, e, p in (
+        (1, 1, 1.0, 0.3, 2), (1, 1, 2.0, 0.1, 2), (1, 2, 1.0, 0.4, 2), (1, 2, 1.0, 0.2, 2),
+        (2, 1, 1.0, 0.4, 2), (1, 3, 1.0, 0.5, 4), (1, 3, 1.0, 0.3, 4), (2, 2, 1.0, 0.5, 4),
+        (2, 2, 1.0, 0.4, 4))]
+    return mem + uni
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        id="memorise_grid_labels_exactly", theory_ref="M", paper_ref=_PAPER,
+        statement="For every token-separated dataset with labels on the output grid, the "
+                  "frozen τ with the memorising prompt gives τ_P(X^(i)) = Y^(i) exactly for "
+                  "every sequence i.",
+        evidence="exhaustive", instance_type=MemoriseInstance,
+        strategy=lambda: memorise_instances(("grid",)),
+        reference_points=lambda: list(_EXACT_POINTS), measure=measure_exact,
+        bound_source="exact rational evaluation: equality (error 0)", draws=0.5),
+    Claim(
+        id="memorise_real_labels_within_half_step", theory_ref="M", paper_ref=_PAPER,
+        statement="For every token-separated dataset with real labels in [0,1], every "
+                  "output of the memorising prompt is within ε = 1/(2M) of its label.",
+        evidence="exhaustive", instance_type=MemoriseInstance,
+        strategy=lambda: memorise_instances(("real", "midpoint")),
+        reference_points=lambda: list(_EPS_POINTS), measure=measure_eps,
+        bound_source="half the output grid step 1/(2M) of the τ's sizes", draws=0.5),
+    Claim(
+        id="memorise_fails_with_too_few_table_digits", theory_ref="M", paper_ref=_PAPER,
+        statement="At toy size, every prompt whose table leaves a slot fixed realises fewer "
+                  "labellings than there are grid-labelled datasets, and the full-length "
+                  "prompt memorises a dataset none of them realises.",
+        evidence="exhaustive", instance_type=TruncationInstance,
+        strategy=truncation_instances, reference_points=lambda: list(_TRUNC_POINTS),
+        measure=measure_truncation,
+        bound_source="counting: (M+1)^(N·d·L) datasets need that many distinct outputs",
+        draws=0.25),
+    Claim(
+        id="constructive_lengths_respect_lower_bound", theory_ref="LB",
+        paper_ref="thm:PT_memo (capacity lower bound; our formalisation)",
+        statement="Every constructive prompt length, universal and memorising, is at least "
+                  "the capacity lower bound for its request with K = 2^b levels per prompt "
+                  "coordinate.",
+        evidence="certified", instance_type=LengthInstance, strategy=length_instances,
+        reference_points=_length_points, measure=measure_lengths,
+        bound_source="min_prompt_length_exact(packing_bits(d, L, C, ε), d, 2^b) in exact "
+                     "integers; L_p*(N,d,L) for memorisation", draws=0.5),
+)
+
