@@ -133,9 +133,9 @@ def measure_truncation(inst: TruncationInstance) -> Outcome:
     s = ut.sizes
     cells = list(itertools.product(range(s.K), repeat=s.d * s.L))
     inputs = [cell_centre(s, q) for q in cells]
-    if not 0 <= inst.free < s.slots:
+    if not 0 <= inst.free <= s.slots:
         return Outcome(error=math.inf, bound=0.0, detail={
-            "refused": f"free={inst.free}: must be in 0..slots-1={s.slots - 1}"})
+            "refused": f"free={inst.free}: must be in 0..slots={s.slots}"})
     realised = set()
     for choice in every_grid_labelling(s.M, s.d * inst.free):
         table = [[0] * s.slots for _ in range(s.d)]
@@ -144,7 +144,12 @@ def measure_truncation(inst: TruncationInstance) -> Outcome:
         realised.add(_centre_outputs(ut, table, inputs))
     entries = len(inputs) * s.d * s.L
     datasets = (s.M + 1) ** entries
-    missed = next(lab for lab in every_grid_labelling(s.M, entries) if lab not in realised)
+    missed = next((lab for lab in every_grid_labelling(s.M, entries) if lab not in realised),
+                  None)
+    if missed is None:       # free = slots: the prompt is not truncated and realises them all
+        return Outcome(error=float(len(realised)), bound=float(datasets - 1), detail={
+            "free_slots": inst.free, "slots": s.slots, "realised": len(realised),
+            "datasets": datasets})
     X = np.stack(inputs)
     Y = np.array(missed, dtype=np.float64).reshape(len(inputs), s.L, s.d).transpose(0, 2, 1)
     Y = Y / s.M

@@ -166,11 +166,12 @@ def _as_array(name: str, value: object, d: int, L: int) -> np.ndarray:
     bad = np.argwhere(~np.isfinite(arr))
     if bad.size:
         i, c, j = (int(v) for v in bad[0])
-        raise NonFiniteError(f"{name}[{i}][{c}, {j}]={arr[i, c, j]!r}: must be finite")
+        raise NonFiniteError(f"{name}[{i}][{c}, {j}]={float(arr[i, c, j])!r}: must be finite")
     out = np.argwhere((arr < 0.0) | (arr > 1.0))
     if out.size:
         i, c, j = (int(v) for v in out[0])
-        raise InvalidArgument(f"{name}[{i}][{c}, {j}]={arr[i, c, j]!r}: must lie in [0, 1]")
+        raise InvalidArgument(f"{name}[{i}][{c}, {j}]={float(arr[i, c, j])!r}: must lie in "
+                              "[0, 1]")
     return arr
 
 

@@ -1,0 +1,314 @@
+"""Unit tests, bad datasets and planted bugs for memorisation (claim M) and its LB link."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import core.constructions.memorise as memorise_module
+from core.constructions import build_prompt, cell_centre, code_value
+from core.constructions.memorise import (
+    bits_per_prompt_coordinate,
+    build_memoriser,
+    constructive_length,
+    label_levels,
+    memorisation_lower_bound,
+    memorisation_request,
+    memorisation_table,
+    memorising_prompt,
+    sizes_section,
+    table_slot,
+    validate_dataset,
+)
+from core.constructions.universal import prompt_from_levels
+from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument, NonFiniteError
+from core.lipschitz import make_target
+from properties.registry import get_claim
+from properties.strategies_memorise import (
+    MEMORISE_SHAPES,
+    MemoriseInstance,
+    dataset_of,
+    memoriser_of,
+)
+
+
+@pytest.fixture(scope="module")
+def tau():
+    """(1, 2) with K = 4, M = 4: 32 slots."""
+    return build_memoriser(16, 1, 2)
+
+
+def _toy_dataset(tau):
+    X, Y = dataset_of(MemoriseInstance(seed=7, N=16, d=1, L=2), tau)
+    return X, Y
+
+
+# --- sizes ------------------------------------------------------------------------------------
+
+
+def test_request_grid_holds_n_sequences_and_is_smallest_on_the_ladder() -> None:
+    for d, L, n_max in MEMORISE_SHAPES:
+        for N in (1, n_max // 2 + 1, n_max):
+            r = memorisation_request(N, d, L)
+            assert r.sizes().K ** (d * L) >= N
+            smaller = [C for C in memorise_module._C_LADDER if C < r.C]
+            for C in smaller:
+                assert memorise_module.plan_universal(d, L, C, r.eps, r.p).K ** (d * L) < N
+
+
+def test_request_too_large_names_the_largest_n() -> None:
+    with pytest.raises(ConstructionTooLarge, match=r"N=100000.*use N <="):
+        memorisation_request(100_000, 2, 2)
+
+
+def test_constructive_length_is_the_universal_length_for_every_n(tau) -> None:
+    s = tau.sizes
+    assert constructive_length(s) == s.prompt_tokens
+    per = memorise_module.digits_per_prompt_entry(s)
+    assert (constructive_length(s) - 1) * per < s.slots + 1 <= constructive_length(s) * per
+    # N does not enter: every N on the same grid gets the same τ and the same length
+    assert {build_memoriser(N, 1, 2).digest() for N in (5, 9, 16)} == {tau.digest()}
+
+
+LOWER = [  # (N, d, L, M, bits, expected L_p*)
+    (1, 1, 1, 1, 1, 1), (3, 1, 1, 1, 1, 3), (4, 1, 2, 4, 48, 1), (64, 1, 2, 4, 48, 7),
+    (16, 2, 2, 8, 48, 3), (5, 1, 1, 3, 2, 5),
+]
+
+
+@pytest.mark.parametrize(("N", "d", "L", "M", "bits", "want"), LOWER)
+def test_memorisation_lower_bound_is_least_solution(N, d, L, M, bits, want) -> None:
+    got = memorisation_lower_bound(N, d, L, M, bits)
+    assert got == want
+    assert 2 ** (bits * d * got) >= (M + 1) ** (N * d * L)
+    assert got == 0 or 2 ** (bits * d * (got - 1)) < (M + 1) ** (N * d * L)
+
+
+def test_bits_per_coordinate_fit_the_48_bit_budget(tau) -> None:
+    b = bits_per_prompt_coordinate(tau.sizes)
+    assert b <= 48 and b % (tau.sizes.beta.bit_length() - 1) == 0
+
+
+def test_sizes_section_rows_match_the_planner() -> None:
+    rows = sizes_section([(64, 1, 2), (16, 2, 2)]).splitlines()
+    assert len(rows) == 4
+    cells = [c.strip() for c in rows[2].split("|")]
+    s = memorisation_request(64, 1, 2).sizes()
+    assert cells[5:10] == [str(s.K), str(s.M), str(s.slots), str(s.prompt_tokens),
+                           str(s.prompt_tokens)]
+
+
+# --- the construction ----------------------------------------------------------------------
+
+
+def test_table_slot_is_the_universal_slot_of_the_cell(tau) -> None:
+    s = tau.sizes
+    seen = {table_slot(tau, k, q) for q in itertools.product(range(s.K), repeat=2)
+            for k in range(s.L)}
+    assert seen == set(range(s.slots))
+    q = (3, 1)
+    assert tau.slot_values[table_slot(tau, 1, q)] == code_value(s, 1, q)
+
+
+def test_memorising_prompt_equals_universal_prompt_on_a_full_grid_dataset(tau) -> None:
+    """Labels = a target's quantised levels at every cell centre: the same prompt as P(f)."""
+    s = tau.sizes
+    f = make_target("sinusoid", 1, 2, tau.sizes.C, 3, grid=s.K)
+    cells = list(itertools.product(range(s.K), repeat=2))
+    X = np.stack([cell_centre(s, q) for q in cells])
+    Y = np.clip(np.rint(f.values(X) * s.M), 0, s.M) / s.M
+    assert memorising_prompt(tau, X, Y).entries == build_prompt(tau, f).entries
+
+
+def test_every_sequence_is_memorised_exactly(tau) -> None:
+    X, Y = _toy_dataset(tau)
+    P = memorising_prompt(tau, X, Y)
+    for x, y in zip(X, Y, strict=True):
+        assert tau.forward_exact(x, P) == [[Fraction(float(v)) for v in row] for row in y]
+
+
+def test_label_levels_round_half_up_exactly(tau) -> None:
+    M = tau.sizes.M
+    Y = np.array([[[0.0, 1.0]], [[(0.5) / M, (1.5) / M - 2**-40]]])
+    assert label_levels(tau.sizes, Y).tolist() == [[[0, M]], [[1, 1]]]
+
+
+def test_fill_level_sets_unused_slots(tau) -> None:
+    X, Y = _toy_dataset(tau)
+    table = memorisation_table(tau, X[:1], Y[:1], grid_labels=True, fill=3)
+    used = {table_slot(tau, k, tuple(int(np.floor(4 * X[0, 0, j])) for j in range(2)))
+            for k in range(2)}
+    assert all(table[0][s] == 3 for s in range(tau.sizes.slots) if s not in used)
+
+
+def test_prompt_from_levels_refuses_bad_tables(tau) -> None:
+    s = tau.sizes
+    with pytest.raises(InvalidArgument, match="expected d=1 rows of slots=32"):
+        prompt_from_levels(tau, [[0] * 3], name="x")
+    with pytest.raises(InvalidArgument, match=r"table\[0\]\[2\]=5"):
+        prompt_from_levels(tau, [[0, 0, s.M + 1] + [0] * (s.slots - 3)], name="x")
+
+
+# --- bad datasets: each named with sequence, position and amount -------------------------
+
+
+def _bad_cases(tau):
+    X, Y = _toy_dataset(tau)
+    eta = float(tau.sizes.eta)
+    cases = []
+    x = X.copy()
+    x[5, 0, 1] = X[2, 0, 1] + (1e-3 if X[2, 0, 1] < 0.5 else -1e-3)  # another token, same cell
+    x[5, 0, 1] = np.clip(x[5, 0, 1], np.floor(4 * X[2, 0, 1]) / 4 + eta,
+                         (np.floor(4 * X[2, 0, 1]) + 1) / 4 - eta)
+    cases.append((x, Y, "collide: they differ by 0.001"))
+    x = X.copy()
+    x[3, 0, 0] = 0.5 + eta / 8
+    cases.append((x, Y, r"X\[3\]\[0, 0\].*sequence i=3, position j=0.*from the cell boundary "
+                        r"2/4"))
+    x = X.copy()
+    x[4] = X[1]
+    cases.append((x, Y, "sequences i=1 and i=4 are equal"))
+    x = X.copy()
+    x[0, 0, 1] = np.nan
+    cases.append((x, Y, r"X\[0\]\[0, 1\]=nan: must be finite"))
+    cases.append((X[:, :, :1], Y, r"X has shape \(16, 1, 1\): expected \(N, d=1, L=2\)"))
+    cases.append((X, Y[:3], "X has N=16 sequences but Y has N=3"))
+    y = Y.copy()
+    y[2, 0, 1] = 0.3
+    cases.append((X, y, r"Y\[2\]\[0, 1\]=0.3 is not on the output grid t/M, M=4"))
+    y = Y.copy()
+    y[1, 0, 0] = 1.5
+    cases.append((X, y, r"Y\[1\]\[0, 0\]=1.5: must lie in \[0, 1\]"))
+    return cases
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_bad_datasets_are_refused_by_name(tau, case: int) -> None:
+    X, Y, match = _bad_cases(tau)[case]
+    with pytest.raises(InvalidArgument, match=match):
+        validate_dataset(tau.sizes, X, Y, grid_labels=True)
+
+
+def test_collision_message_names_both_tokens_and_the_distance(tau) -> None:
+    X, Y = _toy_dataset(tau)
+    x = X.copy()
+    x[9, 0, 0] = X[0, 0, 0] + 0.002 * (1 if X[0, 0, 0] % 0.25 < 0.125 else -1)
+    with pytest.raises(InvalidArgument) as info:
+        validate_dataset(tau.sizes, x, Y, grid_labels=True)
+    text = str(info.value)
+    assert "(sequence i=0, position j=0)" in text and "(sequence i=9, position j=0)" in text
+    got = float(text.split("differ by ")[1].split(" ")[0])
+    assert math.isclose(got, 0.002, rel_tol=1e-4)
+
+
+def test_nan_is_a_non_finite_error(tau) -> None:
+    X, Y = _toy_dataset(tau)
+    Y = Y.copy()
+    Y[0, 0, 0] = np.inf
+    with pytest.raises(NonFiniteError):
+        validate_dataset(tau.sizes, X, Y, grid_labels=False)
+
+
+def test_real_labels_pass_without_the_grid_check(tau) -> None:
+    X, _ = _toy_dataset(tau)
+    Y = np.full(X.shape, 0.3)
+    cells = validate_dataset(tau.sizes, X, Y, grid_labels=False)
+    assert len(set(cells)) == len(X)
+
+
+def test_drawn_datasets_are_valid_for_every_shape_and_label_kind() -> None:
+    for (d, L, n_max), labels in zip(MEMORISE_SHAPES, ("grid", "real", "midpoint", "grid",
+                                                       "real"), strict=True):
+        inst = MemoriseInstance(seed=d * 10 + L, N=n_max, d=d, L=L, labels=labels)
+        ut = memoriser_of(inst)
+        X, Y = dataset_of(inst, ut)
+        assert X.shape == Y.shape == (n_max, d, L)
+        validate_dataset(ut.sizes, X, Y, grid_labels=labels == "grid")
+
+
+# --- planted bugs: each must turn a claim red ---------------------------------------------
+
+
+EXACT = MemoriseInstance(seed=2, N=16, d=1, L=2)
+MIDPOINT = MemoriseInstance(seed=21, N=16, d=1, L=2, labels="midpoint")
+
+
+def test_planted_off_by_one_table_index_is_caught(monkeypatch) -> None:
+    claim = get_claim("memorise_grid_labels_exactly")
+    claim.check(EXACT)
+    real = memorise_module.table_slot
+
+    def shifted(ut, k, q):
+        return (real(ut, k, q) + 1) % ut.sizes.slots
+
+    monkeypatch.setattr(memorise_module, "table_slot", shifted)
+    with pytest.raises(ClaimViolation):
+        claim.check(EXACT)
+
+
+def test_planted_labels_on_a_coarser_grid_are_caught(monkeypatch) -> None:
+    claim = get_claim("memorise_grid_labels_exactly")
+    real = memorise_module.label_levels
+
+    def coarse(sizes, Y):
+        return 2 * (real(sizes, Y) // 2)
+
+    monkeypatch.setattr(memorise_module, "label_levels", coarse)
+    with pytest.raises(ClaimViolation):
+        claim.check(EXACT)
+
+
+def test_planted_labels_rounded_to_float32_are_caught(monkeypatch) -> None:
+    claim = get_claim("memorise_real_labels_within_half_step")
+    claim.check(MIDPOINT)
+    real = memorise_module.label_levels
+
+    def single(sizes, Y):
+        return real(sizes, np.asarray(Y, np.float32).astype(np.float64))
+
+    monkeypatch.setattr(memorise_module, "label_levels", single)
+    with pytest.raises(ClaimViolation):
+        claim.check(MIDPOINT)
+
+
+def test_planted_prompt_entries_rounded_to_float32_are_caught(monkeypatch) -> None:
+    claim = get_claim("memorise_grid_labels_exactly")
+    real = memorise_module.prompt_from_levels
+
+    def single(ut, table, *, name):
+        p = real(ut, table, name=name)
+        rounded = tuple(tuple(Fraction(float(np.float32(v))) for v in row)
+                        for row in p.entries)
+        return type(p)(entries=rounded, levels=p.levels, target=p.target)
+
+    monkeypatch.setattr(memorise_module, "prompt_from_levels", single)
+    with pytest.raises(ClaimViolation):
+        claim.check(EXACT)
+
+
+def test_planted_lower_bound_above_constructive_is_caught(monkeypatch) -> None:
+    import properties.claims_memorise as claims_module
+    from properties.strategies_memorise import LengthInstance
+
+    claim = get_claim("constructive_lengths_respect_lower_bound")
+    inst = LengthInstance(d=1, L=2, C=4.0, eps=0.5, p=4, N=64)
+    claim.check(inst)
+    monkeypatch.setattr(claims_module, "memorisation_lower_bound",
+                        lambda N, d, L, M, bits: memorisation_lower_bound(N, d, L, M, 2))
+    with pytest.raises(ClaimViolation):
+        claim.check(inst)
+
+
+def test_planted_truncated_prompt_that_realises_everything_is_caught(monkeypatch) -> None:
+    """With every slot free (no truncation) all datasets are realised: the count goes red."""
+    from properties.strategies_memorise import TruncationInstance
+
+    claim = get_claim("memorise_fails_with_too_few_table_digits")
+    inst = TruncationInstance(2, 1, 1, 1)
+    claim.check(inst)
+    with pytest.raises(ClaimViolation):
+        claim.check(TruncationInstance(2, 1, 1, 2))
