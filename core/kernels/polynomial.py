@@ -12,7 +12,8 @@ Two families:
   gives the rigorous relative bound ``e^R R^{g+1} / (g+1)!`` (for ``x > 0`` the relative
   error is at most ``R^{g+1}/(g+1)!``; for ``x < 0`` multiply by ``e^{|x|} <= e^R``).
 - ``"chebyshev"``: the interpolant of ``e^x`` at the ``g+1`` Chebyshev points of the first
-  kind on ``[−R, R]``, converted to the monomial basis in ``x``.
+  kind on ``[−R, R]``, converted to the monomial basis in ``x`` in mpmath (the change of
+  basis cancels digits) and rounded once to float64.
 
 Coefficients are stored as float64 numbers: the certificate (``verify.certify``) checks
 exactly these numbers, so the polynomial the kernel uses is the polynomial certified.
@@ -24,9 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
+import mpmath
 import numpy as np
-from numpy.polynomial import chebyshev as cheb
 
 from ..errors import InvalidArgument
 from ..validation import check_int, check_real
@@ -99,18 +101,44 @@ def exp_polynomial(method: str, degree: int, radius: float) -> ExpPolynomial:
     if method == "taylor" or r == 0.0:
         coeffs = [1.0 / math.factorial(k) for k in range(g + 1)]
         return ExpPolynomial("taylor" if method == "taylor" else method, g, r, tuple(coeffs))
-    # interpolate e^{R y} at Chebyshev points y_j of the first kind, y = x / R
-    nodes = np.cos(np.pi * (np.arange(g + 1) + 0.5) / (g + 1))
-    cheb_coeffs = cheb.chebfit(nodes, np.exp(r * nodes), g)
-    in_y = np.zeros(g + 1)
-    converted = cheb.cheb2poly(cheb_coeffs)
-    in_y[:len(converted)] = converted
-    with np.errstate(over="ignore", invalid="ignore"):
-        coeffs = in_y / np.float64(r) ** np.arange(g + 1)
-    if not np.isfinite(coeffs).all():
+    monomial = _chebyshev_monomials(g, r)
+    if not all(math.isfinite(c) for c in monomial):
         raise InvalidArgument(f"degree={degree!r}, radius={radius!r}: monomial coefficients "
                               "of the Chebyshev interpolant overflow float64")
-    return ExpPolynomial(method, g, r, tuple(float(c) for c in coeffs))
+    return ExpPolynomial(method, g, r, monomial)
+
+
+@lru_cache(maxsize=1024)
+def _chebyshev_monomials(g: int, r: float) -> tuple[float, ...]:
+    """Monomial coefficients in ``x`` of the interpolant of ``e^x`` at the ``g+1`` Chebyshev
+    points of the first kind on ``[−r, r]``, each correctly rounded to float64.
+
+    The change of basis ``Σ a_k T_k(x/r) → Σ c_m x^m`` cancels about ``g·|log10 r|`` digits
+    (tiny or large ``r``) plus ``g·log10 2`` (the size of ``T_k``'s coefficients), so it is
+    done in mpmath with that many extra digits; float64 ``chebfit`` + ``cheb2poly`` gave
+    monomial coefficients off by orders of magnitude at ``r = 1e-10``.
+    """
+    extra = g * (abs(math.log10(r)) + math.log10(2.0)) + r / math.log(10.0)
+    with mpmath.workdps(40 + math.ceil(extra)):
+        n = g + 1
+        R = mpmath.mpf(r)
+        angles = [mpmath.pi * (j + mpmath.mpf(1) / 2) / n for j in range(n)]
+        values = [mpmath.exp(R * mpmath.cos(t)) for t in angles]
+        a = [2 * mpmath.fsum(v * mpmath.cos(k * t) for v, t in zip(values, angles, strict=True))
+             / n for k in range(n)]
+        a[0] /= 2
+        in_y = [mpmath.mpf(0)] * n
+        t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]
+        for k in range(n):
+            t_k = t_prev if k == 0 else t_cur
+            for m, coefficient in enumerate(t_k):
+                in_y[m] += a[k] * coefficient
+            if k >= 1:                                   # T_{k+1} = 2y T_k − T_{k−1}
+                nxt = [mpmath.mpf(0)] + [2 * c for c in t_cur]
+                for m, c in enumerate(t_prev):
+                    nxt[m] -= c
+                t_prev, t_cur = t_cur, nxt
+        return tuple(float(c / R**m) for m, c in enumerate(in_y))
 
 
 def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
