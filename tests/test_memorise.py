@@ -312,3 +312,12 @@ def test_planted_truncated_prompt_that_realises_everything_is_caught(monkeypatch
     claim.check(inst)
     with pytest.raises(ClaimViolation):
         claim.check(TruncationInstance(2, 1, 1, 2))
+
+
+# --- bigger runs (pytest -m slow) ------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("N", "d", "L"), [(64, 2, 1), (64, 1, 3)])
+def test_sixty_four_sequences_memorised_exactly_on_larger_shapes(N: int, d: int, L: int) -> None:
+    get_claim("memorise_grid_labels_exactly").check(MemoriseInstance(seed=N + d, N=N, d=d, L=L))
