@@ -17,6 +17,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+import mpmath
 import numpy as np
 
 from core.bounds import min_prompt_length_exact, packing_bits
@@ -31,9 +32,11 @@ from core.constructions.memorise import (
     memorising_prompt,
 )
 from core.constructions.universal import prompt_from_levels
+from core.mp_twin import mp_forward
 
 from .claim import Claim, Outcome
 from .strategies_memorise import (
+    TWIN_SHAPES,
     LengthInstance,
     MemoriseInstance,
     TruncationInstance,
@@ -104,6 +107,30 @@ def measure_eps(inst: MemoriseInstance) -> Outcome:
     error = float(worst) if worst <= eps else max(float(worst), math.nextafter(float(eps),
                                                                                   math.inf))
     return Outcome(error=error, bound=float(eps), detail=detail)
+
+
+def measure_mp_twin(inst: MemoriseInstance) -> Outcome:
+    """The mpmath twin at two precisions on every sequence, against the grid labels.
+
+    ``dps = ⌈bits·log₁₀2⌉ + 5`` from the τ's reported ``precision_bits``, and ``dps + 15``;
+    error: the largest ``|twin − Y|`` over both; bound: ``10^-(dps−10)`` (THEORY.md §2, M).
+    """
+    ut = memoriser_of(inst)
+    X, Y = dataset_of(inst, ut)
+    P = memorising_prompt(ut, X, Y).float64()
+    dps = math.ceil(ut.sizes.precision_bits * math.log10(2)) + 5
+    worst = 0.0
+    for prec in (dps, dps + 15):
+        for x, y in zip(X, Y, strict=True):
+            out = mp_forward(ut.weights, x, P, dps=prec)
+            with mpmath.workdps(prec):
+                gap = max(abs(out[c][j] - mpmath.mpf(float(y[c, j])))
+                          for c in range(inst.d) for j in range(inst.L))
+            worst = max(worst, float(gap))
+    r = memorisation_request(inst.N, inst.d, inst.L)
+    detail = {**length_detail(ut.sizes, r.C, r.eps, inst.N), "dps": [dps, dps + 15],
+              "sequences_checked": len(X)}
+    return Outcome(error=worst, bound=10.0 ** -(dps - 10), detail=detail)
 
 
 def _centre_outputs(ut: Any, table: list[list[int]], inputs: list[np.ndarray],
@@ -224,6 +251,18 @@ CLAIMS: tuple[Claim, ...] = (
         strategy=lambda: memorise_instances(("grid",)),
         reference_points=lambda: list(_EXACT_POINTS), measure=measure_exact,
         bound_source="exact rational evaluation: equality (error 0)", draws=0.5),
+    Claim(
+        id="memorise_matches_mp_twin_at_two_precisions", theory_ref="M", paper_ref=_PAPER,
+        statement="On every sequence of a small dataset the mpmath twin of the memorising "
+                  "τ_P at two precisions reproduces the grid labels to 10^-(dps-10).",
+        evidence="oracle", instance_type=MemoriseInstance,
+        strategy=lambda: memorise_instances(("grid",), TWIN_SHAPES),
+        reference_points=lambda: [MemoriseInstance(seed=31, N=8, d=1, L=1),
+                                  MemoriseInstance(seed=32, N=2, d=1, L=2),
+                                  MemoriseInstance(seed=33, N=4, d=2, L=1)],
+        measure=measure_mp_twin,
+        bound_source="THEORY.md §2 M: equality up to the working precision, 10^-(dps-10)",
+        draws=0.25),
     Claim(
         id="memorise_real_labels_within_half_step", theory_ref="M", paper_ref=_PAPER,
         statement="For every token-separated dataset with real labels in [0,1], every "

@@ -28,6 +28,7 @@ from .strategies import seeds
 __all__ = [
     "LABELS",
     "MEMORISE_SHAPES",
+    "TWIN_SHAPES",
     "LengthInstance",
     "MemoriseInstance",
     "TruncationInstance",
@@ -95,17 +96,23 @@ def dataset_of(inst: MemoriseInstance, ut: UniversalTransformer | None = None,
     return X, Y
 
 
+#: Shapes whose τ has at most 8 slots: cheap enough for the mpmath twin.
+TWIN_SHAPES: tuple[tuple[int, int, int], ...] = ((1, 1, 8), (1, 2, 2), (2, 1, 4))
+
+
 @st.composite
-def _memorise(draw: st.DrawFn, labels: tuple[str, ...]) -> MemoriseInstance:
-    d, L, n_max = draw(st.sampled_from(MEMORISE_SHAPES))
+def _memorise(draw: st.DrawFn, labels: tuple[str, ...],
+              shapes: tuple[tuple[int, int, int], ...]) -> MemoriseInstance:
+    d, L, n_max = draw(st.sampled_from(shapes))
     return MemoriseInstance(seed=draw(seeds()), N=draw(st.integers(1, n_max)), d=d, L=L,
                             labels=draw(st.sampled_from(labels)))
 
 
 def memorise_instances(labels: tuple[str, ...] = LABELS,
+                       shapes: tuple[tuple[int, int, int], ...] = MEMORISE_SHAPES,
                        ) -> st.SearchStrategy[MemoriseInstance]:
-    """Datasets over :data:`MEMORISE_SHAPES`, ``1 ≤ N ≤ N_max``, the given label kinds."""
-    return _memorise(labels)
+    """Datasets over ``shapes`` ``(d, L, N_max)``, ``1 ≤ N ≤ N_max``, the given label kinds."""
+    return _memorise(labels, shapes)
 
 
 @dataclass(frozen=True)

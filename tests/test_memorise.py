@@ -250,6 +250,17 @@ def test_planted_off_by_one_table_index_is_caught(monkeypatch) -> None:
         claim.check(EXACT)
 
 
+def test_planted_off_by_one_table_index_is_caught_by_the_mp_twin(monkeypatch) -> None:
+    claim = get_claim("memorise_matches_mp_twin_at_two_precisions")
+    inst = MemoriseInstance(seed=31, N=8, d=1, L=1)
+    claim.check(inst)
+    real = memorise_module.table_slot
+    monkeypatch.setattr(memorise_module, "table_slot",
+                        lambda ut, k, q: (real(ut, k, q) + 1) % ut.sizes.slots)
+    with pytest.raises(ClaimViolation):
+        claim.check(inst)
+
+
 def test_planted_labels_on_a_coarser_grid_are_caught(monkeypatch) -> None:
     claim = get_claim("memorise_grid_labels_exactly")
     real = memorise_module.label_levels

@@ -66,11 +66,13 @@ __all__ = [
     "bits_per_prompt_coordinate",
     "build_memoriser",
     "constructive_length",
+    "every_grid_labelling",
     "label_levels",
     "memorisation_lower_bound",
     "memorisation_request",
     "memorisation_table",
     "memorising_prompt",
+    "sizes_section",
     "table_slot",
     "validate_dataset",
 ]
