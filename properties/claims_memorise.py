@@ -112,13 +112,14 @@ def measure_eps(inst: MemoriseInstance) -> Outcome:
 def measure_mp_twin(inst: MemoriseInstance) -> Outcome:
     """The mpmath twin at two precisions on every sequence, against the grid labels.
 
-    ``dps = ⌈bits·log₁₀2⌉ + 5`` from the τ's reported ``precision_bits``, and ``dps + 15``;
+    ``dps = max(15, ⌈bits·log₁₀2⌉ + 5)`` (the twin's floor is 15) from the τ's reported
+    ``precision_bits``, and ``dps + 15``;
     error: the largest ``|twin − Y|`` over both; bound: ``10^-(dps−10)`` (THEORY.md §2, M).
     """
     ut = memoriser_of(inst)
     X, Y = dataset_of(inst, ut)
     P = memorising_prompt(ut, X, Y).float64()
-    dps = math.ceil(ut.sizes.precision_bits * math.log10(2)) + 5
+    dps = max(15, math.ceil(ut.sizes.precision_bits * math.log10(2)) + 5)
     worst = 0.0
     for prec in (dps, dps + 15):
         for x, y in zip(X, Y, strict=True):
