@@ -66,13 +66,20 @@ def prompt_length_figure(report: dict[str, Any]) -> list[Figure]:
         ax.set_ylabel("prompt tokens")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    constructive = [r for r in _records(report, "universal_certified_dp_below_eps")
-                    if "prompt_tokens" in r["detail"]]
+    constructive = [r["detail"] for r in _records(report,
+                                                    "constructive_lengths_respect_lower_bound")
+                    if r["detail"].get("Lp_constructive")]
+    for ax, key in ((ax1, "dL"), (ax2, "inv_eps")):
+        if constructive:
+            ax.scatter([c[key] for c in constructive], [c["Lp_constructive"]
+                                                        for c in constructive],
+                       marker="s", s=18, color="tab:orange", alpha=0.7,
+                       label="constructive (universal / memorising; various C, ε)")
+            ax.legend(fontsize=7)
     caption = ("Capacity lower bound L_p* = min{L_p : K^(d·L_p) ≥ 2^M}, M = ⌊C/(2ε)⌋^(dL), "
                "computed in exact integers: exponential in d·L, polynomial of degree d·L in "
-               "1/ε.")
-    if constructive:
-        caption += f" Constructive prompts measured: {len(constructive)}."
+               "1/ε. Squares: prompt lengths of the project's constructions (each checked "
+               "against the lower bound for its own C, ε and bits per prompt entry).")
     return [Figure("Prompt length: lower bound against d·L and 1/ε", caption, _png(fig))]
 
 
