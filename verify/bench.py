@@ -69,7 +69,7 @@ class BenchConfig:
         self.headline_n = 2 ** self.log2_ns[-1]
         self.sweep_n = 2**10 if quick else 2**14
         self.sweep_B = (0.25, 0.5) if quick else (0.25, 0.5, 1.0)
-        self.fast_repeats = 2 if quick else 3
+        self.fast_repeats = 2 if quick else 5
         self.phase_log2_ns = tuple(range(10, 17))
         self.phase_ratios = tuple(float(c) for c in np.linspace(0.05, 1.5, 30))
 
@@ -208,7 +208,7 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
     for k in cfg.log2_ns:
         n = 2**k
         Q, K, V = _inputs(n, cfg.B, cfg, dev, seed=k)
-        exact_repeats = 1 if n >= 2**14 else 2
+        exact_repeats = 3 if n <= 2**13 else (2 if n <= 2**14 else 1)
         t_fast, (fast, info) = _timed(
             partial(polynomial_attention_with_info, Q, K, V, plan), dev, cfg.fast_repeats)
         t_ref, ref = _timed(partial(exact_attention, Q, K, V, cfg.beta), dev, exact_repeats)
