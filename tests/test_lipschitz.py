@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidArgument
-from core.lipschitz import FAMILIES, make_target
+from core.lipschitz import FAMILIES, make_target, max_norm_ratio
 
 SHAPES = [(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]
 
@@ -118,3 +118,12 @@ def test_enclose_refuses_wrong_shape() -> None:
     f = make_target("mcshane", 2, 2, 1.0, 0)
     with pytest.raises(InvalidArgument, match="2×2"):
         f.enclose([[Fraction(0)]])
+
+
+def test_max_norm_ratio_uses_the_max_norm_on_both_sides() -> None:
+    """THEORY §1: ‖f(X) − f(X')‖_max ≤ C‖X − X'‖_max; a Euclidean quotient would read √2 here."""
+    f_a, f_b = np.array([[1.0, 1.0]]), np.zeros((1, 2))
+    x_a, x_b = np.array([[0.5, 0.5]]), np.zeros((1, 2))
+    assert max_norm_ratio(f_a, f_b, x_a, x_b) == 2.0
+    assert max_norm_ratio(f_a, f_b, x_a, x_a) == float("inf")
+    assert max_norm_ratio(f_b, f_b, x_a, x_a) == 0.0
