@@ -26,7 +26,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -50,6 +49,7 @@ from core.kernels import (
 from core.kernels.phase import crossing_ratio
 
 from .certify import certify_polynomial
+from .report import write_atomically
 
 __all__ = ["BenchConfig", "main", "run_kernel_bench", "write_json_atomically"]
 
@@ -317,19 +317,11 @@ def _device_name(dev: torch.device) -> str:
 
 
 def write_json_atomically(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as JSON to ``path`` via a temporary file and ``os.replace``."""
+    """Write ``payload`` as JSON to ``path`` (creating its folder) via the report writer's
+    temporary file and ``os.replace``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, allow_nan=True)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(target, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
 def format_table(report: dict[str, Any]) -> str:
