@@ -213,6 +213,9 @@ def kernel_benchmark_figure(report: dict[str, Any]) -> list[Figure]:
                f"degree {bench.get('degree')}, rank {bench.get('rank')}; headline speedup "
                f"{bench.get('speedup', float('nan')):.1f}× at n = {bench.get('n')} "
                f"on {bench.get('device')}. Slopes are end-to-end log-log fits.")
+    if bench.get("quick"):
+        caption += (" This is the --quick benchmark (small n, where exact attention is still "
+                    "cheap); the full run 'ptlimits bench kernel' goes to n = 65,536.")
     return [Figure("Polynomial-method kernel: time and error against n", caption, _png(fig))]
 
 

@@ -42,7 +42,8 @@ def load_benchmark(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InvalidArgument(f"--bench-json={str(path)!r}: not a 'bench kernel' JSON with "
                               f"'headline' and 'rows' ({exc!r})") from None
-    return {**headline, "rows": rows, "device": data.get("device"), "source": str(path)}
+    return {**headline, "rows": rows, "device": data.get("device"),
+            "quick": bool(data.get("quick")), "source": str(path)}
 
 
 def validate_report(report: dict[str, Any]) -> None:
