@@ -21,6 +21,7 @@ __all__ = [
     "ModelInstance",
     "SoftmaxInstance",
     "attention_instances",
+    "bounded_qkv",
     "build_attention_inputs",
     "build_model_case",
     "build_softmax_logits",
@@ -150,18 +151,25 @@ def attention_instances(*, max_n: int = 12, max_B: float = 3.0,
     )
 
 
+def bounded_qkv(rng: np.random.Generator, *, s: int, m: int, n: int, d_v: int, B: float,
+                pattern: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Q (s, m)``, ``K (s, n)`` with max norm ``<= B`` (entries ``±B`` for ``"signs"``,
+    uniform in ``[−B, B]`` otherwise) and ``V (d_v, n)`` uniform in ``[−1, 1]``."""
+    if pattern == "signs":
+        Q = B * rng.choice([-1.0, 1.0], (s, m))
+        K = B * rng.choice([-1.0, 1.0], (s, n))
+    else:
+        Q = rng.uniform(-B, B, (s, m))
+        K = rng.uniform(-B, B, (s, n))
+    V = rng.uniform(-1.0, 1.0, (d_v, n))
+    return Q, K, V
+
+
 def build_attention_inputs(inst: AttentionInstance) -> tuple[np.ndarray, np.ndarray,
                                                               np.ndarray]:
     """``(Q, K, V)`` float64 arrays of shapes ``(s, m), (s, n), (d_v, n)`` for ``inst``."""
-    rng = np.random.default_rng(inst.seed)
-    if inst.pattern == "signs":
-        Q = inst.B * rng.choice([-1.0, 1.0], (inst.s, inst.m))
-        K = inst.B * rng.choice([-1.0, 1.0], (inst.s, inst.n))
-    else:
-        Q = rng.uniform(-inst.B, inst.B, (inst.s, inst.m))
-        K = rng.uniform(-inst.B, inst.B, (inst.s, inst.n))
-    V = rng.uniform(-1.0, 1.0, (inst.d_v, inst.n))
-    return Q, K, V
+    return bounded_qkv(np.random.default_rng(inst.seed), s=inst.s, m=inst.m, n=inst.n,
+                       d_v=inst.d_v, B=inst.B, pattern=inst.pattern)
 
 
 # --- extreme logits ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from .strategies import seeds
+from .strategies import bounded_qkv, seeds
 
 __all__ = [
     "KERNEL_PATTERNS",
@@ -123,11 +123,7 @@ def build_kernel_inputs(inst: KernelInstance) -> tuple[np.ndarray, np.ndarray, n
     """``(Q, K, V)`` float64 arrays of shapes ``(s, m), (s, n), (d_v, n)`` for ``inst``."""
     rng = np.random.default_rng(inst.seed)
     s, n, m, B = inst.s, inst.n, inst.m, inst.B
-    if inst.pattern == "signs":
-        Q = B * rng.choice([-1.0, 1.0], (s, m))
-        K = B * rng.choice([-1.0, 1.0], (s, n))
-        V = rng.uniform(-1.0, 1.0, (inst.d_v, n))
-    elif inst.pattern == "spike":
+    if inst.pattern == "spike":
         sigma = rng.choice([-1.0, 1.0], (s, 1))
         Q = np.clip(B * sigma + rng.uniform(-0.01, 0.01, (s, m)) * B, -B, B)
         K = np.repeat(-B * sigma, n, axis=1)
@@ -135,9 +131,7 @@ def build_kernel_inputs(inst: KernelInstance) -> tuple[np.ndarray, np.ndarray, n
         V = -np.ones((inst.d_v, n))
         V[:, 0] = 1.0
     else:
-        Q = rng.uniform(-B, B, (s, m))
-        K = rng.uniform(-B, B, (s, n))
-        V = rng.uniform(-1.0, 1.0, (inst.d_v, n))
+        Q, K, V = bounded_qkv(rng, s=s, m=m, n=n, d_v=inst.d_v, B=B, pattern=inst.pattern)
     return Q, K, V
 
 
