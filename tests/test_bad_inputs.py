@@ -129,6 +129,100 @@ CASES = [
 ]
 
 
+# --- the kernel, the constructions, the bounds and the CLI join the same table -------------
+
+def _plan():  # type: ignore[no-untyped-def]
+    from core.kernels import plan_kernel
+    from verify.certify import certify_polynomial
+
+    return plan_kernel(s=2, B=0.5, beta=0.5, eps=1e-6, certifier=certify_polynomial)
+
+
+def _kernel(Q: torch.Tensor, plan: object = None) -> object:
+    from core.kernels import polynomial_attention
+
+    K = torch.full((2, 4), 0.25, dtype=F64)
+    return polynomial_attention(Q, K, torch.ones(1, 4, dtype=F64), plan or _plan())
+
+
+def _plan_with(**kw: object) -> object:
+    from core.kernels import plan_kernel
+    from verify.certify import certify_polynomial
+
+    args: dict[str, object] = dict(s=2, B=0.5, beta=0.5, eps=1e-6)
+    args.update(kw)
+    return plan_kernel(**args, certifier=certify_polynomial)  # type: ignore[arg-type]
+
+
+def _cli(*args: str) -> object:
+    from verify.cli import main
+
+    code = main(list(args))
+    if code == 2:
+        raise InvalidArgument("cli exit 2")  # the one-line message is checked in test_cli
+    return code
+
+
+_Q = torch.full((2, 3), 0.25, dtype=F64)
+
+CASES += [
+    Bad("plan eps >= 1", lambda: _plan_with(eps=1.0), InvalidArgument, "eps=1.0"),
+    Bad("plan eps zero", lambda: _plan_with(eps=0.0), InvalidArgument, "eps=0.0"),
+    Bad("plan s zero", lambda: _plan_with(s=0), InvalidArgument, "s=0"),
+    Bad("plan B negative", lambda: _plan_with(B=-1.0), InvalidArgument, "B=-1.0"),
+    Bad("plan method unknown", lambda: _plan_with(method="pade"), InvalidArgument,
+        "method='pade'"),
+    Bad("kernel Q NaN", lambda: _kernel(_nan(_Q)), NonFiniteError, "Q"),
+    Bad("kernel B outside the plan", lambda: _kernel(_Q * 40), InvalidArgument,
+        "the plan was certified for"),
+    Bad("kernel wrong head dimension", lambda: _kernel(torch.ones(3, 3, dtype=F64)),
+        InvalidArgument, "Q="),
+    Bad("kernel plan not a plan", lambda: _kernel(_Q, "plan"), InvalidArgument, "plan='plan'"),
+    Bad("eps_for_error negative", lambda: __import__("core.kernels", fromlist=["x"])
+        .eps_for_error(-1.0, 1.0), InvalidArgument, "delta=-1.0"),
+    Bad("exp polynomial unknown method", lambda: __import__("core.kernels", fromlist=["x"])
+        .exp_polynomial("pade", 3, 1.0), InvalidArgument, "method='pade'"),
+    Bad("exp polynomial negative degree", lambda: __import__("core.kernels", fromlist=["x"])
+        .exp_polynomial("taylor", -1, 1.0), InvalidArgument, "degree=-1"),
+    Bad("feature rank negative s", lambda: __import__("core.kernels", fromlist=["x"])
+        .feature_rank(-1, 2), InvalidArgument, "s=-1"),
+    Bad("universal eps zero", lambda: __import__("core.constructions", fromlist=["x"])
+        .build_universal(1, 1, 1.0, 0.0), InvalidArgument, "eps=0.0"),
+    Bad("universal too large", lambda: __import__("core.constructions", fromlist=["x"])
+        .build_universal(3, 3, 1.0, 0.01), ConstructionTooLarge, "needs K="),
+    Bad("universal p zero", lambda: __import__("core.constructions", fromlist=["x"])
+        .build_universal(1, 1, 1.0, 0.3, 0), InvalidArgument, "p=0"),
+    Bad("target family unknown", lambda: __import__("core.lipschitz", fromlist=["x"])
+        .make_target("spline", 1, 1, 1.0, 0), InvalidArgument, "family='spline'"),
+    Bad("target C negative", lambda: __import__("core.lipschitz", fromlist=["x"])
+        .make_target("mcshane", 1, 1, -1.0, 0), InvalidArgument, "C=-1.0"),
+    Bad("bound eps above one half", lambda: __import__("core.bounds", fromlist=["x"])
+        .cells_per_coordinate(1, 0.75), InvalidArgument, "eps=0.75"),
+    Bad("bound K one", lambda: __import__("core.bounds", fromlist=["x"])
+        .min_prompt_length_exact(4, 1, 1), InvalidArgument, "K=1"),
+    Bad("cli unknown claim", lambda: _cli("audit", "--claims", "nope_*", "--out", "/tmp"),
+        InvalidArgument, "cli exit 2"),
+    Bad("cli negative draws", lambda: _cli("audit", "--claims", "readout_*", "--draws", "-1",
+                                           "--out", "/tmp"), InvalidArgument, "cli exit 2"),
+    Bad("cli bad executor", lambda: _cli("audit", "--claims", "readout_*", "--executor",
+                                         "ray://x:1", "--out", "/tmp", "--no-html"),
+        InvalidArgument, "cli exit 2"),
+    Bad("cli zero jobs", lambda: _cli("audit", "--claims", "readout_*", "--jobs", "0",
+                                      "--out", "/tmp", "--no-html"),
+        InvalidArgument, "cli exit 2"),
+    Bad("cli reproduce unknown claim", lambda: _cli("reproduce", "nope", "{}"),
+        InvalidArgument, "cli exit 2"),
+    Bad("cli reproduce bad JSON", lambda: _cli("reproduce", "readout_is_last_l_columns", "{"),
+        InvalidArgument, "cli exit 2"),
+    Bad("cli regress missing baseline", lambda: _cli("regress", "--baseline", "/nonexistent"),
+        InvalidArgument, "cli exit 2"),
+    Bad("cli bench-json missing", lambda: _cli("audit", "--claims", "readout_*",
+                                               "--bench-json", "/nonexistent.json",
+                                               "--out", "/tmp", "--no-html"),
+        InvalidArgument, "cli exit 2"),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_raises_documented_error(case: Bad) -> None:
     with pytest.raises(case.error) as info:
@@ -137,7 +231,7 @@ def test_bad_input_raises_documented_error(case: Bad) -> None:
 
 
 def test_table_is_large_enough() -> None:
-    assert len(CASES) >= 20
+    assert len(CASES) >= 60 and len({c.name for c in CASES}) == len(CASES)
 
 
 def test_too_large_error_carries_sizes() -> None:

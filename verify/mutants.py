@@ -6,6 +6,7 @@ never touched), runs pytest on the copy and reports whether the suite went red.
 
     python -m verify.mutants                 # every mutant, default tier, stop at first failure
     python -m verify.mutants --only beta_applied_twice --pytest-args "-x -q tests/test_claims.py"
+    python -m verify.mutants --sample 3 --seed 20261126   # what CI runs (seed: the date)
 
 Exit status 1 if any mutant survives (the suite stayed green), else 0.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shlex
 import shutil
@@ -162,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pytest-args", default="-x -q tests",
                         help="arguments for pytest (default: '-x -q tests')")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--sample", type=int, default=None, metavar="N",
+                        help="run N mutants chosen by --seed (CI runs a rotating sample)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --sample (default 0)")
     args = parser.parse_args(argv)
     known = {m.name: m for m in MUTANTS}
     if args.list:
@@ -174,6 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     chosen = [known[n] for n in args.only] if args.only else list(MUTANTS)
+    if args.sample is not None:
+        if not 1 <= args.sample <= len(chosen):
+            print(f"verify.mutants: error: --sample={args.sample}: must be in 1..{len(chosen)}",
+                  file=sys.stderr)
+            return 2
+        chosen = random.Random(args.seed).sample(chosen, args.sample)
     survivors = 0
     for mutant in chosen:
         result = run_mutant(mutant, shlex.split(args.pytest_args))
