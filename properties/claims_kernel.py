@@ -45,7 +45,7 @@ from verify.oracles import attention_oracle, converged, model_oracle
 from verify.tolerances import tolerance_for
 
 from .claim import Claim, Outcome
-from .strategies import ModelInstance, build_model_case
+from .strategies import build_model_case
 from .strategies_kernel import (
     R_MAX,
     CostInstance,
@@ -294,10 +294,7 @@ def measure_threshold(inst: PhaseInstance) -> Outcome:
 
 def measure_model_error(inst: ModelKernelInstance) -> Outcome:
     """τ with the kernel vs the mpmath twin: ``<= Lip_∞(FF_post)·(lemma + rounding) + tol``."""
-    case = build_model_case(ModelInstance(
-        seed=inst.seed, d=inst.d, s=inst.s, L=inst.L, Lp=inst.Lp, n_pre=inst.n_pre,
-        n_post=inst.n_post, hidden=inst.hidden, positional=inst.positional, beta=inst.beta,
-        weight_scale=inst.weight_scale))
+    case = build_model_case(inst)   # float64 weights, input and prompt
     X, P = torch.as_tensor(case.X), torch.as_tensor(case.P)
     B = measure_regime(PromptTunedTransformer(case.weights), X, P).B
     beta = min(inst.beta, R_MAX / (inst.s * B * B)) if B > 0 else inst.beta

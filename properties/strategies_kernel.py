@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from .strategies import bounded_qkv, seeds
+from .strategies import ModelInstance, bounded_qkv, seeds
 
 __all__ = [
     "KERNEL_PATTERNS",
@@ -213,21 +213,10 @@ def phase_instances() -> st.SearchStrategy[PhaseInstance]:
 
 
 @dataclass(frozen=True)
-class ModelKernelInstance:
-    """A small model draw (as :class:`~properties.strategies.ModelInstance`) run with the
-    kernel; ``beta`` is lowered after measuring ``B`` if needed so that ``R <= R_MAX``."""
+class ModelKernelInstance(ModelInstance):
+    """A small model draw (a :class:`~properties.strategies.ModelInstance`, float64) run with
+    the kernel; ``beta`` is lowered after measuring ``B`` if needed so that ``R <= R_MAX``."""
 
-    seed: int
-    d: int
-    s: int
-    L: int
-    Lp: int
-    n_pre: int = 1
-    n_post: int = 1
-    hidden: int = 4
-    positional: bool = False
-    beta: float = 0.5
-    weight_scale: float = 1.0
     eps: float = 1e-8
     method: str = "chebyshev"
 
