@@ -5,6 +5,7 @@ Subcommands:
   audit      run the registry and write audit.json and audit.md
   reproduce  re-measure one instance of one claim (the line every report prints)
   bench      benchmarks (see ``python -m verify bench --help``)
+  regime     per-head norm regime of a real transformers model (+ PEFT soft prompt)
 
 Errors the harness raises on purpose print one line (``ptlimits: error: ...``) and exit 2;
 an audit with a failing claim exits 1.
@@ -71,6 +72,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-json", type=Path, default=None, metavar="FILE",
                    help="embed a 'ptlimits bench kernel --json FILE' result (headline, rows) "
                         "in the report and plot it")
+    p.add_argument("--regime-json", type=Path, nargs="+", action="extend", default=None,
+                   metavar="FILE",
+                   help="embed 'ptlimits regime --json FILE' results as the 'Real models' "
+                        "section (repeatable, or several files)")
+    p.add_argument("--capacity-json", type=Path, default=None, metavar="FILE",
+                   help="embed a 'ptlimits bench capacity --json FILE' sweep as the "
+                        "'Empirical capacity' section and plot it")
+
+    p = sub.add_parser(
+        "regime", help="norm regime of a real transformers model, per layer and head",
+        description="Load a transformers model (and optionally a PEFT prompt-tuning "
+                    "adapter) from local folders, run it on one input, and report for every "
+                    "layer and head ‖Q‖_max, ‖K‖_max, B = max of the two, the score bound "
+                    "R = β·s·B², n = L_p + L, B/√ln n, and whether the polynomial-method "
+                    "kernel applies at δ_F with the certified degree and rank it needs "
+                    "(docs/real-models.md). Never uses the network. Needs the 'hf' extra.")
+    p.add_argument("--model", type=Path, required=True, metavar="DIR",
+                   help="a local transformers model folder (config.json and weights)")
+    p.add_argument("--adapter", type=Path, default=None, metavar="DIR",
+                   help="a local PEFT prompt-tuning (soft prompt) adapter folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", default=None, metavar="TEXT",
+                        help="input text (tokenised with the model folder's tokenizer)")
+    source.add_argument("--input-ids", type=Path, default=None, metavar="FILE",
+                        help="token ids: a JSON list of ints or whitespace-separated ints")
+    p.add_argument("--delta-f", type=float, default=None, metavar="F",
+                   help="target max-norm error of attention in units of ‖V‖_max, in (0, 1) "
+                        "(default 1/n)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="also write the result as JSON (atomically)")
 
     p = sub.add_parser("reproduce", help="re-measure one instance of one claim",
                        description="Re-measure the instance given as JSON (as printed in "
@@ -105,7 +136,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from properties.registry import select_claims
 
     from .audit import AuditOptions, run_audit, write_audit
-    from .report import ensure_writable_dir, load_benchmark
+    from .real_models import load_regime_json
+    from .report import ensure_writable_dir, load_benchmark, load_capacity
 
     out = ensure_writable_dir("--out", args.out)
     claims = select_claims(args.claims)
@@ -121,11 +153,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                   f"ETA {eta:.0f} s\033[K", end="", file=sys.stderr, flush=True)
 
     bench = load_benchmark(args.bench_json) if args.bench_json else None
+    regimes = [load_regime_json(p) for p in args.regime_json or []]
+    capacity = load_capacity(args.capacity_json) if args.capacity_json else None
     try:
         report = run_audit(claims, options, out_dir=out, resume=args.resume,
                            progress=progress)
         if bench is not None:
             report["benchmarks"] = bench
+        if regimes:
+            report["real_models"] = regimes
+        if capacity is not None:
+            report["capacity"] = capacity
         if show:
             print(file=sys.stderr)
         written = write_audit(report, out, html=not args.no_html)
@@ -158,6 +196,27 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK if entry["status"] in ("pass", "xfail", "skip") else EXIT_FAILED
 
 
+def _cmd_regime(args: argparse.Namespace) -> int:
+    from .real_models import audit_model, format_regime_table, read_input_ids
+    from .report import write_atomically
+
+    if args.json is not None and not args.json.parent.is_dir():
+        raise HarnessError(f"--json={str(args.json)!r}: directory "
+                           f"{str(args.json.parent)!r} does not exist")
+    ids = read_input_ids(args.input_ids) if args.input_ids is not None else None
+    result = audit_model(args.model, adapter_path=args.adapter, text=args.input,
+                         input_ids=ids, delta_f=args.delta_f)
+    print(format_regime_table(result))
+    if args.json is not None:
+        try:
+            write_atomically(args.json, json.dumps(result, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            raise HarnessError(f"--json={str(args.json)!r}: cannot write "
+                               f"({exc.strerror or exc})") from None
+        print(f"wrote {args.json}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -168,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _guarded(lambda: regress.main(argv[1:]))
     args = _parser().parse_args(argv)
-    handlers = {"claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce}
+    handlers = {"claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce,
+                "regime": _cmd_regime}
     try:
         return handlers[args.command](args)
     except HarnessError as exc:

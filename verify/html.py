@@ -11,7 +11,14 @@ import html
 from typing import Any
 
 from .plots import all_figures
-from .report import NEAR_LIMIT_RATIO, fmt_number
+from .report import (
+    CAPACITY_NOTE,
+    NEAR_LIMIT_RATIO,
+    REGIME_NOTE,
+    capacity_table,
+    fmt_number,
+    regime_summary,
+)
 
 __all__ = ["render_html"]
 
@@ -91,6 +98,45 @@ def _claim_section(e: dict[str, Any]) -> str:
             f"{e['n_bad']} bad, {e['seconds']:.2f} s</p>{reason}{stats}{_worst_case(e)}{trace}")
 
 
+def _table(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>"
+                   for row in rows[1:])
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _real_models_section(report: dict[str, Any]) -> str:
+    """"Real models": one summary row per model, then its per-head table (folded)."""
+    models = report.get("real_models") or []
+    if not models:
+        return ""
+    keys = ("model", "adapter", "L_p", "L", "n", "delta_F", "worst", "B", "ratio", "R",
+            "threshold", "degree", "rank", "verdict")
+    names = ["model", "adapter", "L_p", "L", "n", "δ_F", "worst head", "B", "B/√ln n", "R",
+             "c*", "degree", "rank", "verdict"]
+    summary = [names] + [[fmt_number(regime_summary(m)[k]) for k in keys] for m in models]
+    details = []
+    for m in models:
+        rows = [["layer", "head", "‖Q‖_max", "‖K‖_max", "B", "R", "max |β q·k|", "B/√ln n",
+                 "applies", "degree", "rank", "reason"]]
+        rows += [[fmt_number(h[k]) for k in ("layer", "head", "Q_max", "K_max", "B", "R")]
+                 + [fmt_number(h.get("max_score")), fmt_number(h["ratio"]),
+                    "yes" if h["applies"] else "no", fmt_number(h["degree"]),
+                    fmt_number(h["rank"]), str(h.get("reason", ""))] for h in m["heads"]]
+        details.append(f"<details><summary>{_e(m['model']['path'])}: every head"
+                       f"</summary>{_table(rows)}</details>")
+    return (f"<h2>Real models</h2><p class=muted>{_e(REGIME_NOTE)}</p>{_table(summary)}"
+            + "".join(details))
+
+
+def _capacity_section(report: dict[str, Any]) -> str:
+    capacity = report.get("capacity")
+    if not capacity:
+        return ""
+    return (f"<h2>Empirical capacity</h2><p class=note><b>{_e(capacity['label'])}.</b> "
+            f"{_e(CAPACITY_NOTE)}</p>{_table(capacity_table(capacity))}")
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The whole report as one HTML page with every figure embedded."""
     h, s = report["header"], report["summary"]
@@ -119,6 +165,7 @@ def render_html(report: dict[str, Any]) -> str:
 <h2>Summary</h2>{_summary_table(report)}
 <h2>Failing and near-limit claims</h2>{attention_html}
 <h2>Figures</h2>{figures or '<p>No figure: the selected claims carry no plottable data.</p>'}
+{_real_models_section(report)}{_capacity_section(report)}
 <h2>All claims</h2>{''.join(_claim_section(e) for e in report['claims'])}
 </body></html>
 """

@@ -17,7 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-__all__ = ["Figure", "all_figures"]
+__all__ = ["CAPACITY_TITLE", "Figure", "all_figures", "capacity_figure",
+           "real_models_figure"]
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,97 @@ def kernel_benchmark_figure(report: dict[str, Any]) -> list[Figure]:
     return [Figure("Polynomial-method kernel: time and error against n", caption, _png(fig))]
 
 
+CAPACITY_TITLE = "Empirical capacity — empirical — not evidence for or against the theorems"
+
+
+def _log_plottable(value: Any) -> float | None:
+    """``value`` as a float for a log axis, or ``None`` (missing, ``<= 0``, too large)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return x if 0 < x < 1e300 else None
+
+
+def capacity_figure(report: dict[str, Any]) -> list[Figure]:
+    """Empirical smallest L_p, constructive L_p and lower-bound L_p per dataset (log y)."""
+    capacity = report.get("capacity") or {}
+    rows = capacity.get("rows") or []
+    if not rows:
+        return []
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(rows) + 3), 4.4))
+    xs = list(range(len(rows)))
+    labels = [f"d={r['d']}, L={r['L']}, N={r['N']}, ε={r['eps']:g}" for r in rows]
+    reached = [(x, _log_plottable(r["smallest_Lp"])) for x, r in zip(xs, rows, strict=True)]
+    missed = [(x, _log_plottable(max(r["tried_Lp"]) if r["tried_Lp"] else None))
+              for x, r in zip(xs, rows, strict=True) if r["smallest_Lp"] is None]
+    series: tuple[tuple[list[tuple[int, float | None]], dict[str, Any]], ...] = (
+        ([p for p in reached if p[1] is not None], dict(marker="o", color="tab:blue",
+                                                         label="empirical smallest L_p")),
+        ([p for p in missed if p[1] is not None],
+         dict(marker="o", facecolors="none", edgecolors="tab:blue",
+              label="not reached within tried L_p (largest tried)")),
+        ([(x, _log_plottable(r["constructive_Lp"])) for x, r in zip(xs, rows, strict=True)],
+         dict(marker="s", color="tab:orange", label="constructive L_p")),
+        ([(x, _log_plottable(r["lower_bound_Lp"])) for x, r in zip(xs, rows, strict=True)],
+         dict(marker="v", color="tab:green", label="lower bound L_p")),
+    )
+    for candidates, style in series:
+        points = [(x, y) for x, y in candidates if y is not None]
+        if points:
+            ax.scatter([x for x, _ in points], [y for _, y in points], s=46, **style)
+    ax.set_yscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=7)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel("prompt length L_p (log)")
+    ax.set_title(CAPACITY_TITLE, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.subplots_adjust(bottom=0.3, left=0.1, right=0.97)
+    caption = (f"{capacity.get('label', 'empirical')}: prompts trained by gradient descent to "
+               "memorise random datasets on the one-layer model; the smallest tried L_p whose "
+               "final error met the target, beside the project's constructive length and the "
+               "capacity lower bound. Empirical — not evidence for or against the theorems. "
+               "Values beyond 1e300 are not drawn.")
+    return [Figure(CAPACITY_TITLE, caption, _png(fig))]
+
+
+def real_models_figure(report: dict[str, Any]) -> list[Figure]:
+    """B/√ln n of every head against its layer, with each model's threshold c*."""
+    models = report.get("real_models") or []
+    if not models:
+        return []
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, m in enumerate(models):
+        color = colors[k % len(colors)]
+        heads = [h for h in m["heads"] if h.get("ratio") is not None]
+        name = f"{m['model'].get('model_type')} ({'prompt' if m.get('adapter') else 'no prompt'}"
+        name += f", n = {m['n']})"
+        ax.scatter([h["layer"] + 0.06 * k for h in heads], [h["ratio"] for h in heads], s=14,
+                   color=color, alpha=0.75, label=name)
+        if m.get("threshold_ratio"):
+            ax.axhline(m["threshold_ratio"], color=color, ls="--", lw=1,
+                       label=f"c* (kernel applies below), {m['model'].get('model_type')}")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("B / √ln n per head")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.subplots_adjust(right=0.66, bottom=0.14)
+    return [Figure("Real models: B/√log n per head",
+                   "Each point is one head of a real transformers model on one input (soft "
+                   "prompt included); the dashed line is the model's threshold c*: below it a "
+                   "certified float64 polynomial plan at δ_F has rank below n. Models without "
+                   "a line admit no such plan at their n.", _png(fig))]
+
+
 def all_figures(report: dict[str, Any]) -> list[Figure]:
     """Every figure the report's data supports, in reading order."""
     return [*kernel_benchmark_figure(report), *universality_error_figure(report),
             *prompt_length_figure(report),
-            *phase_transition_figure(report), *parameter_figures(report)]
+            *phase_transition_figure(report), *real_models_figure(report),
+            *capacity_figure(report), *parameter_figures(report)]

@@ -14,8 +14,10 @@ import jsonschema
 
 from core.errors import HarnessError, InvalidArgument
 
-__all__ = ["NEAR_LIMIT_RATIO", "ensure_writable_dir", "fmt_number", "load_schema",
-           "render_markdown", "validate_report", "write_atomically"]
+__all__ = ["CAPACITY_NOTE", "NEAR_LIMIT_RATIO", "REGIME_NOTE", "capacity_table",
+           "ensure_writable_dir", "fmt_number", "load_capacity",
+           "load_schema", "regime_summary", "render_markdown", "validate_report",
+           "write_atomically"]
 
 #: A claim whose worst error is at least this fraction of its bound is "near the limit".
 NEAR_LIMIT_RATIO = 0.5
@@ -44,6 +46,44 @@ def load_benchmark(path: Path) -> dict[str, Any]:
                               f"'headline' and 'rows' ({exc!r})") from None
     return {**headline, "rows": rows, "device": data.get("device"),
             "quick": bool(data.get("quick")), "source": str(path)}
+
+
+_CAPACITY_ROW: dict[str, type | tuple[type, ...]] = {
+    "d": int, "L": int, "N": int, "eps": (int, float), "target_error": (int, float),
+    "tried_Lp": list, "final_errors": list, "smallest_Lp": (int, type(None)),
+    "constructive_Lp": (int, type(None)), "lower_bound_Lp": int}
+
+
+def load_capacity(path: Path) -> dict[str, Any]:
+    """An empirical-capacity sweep (``ptlimits bench capacity --json FILE``), checked.
+
+    Shape: ``{"kind": "capacity", "label": str, "config": {...}, "rows": [{"d", "L", "N",
+    "eps", "target_error", "tried_Lp", "final_errors", "smallest_Lp", "constructive_Lp",
+    "lower_bound_Lp"}]}``; ``tried_Lp`` and ``final_errors`` have equal lengths.
+    """
+    where = f"--capacity-json={str(path)!r}"
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InvalidArgument(f"{where}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("kind") != "capacity" or not isinstance(
+            data.get("rows"), list) or not isinstance(data.get("label"), str):
+        raise InvalidArgument(f"{where}: not a 'bench capacity' JSON (expected kind="
+                              "'capacity', a label and a list of rows)")
+    for k, row in enumerate(data["rows"]):
+        if not isinstance(row, dict):
+            raise InvalidArgument(f"{where}: rows[{k}] is not an object")
+        for key, kind in _CAPACITY_ROW.items():
+            value = row.get(key)
+            if key not in row or isinstance(value, bool) or not isinstance(value, kind):
+                raise InvalidArgument(f"{where}: rows[{k}].{key}={value!r}: expected "
+                                      f"{getattr(kind, '__name__', 'a number or null')}")
+        if len(row["tried_Lp"]) != len(row["final_errors"]):
+            raise InvalidArgument(f"{where}: rows[{k}]: tried_Lp and final_errors differ "
+                                  "in length")
+    return {**data, "config": dict(data.get("config") or {}), "source": str(path)}
 
 
 def validate_report(report: dict[str, Any]) -> None:
@@ -128,6 +168,86 @@ def _claim_lines(e: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: Said wherever the empirical-capacity sweep is shown (issue 8).
+CAPACITY_NOTE = ("Empirical: prompts trained by gradient descent on the one-layer model; "
+                 "not evidence for or against the theorems (the lower bound is about every "
+                 "prompt, the constructive length about one construction).")
+
+REGIME_NOTE = ("B = max(‖Q‖_max, ‖K‖_max) of one head on the given input (soft prompt "
+               "included), R = β·s·B² bounds every score β·q·k, n = L_p + L; the "
+               "polynomial-method kernel applies when a certified float64 plan at "
+               "ε = δ_F/(2+δ_F) has rank below n, i.e. when B/√ln n < c* "
+               "(docs/real-models.md). One input, measured, not a bound over inputs.")
+
+
+def regime_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """One row per audited model: name, adapter, sizes, worst head and verdict."""
+    adapter = result.get("adapter") or {}
+    w = result["worst"]
+    return {"model": f"{result['model'].get('model_type')} ({result['model']['path']})",
+            "adapter": adapter.get("path") or "none", "L_p": result["L_p"], "L": result["L"],
+            "n": result["n"], "delta_F": result["delta_F"],
+            "worst": f"layer {w['layer']} head {w['head']}", "B": w["B"],
+            "ratio": w["ratio"], "R": w["R"], "threshold": result["threshold_ratio"],
+            "degree": w.get("degree"), "rank": w.get("rank"),
+            "verdict": result["summary"]["verdict"]}
+
+
+def _real_models_lines(report: dict[str, Any]) -> list[str]:
+    models = report.get("real_models") or []
+    if not models:
+        return []
+    lines = ["## Real models", "", REGIME_NOTE, "",
+             "| model | adapter | L_p | L | n | δ_F | worst head | B | B/√ln n | R | c* | "
+             "degree | rank | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for result in models:
+        r = regime_summary(result)
+        lines.append(
+            f"| {r['model']} | {r['adapter']} | {r['L_p']} | {r['L']} | {r['n']} | "
+            f"{fmt_number(r['delta_F'])} | {r['worst']} | {fmt_number(r['B'])} | "
+            f"{fmt_number(r['ratio'])} | {fmt_number(r['R'])} | {fmt_number(r['threshold'])}"
+            f" | {fmt_number(r['degree'])} | {fmt_number(r['rank'])} | {r['verdict']} |")
+    lines.append("")
+    for result in models:
+        lines += [f"### {result['model']['path']}"
+                  + (f" + {result['adapter']['path']}" if result.get("adapter") else ""), "",
+                  "| layer | head | ‖Q‖_max | ‖K‖_max | B | R | B/√ln n | applies | degree "
+                  "| rank |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for h in result["heads"]:
+            lines.append(
+                f"| {h['layer']} | {h['head']} | {fmt_number(h['Q_max'])} | "
+                f"{fmt_number(h['K_max'])} | {fmt_number(h['B'])} | {fmt_number(h['R'])} | "
+                f"{fmt_number(h['ratio'])} | {'yes' if h['applies'] else 'no'} | "
+                f"{fmt_number(h['degree'])} | {fmt_number(h['rank'])} |")
+        lines.append("")
+    return lines
+
+
+def capacity_table(capacity: dict[str, Any]) -> list[list[str]]:
+    """Rows of the empirical-capacity table (header first)."""
+    rows = [["d", "L", "N", "ε", "target error", "tried L_p", "smallest L_p reached",
+             "constructive L_p", "lower bound L_p"]]
+    for r in capacity["rows"]:
+        rows.append([str(r["d"]), str(r["L"]), str(r["N"]), fmt_number(r["eps"]),
+                     fmt_number(r["target_error"]),
+                     ", ".join(str(x) for x in r["tried_Lp"]),
+                     "not reached" if r["smallest_Lp"] is None else str(r["smallest_Lp"]),
+                     fmt_number(r["constructive_Lp"]), str(r["lower_bound_Lp"])])
+    return rows
+
+
+def _capacity_lines(report: dict[str, Any]) -> list[str]:
+    capacity = report.get("capacity")
+    if not capacity:
+        return []
+    table = capacity_table(capacity)
+    lines = ["## Empirical capacity", "", f"**{capacity['label']}.** {CAPACITY_NOTE}", "",
+             "| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in table[1:]]
+    return [*lines, ""]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """A self-contained Markdown rendering: header, summary, attention list, details."""
     h, s = report["header"], report["summary"]
@@ -174,6 +294,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     else:
         lines += [f"None: no claim failed and none came within a factor "
                   f"{1 / NEAR_LIMIT_RATIO:.0f} of its bound.", ""]
+    lines += _real_models_lines(report)
+    lines += _capacity_lines(report)
     lines += ["## All claims", ""]
     for e in report["claims"]:
         lines += _claim_lines(e)

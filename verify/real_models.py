@@ -1,0 +1,558 @@
+"""Regime audit of a real Hugging Face model, optionally with a PEFT soft prompt (issue 8).
+
+THEORY.md §3 (paper labels ``thm:inference_linear`` and ``thm:forward_efficiency_threshold``):
+the polynomial-method kernel is almost linear when the soft-prompt-induced queries and keys
+stay below about ``√log n`` in max norm. :func:`audit_model` answers that question for a
+``transformers`` model in a local folder, on one input, for every layer and head:
+
+    ‖Q_h‖_max, ‖K_h‖_max      max |entry| of head h's queries (n, s) and keys (n, s),
+                              exactly as attention receives them (after positional
+                              encodings, rotary embeddings, layer norms);
+    B = max(‖Q_h‖_max, ‖K_h‖_max)               core.kernels.measured_norm (core.regime);
+    R = β·s·B² (rounded up)                     core.kernels.score_radius: every score
+                                                β·q·k of the head lies in [−R, R];
+    n = L_p + L, B/√ln n                         the phase-transition coordinate;
+    ε = δ_F/(2 + δ_F)                            core.kernels.eps_for_error(δ_F, 1): δ_F
+                                                in units of ‖V_h‖_max (phase.py's rule);
+    degree g, rank C(s+g, g)                     core.kernels.plan_kernel: the minimal
+                                                certified Chebyshev degree the repo's
+                                                kernel would use at (s, B, β, ε).
+
+The kernel *applies* to a head when a certified plan exists (float64 can evaluate it:
+``plan_kernel`` refuses radii where monomial sums cancel more than ``ε/8``) and its rank is
+below ``n`` (the kernel's ``O(n·r·s)`` then beats exact attention's ``O(n²·s)``: the
+"rank = n" line of the K6 phase-transition figure). Because ``s``, ``β`` and ``n`` are
+shared by a model's heads, the verdict is ``B/√ln n < c*`` with one threshold ``c*`` per
+model (:func:`threshold_ratio`, found by bisection over the same decision).
+
+How the model is observed: a function registered under :data:`PROBE` with transformers'
+public ``AttentionInterface`` (and ``AttentionMaskInterface``) receives every attention
+call's ``query``, ``key``, ``value`` and ``scaling`` (β), records them, and delegates to
+transformers' own SDPA implementation, so the forward pass is the model's own. Any model
+whose attention dispatches through ``AttentionInterface`` works (BERT, GPT-2, Llama-style
+models with rotary embeddings applied before the call, ...); a model that never calls it
+is refused. The soft prompt is PEFT's own (``PeftModel.from_pretrained(...).get_prompt``),
+prepended to the input embeddings as every PEFT prompt-tuning forward does.
+
+``transformers`` and ``peft`` are the optional extra ``hf``; ``core`` never imports them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.errors import HarnessError, InvalidArgument
+from core.kernels import eps_for_error, feature_rank, measured_norm, plan_kernel, score_radius
+from core.kernels.phase import taylor_degree_log
+
+__all__ = ["PROBE", "AttentionCall", "audit_model", "format_regime_table",
+           "kernel_decision", "load_regime_json", "threshold_ratio"]
+
+PAPER_REF = "thm:inference_linear"
+
+#: Name under which the recording attention function is registered with transformers.
+PROBE = "ptlimits_probe"
+
+#: Polynomial family of the plans (the kernel's default).
+METHOD = "chebyshev"
+
+_INSTALL = "pip install -e '.[hf]'"
+
+DEFINITIONS = {
+    "Q_max, K_max": "max |entry| of one head's queries / keys as the attention function "
+                    "receives them (n tokens x s dims; after positions and rotary)",
+    "B": "max(Q_max, K_max) (core.kernels.measured_norm, the core.regime convention)",
+    "R": "beta*s*B^2 rounded up (core.kernels.score_radius): every score beta*q.k of the "
+         "head lies in [-R, R]; max_score is the largest |beta*q.k| actually seen",
+    "n": "L_p + L: soft-prompt tokens plus input tokens (the key length)",
+    "ratio": "B / sqrt(ln n)",
+    "eps": "delta_F / (2 + delta_F) (core.kernels.eps_for_error with ||V||_max = 1): "
+           "delta_F is in units of the head's ||V||_max",
+    "degree, rank": "minimal certified Chebyshev degree g of core.kernels.plan_kernel at "
+                    "(s, B, beta, eps); rank C(s+g, g)",
+    "applies": "a certified float64 plan exists and rank < n (fast cost n*r*s below exact "
+               "n^2*s)",
+    "threshold_ratio": "c*: the kernel applies to a head iff B/sqrt(ln n) < c* (same s, "
+                       "beta, n, eps for every head)",
+    "taylor_degree": "smallest Taylor degree whose Lagrange bound meets eps "
+                     "(core.kernels.phase.taylor_degree_log), defined for any R",
+}
+
+
+# --- optional imports --------------------------------------------------------------------
+
+def _hf() -> tuple[Any, Any]:
+    """``(transformers, peft)``, or a :class:`HarnessError` naming the extra to install."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import peft
+        import transformers
+    except ImportError as exc:
+        raise HarnessError(f"the regime audit needs transformers and peft ({exc.name} is "
+                           f"missing): {_INSTALL}") from None
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    _register_probe(transformers)
+    return transformers, peft
+
+
+# --- the probe ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AttentionCall:
+    """One recorded attention call: ``query`` ``(H, n_q, s)``, ``key``/``value``
+    ``(H_kv, n, s)`` (batch 1 dropped), the scale ``β`` and the calling module's name."""
+
+    module: str
+    layer_idx: int | None
+    query: torch.Tensor
+    key: torch.Tensor
+    value: torch.Tensor
+    beta: float
+
+
+@dataclass
+class _Recorder:
+    names: dict[int, str] = field(default_factory=dict)
+    calls: list[AttentionCall] = field(default_factory=list)
+
+
+_ACTIVE: list[_Recorder] = []
+
+
+def _probe(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+           attention_mask: Any, **kwargs: Any) -> Any:
+    """Record what attention sees, then run transformers' SDPA attention unchanged."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if _ACTIVE:
+        rec = _ACTIVE[-1]
+        scaling = kwargs.get("scaling")
+        beta = float(scaling) if scaling is not None else query.shape[-1] ** -0.5
+        layer = getattr(module, "layer_idx", None)
+        rec.calls.append(AttentionCall(
+            module=rec.names.get(id(module), type(module).__name__),
+            layer_idx=layer if isinstance(layer, int) else None,
+            query=query.detach()[0].double(), key=key.detach()[0].double(),
+            value=value.detach()[0].double(), beta=beta))
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+def _register_probe(transformers: Any) -> None:
+    from transformers.masking_utils import sdpa_mask
+
+    transformers.AttentionInterface.register(PROBE, _probe)
+    transformers.AttentionMaskInterface.register(PROBE, sdpa_mask)
+
+
+@contextmanager
+def _recording(model: torch.nn.Module) -> Iterator[_Recorder]:
+    rec = _Recorder(names={id(m): name for name, m in model.named_modules()})
+    _ACTIVE.append(rec)
+    try:
+        yield rec
+    finally:
+        _ACTIVE.remove(rec)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+def _supported() -> str:
+    return ("models whose attention dispatches through transformers' AttentionInterface "
+            "(e.g. bert, gpt2, llama); models with bespoke attention code are not")
+
+
+def load_model(path: Path) -> Any:
+    """``AutoModel`` from the local folder ``path`` with the probe as attention (eval mode).
+
+    Raises:
+        InvalidArgument: missing folder, no or unreadable ``config.json``, weights that do
+            not load, or a model type that cannot use the probe.
+    """
+    transformers, _ = _hf()
+    where = f"--model={str(path)!r}"
+    if not Path(path).is_dir():
+        raise InvalidArgument(f"{where}: not a directory; expected a transformers model "
+                              "folder (config.json and weights)")
+    if not (Path(path) / "config.json").is_file():
+        raise InvalidArgument(f"{where}: no config.json; expected a transformers model "
+                              "folder saved with save_pretrained")
+    try:
+        config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument(f"{where}: config.json unreadable ({_one_line(exc)})") from None
+    try:
+        model = transformers.AutoModel.from_pretrained(
+            str(path), local_files_only=True, attn_implementation=PROBE)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise InvalidArgument(
+            f"{where}: model_type {config.model_type!r} did not load with the probe "
+            f"attention ({_one_line(exc)}); supported: {_supported()}") from None
+    return model.eval()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:240]}"
+
+
+def _adapter_config(path: Path) -> dict[str, Any]:
+    where = f"--adapter={str(path)!r}"
+    config_path = Path(path) / "adapter_config.json"
+    if not Path(path).is_dir():
+        raise InvalidArgument(f"{where}: not a directory; expected a PEFT adapter folder")
+    if not config_path.is_file():
+        raise InvalidArgument(f"{where}: no adapter_config.json; expected a PEFT adapter "
+                              "folder saved with save_pretrained")
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidArgument(f"{where}: adapter_config.json unreadable "
+                              f"({_one_line(exc)})") from None
+    if not isinstance(config, dict):
+        raise InvalidArgument(f"{where}: adapter_config.json is not a JSON object")
+    return config
+
+
+def _check_adapter(path: Path, config: dict[str, Any], model: Any) -> None:
+    """Refuse an adapter that is not prompt tuning or was made for another model."""
+    where = f"--adapter={str(path)!r}"
+    kind = config.get("peft_type")
+    if kind != "PROMPT_TUNING":
+        raise InvalidArgument(f"{where}: peft_type {kind!r} is not a soft prompt; only "
+                              "PROMPT_TUNING adapters are supported")
+    mc = model.config
+    expected = {"token_dim": mc.hidden_size, "num_layers": mc.num_hidden_layers,
+                "num_attention_heads": mc.num_attention_heads}
+    for key, want in expected.items():
+        got = config.get(key)
+        if got is not None and got != want:
+            raise InvalidArgument(
+                f"{where}: {key}={got!r} does not match the model's {want!r} "
+                f"(model_type {mc.model_type!r}); the adapter was made for another model")
+    base = config.get("base_model_name_or_path")
+    base_config = Path(str(base)) / "config.json" if base else None
+    if base_config is not None and base_config.is_file():
+        try:
+            recorded = json.loads(base_config.read_text())
+        except (OSError, json.JSONDecodeError):
+            return
+        for key in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads"):
+            if key in recorded and recorded[key] != getattr(mc, key, recorded[key]):
+                raise InvalidArgument(
+                    f"{where}: base_model_name_or_path={base!r} is a {key}="
+                    f"{recorded[key]!r} model, but --model has {key}="
+                    f"{getattr(mc, key)!r}; the adapter was made for another model")
+
+
+def load_prompt(path: Path, model: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The soft prompt ``(L_p, hidden)`` of the PEFT prompt-tuning adapter at ``path``.
+
+    The adapter is loaded by PEFT itself (``PeftModel.from_pretrained`` then
+    ``get_prompt``) after checking its type and sizes against ``model``.
+    """
+    _, peft = _hf()
+    config = _adapter_config(path)
+    _check_adapter(path, config, model)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            wrapped = peft.PeftModel.from_pretrained(model, str(path), is_trainable=False)
+            prompt = wrapped.get_prompt(batch_size=1)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError) as exc:
+        raise InvalidArgument(f"--adapter={str(path)!r}: PEFT could not load it for "
+                              f"this model ({_one_line(exc)})") from None
+    info = {"path": str(path), "peft_type": config.get("peft_type"),
+            "task_type": config.get("task_type"),
+            "num_virtual_tokens": int(prompt.shape[1]),
+            "base_model_name_or_path": config.get("base_model_name_or_path")}
+    return prompt.detach()[0], info
+
+
+def read_input_ids(path: Path) -> list[int]:
+    """Token ids from a file: a JSON list of ints, or whitespace-separated ints."""
+    where = f"--input-ids={str(path)!r}"
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InvalidArgument(f"{where}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = text.split()
+    if not isinstance(data, list) or not data:
+        raise InvalidArgument(f"{where}: expected a non-empty JSON list of ints or "
+                              "whitespace-separated ints")
+    try:
+        ids = [int(v) for v in data]
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{where}: expected integers, got {str(data)[:60]!r}") from None
+    if any(isinstance(v, float) and not float(v).is_integer() for v in data):
+        raise InvalidArgument(f"{where}: expected integers, got {str(data)[:60]!r}")
+    return ids
+
+
+def tokenize(model_path: Path, text: str) -> list[int]:
+    """``text`` tokenised with the model folder's own tokenizer (special tokens added)."""
+    transformers, _ = _hf()
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgument(
+            f"--input={text[:40]!r}: the folder --model={str(model_path)!r} has no usable "
+            f"tokenizer ({_one_line(exc)}); pass --input-ids FILE instead") from None
+    ids = list(tok(text)["input_ids"])
+    if not ids:
+        raise InvalidArgument(f"--input={text!r}: tokenises to no tokens")
+    return ids
+
+
+# --- running -----------------------------------------------------------------------------
+
+def _run(model: Any, ids: Sequence[int], prompt: torch.Tensor | None) -> list[AttentionCall]:
+    """Run ``model`` on ``[prompt; embed(ids)]`` and return the recorded attention calls."""
+    config = model.config
+    vocab = int(getattr(config, "vocab_size", 0) or 0)
+    bad = [i for i in ids if i < 0 or (vocab and i >= vocab)]
+    if bad:
+        raise InvalidArgument(f"input ids {bad[:5]!r}: outside the vocabulary [0, {vocab})")
+    L_p = 0 if prompt is None else int(prompt.shape[0])
+    n = L_p + len(ids)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions",
+                                                                        None)
+    if limit is not None and n > int(limit):
+        raise InvalidArgument(f"n = L_p + L = {L_p} + {len(ids)} = {n}: exceeds the model's "
+                              f"max_position_embeddings={limit}")
+    with torch.no_grad():
+        embeds = model.get_input_embeddings()(torch.tensor([list(ids)]))
+        if prompt is not None:
+            embeds = torch.cat([prompt.to(embeds.dtype)[None], embeds], dim=1)
+        with _recording(model) as rec:
+            try:
+                model(inputs_embeds=embeds, attention_mask=torch.ones(1, n, dtype=torch.long))
+            except (TypeError, ValueError, RuntimeError, IndexError) as exc:
+                raise InvalidArgument(
+                    f"--model: model_type {config.model_type!r} failed on inputs_embeds "
+                    f"({_one_line(exc)}); supported: {_supported()}") from None
+    if not rec.calls:
+        raise InvalidArgument(
+            f"--model: model_type {config.model_type!r} ran without calling attention (no "
+            f"attention layers, or attention that bypasses AttentionInterface); supported: "
+            f"{_supported()}")
+    return rec.calls
+
+
+# --- the decision ------------------------------------------------------------------------
+
+def kernel_decision(s: int, B: float, beta: float, eps: float, n: int) -> dict[str, Any]:
+    """Whether the repo's kernel applies to one head, with the plan's degree and rank.
+
+    Returns ``applies``, ``reason``, ``degree`` and ``rank`` (``None`` without a plan).
+    """
+    from .certify import certify_polynomial
+
+    try:
+        plan = plan_kernel(s=s, B=B, beta=beta, eps=eps, certifier=certify_polynomial,
+                           method=METHOD)
+    except HarnessError as exc:     # float64 cancellation, or no degree <= max certified
+        return {"applies": False, "reason": f"no certified float64 plan: {str(exc)[:160]}",
+                "degree": None, "rank": None}
+    rank = plan.rank
+    applies = rank < n
+    reason = (f"rank {rank} < n = {n}" if applies
+              else f"rank {rank} >= n = {n}: no cheaper than exact attention")
+    return {"applies": applies, "reason": reason, "degree": plan.degree, "rank": rank}
+
+
+def threshold_ratio(s: int, beta: float, eps: float, n: int, *, steps: int = 30
+                    ) -> float | None:
+    """``c*``: the kernel applies iff ``B/√ln n < c*`` (bisection over ``B``; ``None``
+    when it applies at no ``B``, e.g. ``n <= s + 1``; ``inf`` never happens since the
+    float64 limit caps ``R``)."""
+    if n < 2 or not kernel_decision(s, 0.0, beta, eps, n)["applies"]:
+        return None
+    lo, hi = 0.0, 1.0
+    while kernel_decision(s, hi, beta, eps, n)["applies"]:
+        lo, hi = hi, 2 * hi
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if kernel_decision(s, mid, beta, eps, n)["applies"] else (lo, mid)
+    return hi / math.sqrt(math.log(n))
+
+
+def _head_rows(calls: Sequence[AttentionCall], n: int, eps: float) -> list[dict[str, Any]]:
+    rows = []
+    first: dict[str, int] = {}
+    for call in calls:
+        layer = call.layer_idx if call.layer_idx is not None else first.setdefault(
+            call.module, len(first))
+        heads, kv_heads = call.query.shape[0], call.key.shape[0]
+        group = max(1, heads // kv_heads)
+        for h in range(heads):
+            q = call.query[h].T                     # (s, n_q): tokens as columns
+            k = call.key[h // group].T              # (s, n)
+            v = call.value[h // group].T
+            s = int(q.shape[0])
+            B = measured_norm(q, k)
+            scores = call.beta * (k.T @ q)
+            row: dict[str, Any] = {
+                "layer": layer, "module": call.module, "head": h, "kv_head": h // group,
+                "s": s, "beta": call.beta,
+                "Q_max": float(q.abs().max()), "K_max": float(k.abs().max()), "B": B,
+                "V_max": float(v.abs().max()), "R": score_radius(s, B, call.beta),
+                "max_score": float(scores.abs().max()),
+                "ratio": B / math.sqrt(math.log(n)) if n > 1 else None,
+            }
+            row.update(kernel_decision(s, B, call.beta, eps, n))
+            g = taylor_degree_log(row["R"], math.log(1.0 / eps))
+            row["taylor_degree"] = g
+            row["log10_taylor_rank"] = math.log10(feature_rank(s, g))
+            rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the tokens came from: ``kind`` "text" or "ids"."""
+
+    kind: str
+    value: str
+
+
+def audit_model(model_path: str | Path, *, adapter_path: str | Path | None = None,
+                text: str | None = None, input_ids: Sequence[int] | None = None,
+                delta_f: float | None = None) -> dict[str, Any]:
+    """The regime audit of one model (and soft prompt) on one input, as a JSON-able dict.
+
+    Exactly one of ``text`` (needs the folder's tokenizer) and ``input_ids``. ``delta_f``:
+    the target max-norm error in units of ``‖V‖_max``; default ``1/n``. See the module
+    docstring for every reported quantity.
+    """
+    transformers, peft = _hf()
+    if (text is None) == (input_ids is None):
+        raise InvalidArgument("give exactly one of --input TEXT and --input-ids FILE")
+    if delta_f is not None and not (isinstance(delta_f, (int, float)) and 0 < delta_f < 1):
+        raise InvalidArgument(f"--delta-f={delta_f!r}: expected a number in (0, 1)")
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    ids = tokenize(model_path, text) if text is not None else [int(i) for i in input_ids or []]
+    if not ids:
+        raise InvalidArgument("input_ids=[]: expected at least one token")
+    prompt, adapter = (None, None)
+    if adapter_path is not None:
+        prompt, adapter = load_prompt(Path(adapter_path), model)
+    L_p = 0 if prompt is None else int(prompt.shape[0])
+    n = L_p + len(ids)
+    delta = float(delta_f) if delta_f is not None else 1.0 / n
+    eps = eps_for_error(delta, 1.0)
+    calls = _run(model, ids, prompt)
+    keys = {int(c.key.shape[1]) for c in calls}
+    if keys != {n}:
+        raise HarnessError(f"attention saw key lengths {sorted(keys)}, expected n = L_p + L "
+                           f"= {n}: the soft prompt did not reach attention")
+    heads = _head_rows(calls, n, eps)
+    worst = max(heads, key=lambda r: r["B"])
+    s_values, betas = {r["s"] for r in heads}, {r["beta"] for r in heads}
+    threshold = (threshold_ratio(heads[0]["s"], heads[0]["beta"], eps, n)
+                 if len(s_values) == 1 and len(betas) == 1 else None)
+    applies = sum(r["applies"] for r in heads)
+    return {
+        "kind": "regime", "paper_ref": PAPER_REF,
+        "model": {"path": str(model_path), "model_type": model.config.model_type,
+                  "class": type(model).__name__},
+        "adapter": adapter,
+        "input": {"kind": "text" if text is not None else "ids",
+                  "text": text, "ids": list(ids)},
+        "L_p": L_p, "L": len(ids), "n": n, "sqrt_log_n": math.sqrt(math.log(n)),
+        "delta_F": delta, "delta_F_rule": "1/n" if delta_f is None else "given",
+        "eps": eps, "method": METHOD, "threshold_ratio": threshold,
+        "layers": len({r["layer"] for r in heads}), "heads": heads,
+        "worst": {k: worst[k] for k in ("layer", "head", "B", "ratio", "R", "applies",
+                                        "degree", "rank")},
+        "summary": {"heads": len(heads), "applies": applies,
+                    "verdict": _verdict(applies, len(heads))},
+        "definitions": DEFINITIONS,
+        "versions": {"transformers": transformers.__version__, "peft": peft.__version__,
+                     "torch": torch.__version__},
+    }
+
+
+def _verdict(applies: int, total: int) -> str:
+    if applies == total:
+        return f"the polynomial-method kernel applies to all {total} heads"
+    if applies == 0:
+        return f"the polynomial-method kernel applies to none of the {total} heads"
+    return f"the polynomial-method kernel applies to {applies} of {total} heads"
+
+
+# --- output ------------------------------------------------------------------------------
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def format_regime_table(result: dict[str, Any]) -> str:
+    """The per-head table printed by ``ptlimits regime``."""
+    adapter = result["adapter"]
+    t = result["threshold_ratio"]
+    lines = [
+        f"model {result['model']['path']} ({result['model']['model_type']}, "
+        f"{result['model']['class']}); adapter "
+        f"{adapter['path'] if adapter else 'none'}",
+        f"L_p = {result['L_p']}, L = {result['L']}, n = {result['n']}, √ln n = "
+        f"{result['sqrt_log_n']:.4g}; δ_F = {result['delta_F']:.4g} ({result['delta_F_rule']}"
+        f", units of ‖V‖_max), ε = {result['eps']:.4g}; threshold c* = {_fmt(t)}",
+        "R = β·s·B² bounds every score β·q·k; applies = certified float64 plan with "
+        "rank < n",
+        "",
+    ]
+    cols = ("layer", "head", "Q_max", "K_max", "B", "R", "max_score", "ratio", "applies",
+            "degree", "rank", "taylor_degree")
+    names = ("layer", "head", "‖Q‖max", "‖K‖max", "B", "R", "max|βqk|", "B/√ln n",
+             "applies", "degree", "rank", "taylor g")
+    table = [names] + [tuple(_fmt(r[c]) for c in cols) for r in result["heads"]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    for row in table:
+        lines.append("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    w = result["worst"]
+    lines += ["", f"worst head: layer {w['layer']} head {w['head']}, B = {w['B']:.4g}, "
+              f"B/√ln n = {w['ratio']:.4g}, R = {w['R']:.4g}",
+              f"verdict: {result['summary']['verdict']}"]
+    return "\n".join(lines)
+
+
+_REQUIRED = ("kind", "model", "adapter", "L_p", "L", "n", "delta_F", "heads", "worst",
+             "summary", "threshold_ratio")
+
+
+def load_regime_json(path: Path) -> dict[str, Any]:
+    """A ``ptlimits regime --json`` file, checked enough to embed in a report."""
+    where = f"--regime-json={str(path)!r}"
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InvalidArgument(f"{where}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from None
+    missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
+    if missing or data.get("kind") != "regime" or not isinstance(data.get("heads"), list):
+        raise InvalidArgument(f"{where}: not a 'ptlimits regime --json' result (missing or "
+                              f"wrong: {missing or ['kind/heads']})")
+    return {**data, "source": str(path)}
