@@ -23,6 +23,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "properties.claims_memorise",
     "properties.claims_capacity",
     "properties.claims_kernel",
+    "properties.claims_training",
 )
 
 

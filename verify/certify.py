@@ -34,7 +34,8 @@ from core.errors import InvalidArgument
 from core.kernels.polynomial import ExpPolynomial
 from core.validation import check_int, check_real
 
-__all__ = ["VERDICTS", "Certificate", "certify_polynomial"]
+__all__ = ["VERDICTS", "Certificate", "DerivativeCertificate", "certify_derivative",
+           "certify_polynomial"]
 
 PAPER_REF = "thm:inference_linear"
 
@@ -188,3 +189,139 @@ def certify_polynomial(poly: ExpPolynomial, eps: float, *, precision_bits: int =
     depth = check_int("max_depth", max_depth, minimum=0, maximum=200)
     return _certify_cached(poly.method, poly.degree, tuple(float(c) for c in poly.coefficients),
                            float(poly.radius), e, bits, balls, depth)
+
+
+# --- the derivative p' against e^x (gradient bound of core.kernels.gradient_bound) ---------
+
+
+@dataclass(frozen=True)
+class DerivativeCertificate:
+    """What :func:`certify_derivative` proved about ``sup_{|x|<=R} |p'(x) e^{−x} − 1|``.
+
+    ``p'`` is differentiated *exactly* (in arb) from the float64 coefficients of ``p`` that
+    the kernel uses, so the bound is about the derivative autograd differentiates, not a
+    rounded copy of it. Fields as in :class:`Certificate`; ``degree`` and ``coefficients``
+    are those of ``p`` (not of ``p'``), and ``derivative`` is always ``True``. ``eps`` may
+    exceed 1 (a low-degree ``p'`` can be far from ``e^x``).
+    """
+
+    method: str
+    degree: int
+    coefficients: tuple[float, ...]
+    radius: float
+    eps: float
+    precision_bits: int
+    sup_lower: float
+    sup_upper: float
+    n_balls: int
+    verdict: str
+    witness: float | None = None
+    derivative: bool = True
+    paper_ref: str = PAPER_REF
+
+
+def _subdivide(poly: arb_poly, degree: int, radius: float, eps: float, initial_balls: int,
+               max_depth: int) -> tuple[str, float, float, int, float | None]:
+    """Bisection of ``[−R, R]`` deciding ``sup |poly(x) e^{−x} − 1| <= eps`` (see module doc).
+
+    Returns ``(verdict, sup_lower, sup_upper, balls, witness)``; ``sup_upper`` is ``inf``
+    unless certified. Same procedure as :func:`_certify_cached`, for any arb polynomial.
+    """
+    r = arb(radius)
+    stack = [(-r + 2 * r * k / initial_balls, -r + 2 * r * (k + 1) / initial_balls, 0)
+             for k in range(initial_balls)]
+    sup_upper, sup_lower, balls = 0.0, 0.0, 0
+    verdict, witness = "certified", None
+    while stack:
+        lo, hi, depth = stack.pop()
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        enclosure, at_mid = _ball_enclosure(poly, degree, mid, half)
+        balls += 1
+        sup_lower = max(sup_lower, _lower(at_mid))
+        if _lower(at_mid) > eps:
+            verdict, witness = "refuted", float(mid.mid())
+            break
+        upper = _upper(enclosure)
+        if upper <= eps:
+            sup_upper = max(sup_upper, upper)
+        elif depth >= max_depth or radius == 0.0:
+            verdict = "inconclusive"
+            break
+        else:
+            stack += [(lo, mid, depth + 1), (mid, hi, depth + 1)]
+    return verdict, sup_lower, (sup_upper if verdict == "certified" else math.inf), balls, witness
+
+
+def _sampled_derivative_error(coefficients: tuple[float, ...], radius: float) -> float:
+    """Float64 estimate of ``max |p'(x) e^{−x} − 1|`` on 4097 Chebyshev points and the ends."""
+    x = [radius * math.cos(math.pi * k / 4096) for k in range(4097)] + [-radius, radius]
+    deriv = [k * c for k, c in enumerate(coefficients)][1:]
+    worst = 0.0
+    for t in x:
+        acc = 0.0
+        for c in reversed(deriv):
+            acc = acc * t + c
+        worst = max(worst, abs(acc * math.exp(-t) - 1.0))
+    return worst
+
+
+@lru_cache(maxsize=1024)
+def _certify_derivative_cached(method: str, degree: int, coefficients: tuple[float, ...],
+                               radius: float, eps: float | None, precision_bits: int,
+                               initial_balls: int, max_depth: int) -> DerivativeCertificate:
+    old_prec = ctx.prec
+    ctx.prec = precision_bits
+    try:
+        if degree == 0 and eps is None:    # p' ≡ 0, so |p' e^{−x} − 1| = 1 exactly
+            return DerivativeCertificate(
+                method=method, degree=0, coefficients=coefficients, radius=radius, eps=1.0,
+                precision_bits=precision_bits, sup_lower=1.0, sup_upper=1.0, n_balls=0,
+                verdict="certified")
+        deriv = arb_poly([arb(c) for c in coefficients]).derivative()
+        g = max(degree - 1, 0)
+        if eps is None:                    # tight target: a little above the sampled sup
+            sampled = _sampled_derivative_error(coefficients, radius)
+            targets = [sampled * f + 1e-300 for f in (1.01, 1.1, 2.0, 4.0)]
+        else:
+            targets = [eps]
+        result: tuple[str, float, float, int, float | None] = ("inconclusive", 0.0, math.inf,
+                                                               0, None)
+        target = targets[0]
+        for target in targets:
+            result = _subdivide(deriv, g, radius, target, initial_balls, max_depth)
+            if result[0] == "certified":
+                break
+        verdict, sup_lower, sup_upper, balls, witness = result
+        return DerivativeCertificate(
+            method=method, degree=degree, coefficients=coefficients, radius=radius,
+            eps=target, precision_bits=precision_bits, sup_lower=sup_lower,
+            sup_upper=sup_upper, n_balls=balls, verdict=verdict, witness=witness)
+    finally:
+        ctx.prec = old_prec
+
+
+def certify_derivative(poly: ExpPolynomial, eps: float | None = None, *,
+                       precision_bits: int = 128, initial_balls: int = 16,
+                       max_depth: int = 40) -> DerivativeCertificate:
+    """Certify ``sup_{|x|<=R} |p'(x) e^{−x} − 1| <= eps`` for the kernel's ``p`` on its radius.
+
+    Args:
+        poly: the kernel's polynomial ``p`` (float64 coefficients); ``p'`` is formed in arb.
+        eps: target ``ε' > 0`` (any size). ``None`` picks a tight one: the float64-sampled
+            sup times ``1.01``, then ``1.1``, ``2``, ``4`` until one is certified (a sample
+            is only a lower estimate; the certificate is the bound).
+        precision_bits, initial_balls, max_depth: as for :func:`certify_polynomial`.
+
+    Returns:
+        a :class:`DerivativeCertificate` (cached on the exact coefficients). For degree 0
+        (and ``eps=None``), ``p' ≡ 0`` and the sup is exactly 1: no balls are needed.
+    """
+    if not isinstance(poly, ExpPolynomial):
+        raise InvalidArgument(f"poly={poly!r}: expected an ExpPolynomial")
+    e = None if eps is None else check_real("eps", eps, low=0.0, low_open=True)
+    bits = check_int("precision_bits", precision_bits, minimum=64, maximum=100_000)
+    balls = check_int("initial_balls", initial_balls, minimum=1, maximum=1 << 20)
+    depth = check_int("max_depth", max_depth, minimum=0, maximum=200)
+    return _certify_derivative_cached(
+        poly.method, poly.degree, tuple(float(c) for c in poly.coefficients),
+        float(poly.radius), e, bits, balls, depth)
