@@ -28,7 +28,7 @@ from core.errors import HarnessError, InvalidArgument
 from core.kernels import eps_for_error, plan_kernel
 from verify.certify import certify_polynomial
 from verify.cli import main
-from verify.real_models import audit_model, read_input_ids
+from verify.real_models import audit_model, kernel_decision, read_input_ids, threshold_ratio
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -202,6 +202,22 @@ def test_verdict_flips_where_the_plan_rank_crosses_n(tmp_path: Path) -> None:
                 assert not row["applies"]
         verdicts.append({r["applies"] for r in result["heads"]})
     assert verdicts == [{True}, {False}]
+
+
+def test_applies_means_plan_rank_strictly_below_n() -> None:
+    s, B, beta = 2, 1.0, 2**-0.5
+    eps = eps_for_error(0.01, 1.0)
+    plan = plan_kernel(s=s, B=B, beta=beta, eps=eps, certifier=certify_polynomial)
+    at = kernel_decision(s, B, beta, eps, plan.rank)
+    assert (at["applies"], at["degree"], at["rank"]) == (False, plan.degree, plan.rank)
+    assert kernel_decision(s, B, beta, eps, plan.rank + 1)["applies"]
+    n = plan.rank + 1
+    c = threshold_ratio(s, beta, eps, n)
+    assert c is not None
+    root = math.sqrt(math.log(n))
+    assert kernel_decision(s, c * root * (1 - 1e-6), beta, eps, n)["applies"]
+    assert not kernel_decision(s, c * root * (1 + 1e-6), beta, eps, n)["applies"]
+    assert threshold_ratio(s, beta, eps, 1) is None          # rank >= 1 = n always
 
 
 def test_llama_keys_include_rotary_embeddings(tmp_path: Path) -> None:
