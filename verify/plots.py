@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["CAPACITY_TITLE", "Figure", "all_figures", "capacity_figure",
            "real_models_figure"]
@@ -261,6 +262,10 @@ def capacity_figure(report: dict[str, Any]) -> list[Figure]:
         points = [(x, y) for x, y in candidates if y is not None]
         if points:
             ax.scatter([x for x, _ in points], [y for _, y in points], s=46, **style)
+    for x, y in missed:
+        if y is not None:
+            ax.annotate("not reached within tried L_p", (x, y), textcoords="offset points",
+                        xytext=(6, -12), fontsize=7, color="tab:blue")
     ax.set_yscale("log")
     ax.set_xticks(xs)
     ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=7)
@@ -296,6 +301,7 @@ def real_models_figure(report: dict[str, Any]) -> list[Figure]:
             ax.axhline(m["threshold_ratio"], color=color, ls="--", lw=1,
                        label=f"c* (kernel applies below), {m['model'].get('model_type')}")
     ax.set_xlabel("layer")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("B / √ln n per head")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
