@@ -293,13 +293,14 @@ def real_models_figure(report: dict[str, Any]) -> list[Figure]:
     for k, m in enumerate(models):
         color = colors[k % len(colors)]
         heads = [h for h in m["heads"] if h.get("ratio") is not None]
-        name = f"{m['model'].get('model_type')} ({'prompt' if m.get('adapter') else 'no prompt'}"
-        name += f", n = {m['n']})"
+        short = "/".join(str(m["model"]["path"]).rstrip("/").split("/")[-2:])
+        name = (f"{short} ({'prompt' if m.get('adapter') else 'no prompt'}, "
+                f"n = {m['n']})")
         ax.scatter([h["layer"] + 0.06 * k for h in heads], [h["ratio"] for h in heads], s=14,
                    color=color, alpha=0.75, label=name)
         if m.get("threshold_ratio"):
             ax.axhline(m["threshold_ratio"], color=color, ls="--", lw=1,
-                       label=f"c* (kernel applies below), {m['model'].get('model_type')}")
+                       label=f"c* for n = {m['n']} (kernel applies below)")
     ax.set_xlabel("layer")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("B / √ln n per head")
