@@ -40,12 +40,14 @@ from .kernels.fast_attention import (
     measured_norm,
     polynomial_attention_with_info,
 )
+from .kernels.peers import sdpa_attention
 from .kernels.plan import Certifier, KernelPlan, plan_kernel
 from .model import PromptTunedTransformer
 from .regime import AttentionInputs, attention_inputs
 from .validation import check_finite_tensor, check_int, check_real, short_repr
 
 __all__ = [
+    "EXACT_METHODS",
     "OPTIMIZERS",
     "OUT_OF_REGIME_POLICIES",
     "RegimeEvent",
@@ -62,6 +64,7 @@ __all__ = [
 PAPER_REF = "thm:inference_linear"
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "gd")
+EXACT_METHODS: tuple[str, ...] = ("reference", "sdpa")
 OUT_OF_REGIME_POLICIES: tuple[str, ...] = ("raise", "replan", "exact")
 
 
@@ -171,18 +174,23 @@ def _check_plan(model: PromptTunedTransformer, plan: object) -> KernelPlan | Non
 
 
 def checkpointed_exact_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
-                                 beta: float, *,
-                                 query_chunk: int = DEFAULT_QUERY_CHUNK) -> torch.Tensor:
+                                 beta: float, *, query_chunk: int = DEFAULT_QUERY_CHUNK,
+                                 method: str = "reference") -> torch.Tensor:
     """Exact attention ``(d_v, m)`` in query chunks; with autograd recording, each chunk is
     recomputed in the backward pass (``torch.utils.checkpoint``), so neither pass holds more
     than one ``n × query_chunk`` score block. Shapes as :func:`core.attention.exact_attention`.
+
+    ``method``: ``"reference"`` (:func:`core.attention.exact_attention`) or ``"sdpa"``
+    (:func:`core.kernels.peers.sdpa_attention`, torch's fused exact attention; faster).
     """
     query_chunk = check_int("query_chunk", query_chunk, minimum=1)
+    if method not in EXACT_METHODS:
+        raise InvalidArgument(f"method={method!r}: expected one of {EXACT_METHODS}")
+    fn = exact_attention if method == "reference" else sdpa_attention
     recording = torch.is_grad_enabled() and any(t.requires_grad for t in (Q, K, V))
     if not recording or Q.shape[1] <= query_chunk:
-        return exact_attention(Q, K, V, beta, query_chunk=query_chunk)
-    blocks = [checkpoint(exact_attention, Q[:, j:j + query_chunk], K, V, beta,
-                         use_reentrant=False)
+        return fn(Q, K, V, beta, query_chunk=query_chunk)
+    blocks = [checkpoint(fn, Q[:, j:j + query_chunk], K, V, beta, use_reentrant=False)
               for j in range(0, Q.shape[1], query_chunk)]
     return torch.cat(blocks, dim=1)
 
@@ -195,12 +203,13 @@ def _inputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor,
 def prompt_outputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor, *,
                    plan: KernelPlan | None = None, full: bool = False,
                    query_chunk: int = DEFAULT_QUERY_CHUNK, kernel_chunk: int = DEFAULT_CHUNK,
-                   ) -> tuple[torch.Tensor, float, str]:
+                   exact_method: str = "reference") -> tuple[torch.Tensor, float, str]:
     """``τ_P(X_i)`` for every sample, ``(N, d, m)``, differentiable in ``P``.
 
     With a ``plan`` the kernel computes attention (it raises if ``B`` exceeds ``plan.B``);
     without, exact attention does (batched through the model when ``n <= query_chunk``,
-    else chunked and checkpointed per sample).
+    else chunked and checkpointed per sample by :func:`checkpointed_exact_attention` with
+    ``exact_method``).
 
     Returns:
         ``(outputs, measured_B, method)``.
@@ -217,7 +226,7 @@ def prompt_outputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tens
     for inp in inputs:
         if plan is None:
             att = checkpointed_exact_attention(inp.Q, inp.K, inp.V, model.beta,
-                                               query_chunk=query_chunk)
+                                               query_chunk=query_chunk, method=exact_method)
         else:
             att = polynomial_attention_with_info(inp.Q, inp.K, inp.V, plan,
                                                  chunk=kernel_chunk)[0]

@@ -59,3 +59,62 @@ def test_quick_benchmark_writes_complete_report(tmp_path: Path) -> None:
         "polynomial", "exact_reference", "sdpa_chunked", "performer_equal_time"}
     assert all(v is not None for v in report["phase_transition"]["crossing"].values())
     assert report["torch"] == torch.__version__ and report["device"].startswith("cpu")
+
+
+# --- bench train and bench capacity (issue 8) --------------------------------------------------
+
+CAPACITY_ROW_KEYS = {"d", "L", "N", "eps", "target_error", "tried_Lp", "final_errors",
+                     "smallest_Lp", "constructive_Lp", "lower_bound_Lp"}
+
+
+def test_train_bench_rows_at_tiny_prompts() -> None:
+    from verify.bench import format_train_table, run_train_bench
+
+    report = run_train_bench(quick=True, log=lambda _: None, prompt_lengths=(64,))
+    assert [(r["L_p"], r["setting"]) for r in report["rows"]] == [(64, "full"),
+                                                                    (64, "readout")]
+    for row in report["rows"]:
+        assert row["seconds_fast"] > 0 and row["seconds_exact"] > 0
+        assert row["grad_max_abs_diff"] <= 1e-6 * max(row["grad_max_abs"], 1e-300) + 1e-12
+    assert "exact attention is already linear in n" in format_train_table(report)
+    assert report["plan"]["degree"] == 5 and report["plan"]["rank"] == 1287
+
+
+def test_capacity_json_has_the_agreed_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import verify.bench as bench
+    from core.capacity_sweep import CapacitySetting, SweepConfig
+
+    monkeypatch.setattr(bench, "capacity_settings", lambda quick: (
+        [CapacitySetting(1, 1, 1, 0.1), CapacitySetting(2, 2, 2, 0.25)],
+        SweepConfig(steps=20, lr=0.1, hidden_factor=4, prompt_lengths=(1, 2))))
+    target = tmp_path / "capacity.json"
+    assert main(["capacity", "--quick", "--json", str(target)]) == 0
+    report = json.loads(target.read_text())
+    assert set(report) == {"kind", "label", "config", "rows"}
+    assert report["kind"] == "capacity"
+    assert report["label"] == ("empirical: gradient descent on the one-layer model; not "
+                               "evidence for or against the theorems")
+    assert {"seed", "steps", "lr", "model"} <= set(report["config"])
+    for row in report["rows"]:
+        assert set(row) == CAPACITY_ROW_KEYS
+        assert len(row["tried_Lp"]) == len(row["final_errors"]) >= 1
+        assert row["smallest_Lp"] is None or row["smallest_Lp"] == row["tried_Lp"][-1]
+        assert isinstance(row["lower_bound_Lp"], int) and row["lower_bound_Lp"] >= 0
+    assert report["rows"][1]["lower_bound_Lp"] == 1          # ⌊1/(2·0.25)⌋^4 = 16 bits
+    assert "not evidence" in capsys.readouterr().out
+
+
+def test_train_and_capacity_refuse_bad_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--threads", "0"]) == 2
+    assert main(["capacity", "--threads", "-1"]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_capacity_sweep_finishes_in_a_minute(tmp_path: Path) -> None:
+    import time
+
+    start = time.perf_counter()
+    assert main(["capacity", "--quick", "--json", str(tmp_path / "c.json")]) == 0
+    assert time.perf_counter() - start <= 60

@@ -1,7 +1,11 @@
-"""Benchmark of the polynomial-method kernel against exact peers and Performer (K5, issue 3).
+"""Benchmarks: the polynomial-method kernel (K5, issue 3), prompt-tuning steps through it and
+the empirical capacity of gradient-trained prompts (issue 8).
 
-``python -m verify bench kernel [--quick] [--json FILE] [--device cpu|cuda]`` (the CLI calls
-:func:`main` with the arguments after ``bench``). Paper label ``thm:inference_linear``.
+``python -m verify bench kernel [--quick] [--json FILE] [--device cpu|cuda]``,
+``python -m verify bench train [--quick] [--json FILE]`` (step time fast vs exact, see
+:data:`TRAIN_HONESTY`) and ``python -m verify bench capacity [--quick] [--json FILE]``
+(:mod:`core.capacity_sweep`); the CLI calls :func:`main` with the arguments after
+``bench``. Paper label ``thm:inference_linear``.
 
 Headline configuration: ``n = 65536`` keys and queries (all ``n`` query columns), ``s = d = 8``,
 ``B = 0.5``, float64, target ``δ_F = 1e-6`` in max norm, with Alman–Song's ``β = 1/d``
@@ -36,6 +40,7 @@ import numpy as np
 import torch
 
 from core.attention import exact_attention
+from core.capacity_sweep import CapacitySetting, SweepConfig, capacity_sweep
 from core.errors import InvalidArgument
 from core.kernels import (
     KernelPlan,
@@ -47,11 +52,15 @@ from core.kernels import (
     sdpa_attention,
 )
 from core.kernels.phase import crossing_ratio
+from core.model import PromptTunedTransformer
+from core.prompt_tuning import prompt_loss
+from core.weights import TransformerWeights
 
 from .certify import certify_polynomial
 from .report import write_atomically
 
-__all__ = ["BenchConfig", "main", "run_kernel_bench", "write_json_atomically"]
+__all__ = ["BenchConfig", "TrainBenchConfig", "main", "run_capacity_bench", "run_kernel_bench",
+           "run_train_bench", "write_json_atomically"]
 
 PAPER_REF = "thm:inference_linear"
 
@@ -347,30 +356,230 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --- prompt tuning: training-step benchmark and empirical capacity (issue 8) ----------------
+
+TRAIN_HONESTY = (
+    "full-sequence setting: the loss covers all n = L_p + L outputs (as for the first layer "
+    "of a deeper stack). With the one-layer model's readout of only the last L columns, "
+    "exact attention is already linear in n (only L queries), so the kernel has nothing to "
+    "win there; the readout-only rows show it.")
+
+
+class TrainBenchConfig:
+    """Sizes of ``bench train`` (``full``: ``L_p`` in 4096, 16384, 65536)."""
+
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.d = self.s = 8
+        self.L = 16
+        self.B = 0.5
+        self.delta_F = 1e-6
+        self.beta = 1.0 / self.d
+        self.lr = 1e-3
+        self.prompt_lengths = (1024, 4096) if quick else (4096, 16384, 65536)
+        self.fast_repeats = 3
+        self.query_chunk = 1024
+
+
+def _train_exact_repeats(n: int) -> int:
+    return 2 if n <= 5000 else 1
+
+
+def train_bench_model(cfg: TrainBenchConfig, seed: int = 0) -> PromptTunedTransformer:
+    """Frozen one-layer τ: ``W_Q, W_K`` uniform in ``[−0.05, 0.05]`` (so ``|Q|, |K| <= 0.4``
+    for tokens in ``[−1, 1]^8``), ``W_V, W_O ~ N(0, 1/d)``, ``β = 1/d``, no FF layers."""
+    rng = np.random.default_rng(seed)
+    d = cfg.d
+    weights = TransformerWeights(
+        w_q=rng.uniform(-0.05, 0.05, (d, d)), w_k=rng.uniform(-0.05, 0.05, (d, d)),
+        w_v=rng.normal(0.0, 1.0 / math.sqrt(d), (d, d)),
+        w_o=rng.normal(0.0, 1.0 / math.sqrt(d), (d, d)), beta=cfg.beta)
+    return PromptTunedTransformer(weights)
+
+
+def _train_steps(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor,
+                 P0: torch.Tensor, plan: KernelPlan | None, full: bool, repeats: int,
+                 query_chunk: int) -> tuple[float, torch.Tensor]:
+    """Best wall time of one Adam step (forward + backward + update) over ``repeats``
+    consecutive steps from ``P0``, and the gradient of the first step."""
+    P = P0.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([P], lr=1e-3)
+    best, first = math.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        opt.zero_grad()
+        prompt_loss(model, X, Y, P, plan=plan, full=full, query_chunk=query_chunk,
+                    exact_method="sdpa").backward()
+        opt.step()
+        best = min(best, time.perf_counter() - start)
+        if first is None:
+            assert P.grad is not None
+            first = P.grad.detach().clone()
+    assert first is not None
+    return best, first
+
+
+def run_train_bench(quick: bool = False, log: Callable[[str], None] = print,
+                    prompt_lengths: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Training-step time, fast vs exact, at long prompts (see :data:`TRAIN_HONESTY`);
+    ``prompt_lengths`` overrides the configured ``L_p`` list (tests use tiny ones)."""
+    cfg = TrainBenchConfig(quick)
+    if prompt_lengths is not None:
+        cfg.prompt_lengths = prompt_lengths
+    model = train_bench_model(cfg)
+    plan = plan_kernel(s=cfg.s, B=cfg.B, beta=cfg.beta, eps=eps_for_error(cfg.delta_F, 1.0),
+                       certifier=certify_polynomial)
+    rows: list[dict[str, Any]] = []
+    for lp in cfg.prompt_lengths:
+        gen = torch.Generator().manual_seed(lp)
+        X = torch.rand(1, cfg.d, cfg.L, generator=gen, dtype=torch.float64)
+        P0 = torch.rand(cfg.d, lp, generator=gen, dtype=torch.float64) - 0.5
+        n = lp + cfg.L
+        for full in (True, False):
+            m = n if full else cfg.L
+            Y = torch.rand(1, cfg.d, m, generator=gen, dtype=torch.float64)
+            exact_repeats = _train_exact_repeats(n) if full else cfg.fast_repeats
+            t_fast, g_fast = _train_steps(model, X, Y, P0, plan, full, cfg.fast_repeats,
+                                          cfg.query_chunk)
+            t_exact, g_exact = _train_steps(model, X, Y, P0, None, full, exact_repeats,
+                                            cfg.query_chunk)
+            row = {"L_p": lp, "n": n, "setting": "full" if full else "readout",
+                   "seconds_fast": t_fast, "seconds_exact": t_exact,
+                   "ratio_exact_over_fast": t_exact / t_fast,
+                   "fast_repeats": cfg.fast_repeats, "exact_repeats": exact_repeats,
+                   "grad_max_abs_diff": float((g_fast - g_exact).abs().max()),
+                   "grad_max_abs": float(g_exact.abs().max())}
+            rows.append(row)
+            log(f"L_p={lp:>6} {row['setting']:<7} fast {t_fast:9.3f} s  exact {t_exact:9.3f} s"
+                f" (best of {exact_repeats})  exact/fast {t_exact / t_fast:7.2f}  grad diff "
+                f"{row['grad_max_abs_diff']:.2e} (max |grad| {row['grad_max_abs']:.2e})")
+    return {
+        "benchmark": "train", "quick": quick, "paper_ref": PAPER_REF,
+        "honesty": TRAIN_HONESTY,
+        "convention": "beta = 1/d (Alman-Song); B = max(|Q|_max, |K|_max); R = beta*s*B^2",
+        "config": {"d": cfg.d, "s": cfg.s, "L": cfg.L, "B": cfg.B, "delta_F": cfg.delta_F,
+                   "beta": cfg.beta, "optimizer": "adam", "lr": cfg.lr, "dtype": "float64",
+                   "N": 1, "loss": "mean squared error vs targets uniform in [0, 1]",
+                   "exact": "torch SDPA (core.kernels.peers.sdpa_attention, exact; faster "
+                            "than the reference here) in query chunks of "
+                            f"{cfg.query_chunk}, checkpointed (memory O(n·chunk))",
+                   "model": "one attention layer with residual, no FF layers; W_Q, W_K "
+                            "uniform in [-0.05, 0.05], W_V, W_O ~ N(0, 1/d); P uniform in "
+                            "[-0.5, 0.5], X uniform in [0, 1]"},
+        "plan": plan.summary(), "device": _device_name(torch.device("cpu")),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "rows": rows,
+    }
+
+
+def format_train_table(report: dict[str, Any]) -> str:
+    """Printed summary of ``bench train``."""
+    p = report["plan"]
+    lines = [f"train benchmark ({'quick' if report['quick'] else 'full'}) on "
+             f"{report['device']}, torch {report['torch']}, {report['threads']} threads; "
+             f"{report['convention']}",
+             f"plan: {p['method']} degree {p['degree']}, rank {p['rank']}, certified eps "
+             f"{p['certified_eps']:.3g}; one step = forward + backward + Adam update",
+             report["honesty"],
+             f"{'L_p':>7} {'n':>7} {'setting':<8} {'fast s':>10} {'exact s':>10} "
+             f"{'exact/fast':>10} {'grad diff':>10}"]
+    for r in report["rows"]:
+        lines.append(f"{r['L_p']:>7} {r['n']:>7} {r['setting']:<8} {r['seconds_fast']:>10.3f} "
+                     f"{r['seconds_exact']:>10.3f} {r['ratio_exact_over_fast']:>10.2f} "
+                     f"{r['grad_max_abs_diff']:>10.2e}")
+    return "\n".join(lines)
+
+
+def capacity_settings(quick: bool) -> tuple[list[CapacitySetting], SweepConfig]:
+    """Settings and training choices of ``bench capacity`` (quick: well under 60 s)."""
+    if quick:
+        settings = [CapacitySetting(1, 1, N, 0.1) for N in (1, 2, 4)] + [
+            CapacitySetting(2, 1, 2, 0.1)]
+        return settings, SweepConfig(steps=300, lr=0.1, hidden_factor=16,
+                                     prompt_lengths=(1, 2, 4, 8))
+    settings = [CapacitySetting(d, L, N, eps) for d, L in ((1, 1), (2, 1), (2, 2))
+                for eps in (0.1, 0.25) for N in (1, 2, 4, 8)]
+    return settings, SweepConfig(steps=600, lr=0.1, hidden_factor=16,
+                                 prompt_lengths=(1, 2, 4, 8, 16, 32))
+
+
+def run_capacity_bench(quick: bool = False,
+                       log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The empirical-capacity sweep's JSON (:func:`core.capacity_sweep.capacity_sweep`)."""
+    settings, cfg = capacity_settings(quick)
+    start = time.perf_counter()
+    report = capacity_sweep(settings, cfg, log)
+    report["config"] = {**report["config"], "quick": quick,
+                        "seconds": time.perf_counter() - start,
+                        "threads": torch.get_num_threads()}
+    return report
+
+
+def format_capacity_table(report: dict[str, Any]) -> str:
+    """Printed summary of ``bench capacity``."""
+    lines = [report["label"],
+             f"{'d':>2} {'L':>2} {'N':>3} {'eps':>5} {'smallest L_p':>12} {'constructive':>12} "
+             f"{'lower bound':>11}  final errors (per tried L_p)"]
+    for r in report["rows"]:
+        errors = ", ".join(f"{lp}:{e:.3g}" for lp, e in zip(r["tried_Lp"], r["final_errors"],
+                                                             strict=True))
+        lines.append(f"{r['d']:>2} {r['L']:>2} {r['N']:>3} {r['eps']:>5} "
+                     f"{r['smallest_Lp']!s:>12} {r['constructive_Lp']!s:>12} "
+                     f"{r['lower_bound_Lp']:>11}  {errors}")
+    return "\n".join(lines)
+
+
+def _threads(value: int | None, default: int | None) -> int | None:
+    """Apply ``--threads`` (or the subcommand's default); ``None`` keeps torch's choice."""
+    chosen = value if value is not None else default
+    if chosen is not None:
+        torch.set_num_threads(chosen)
+    return chosen
+
+
 def main(argv: list[str]) -> int:
-    """``bench kernel [--quick] [--json FILE] [--device DEVICE]``; returns the exit status."""
+    """``bench {kernel,train,capacity} [--quick] [--json FILE] ...``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m verify bench",
                                      description="ptlimits benchmarks")
     sub = parser.add_subparsers(dest="which", required=True)
     kernel = sub.add_parser("kernel", help="polynomial-method kernel vs exact and Performer")
-    kernel.add_argument("--quick", action="store_true", help="small sizes (well under 1 min)")
-    kernel.add_argument("--json", metavar="FILE", help="write the report as JSON (atomic)")
     kernel.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
-    kernel.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's choice)")
+    train = sub.add_parser("train", help="prompt-tuning step time, kernel vs exact")
+    capacity = sub.add_parser("capacity", help="empirical capacity of gradient-trained prompts")
+    for p, quick_help in ((kernel, "small sizes (well under 1 min)"),
+                          (train, "L_p in {1024, 4096} (about a minute)"),
+                          (capacity, "four small settings (under 60 s)")):
+        p.add_argument("--quick", action="store_true", help=quick_help)
+        p.add_argument("--json", metavar="FILE", help="write the report as JSON (atomic)")
+        p.add_argument("--threads", type=int, default=None,
+                       help="torch intra-op threads (default: torch's choice; capacity: 1)")
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print(f"bench: error: --threads={args.threads}: must be >= 1", file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        print(f"bench: error: --threads={args.threads}: must be >= 1", file=sys.stderr)
+        return 2
+    before = torch.get_num_threads()
+    _threads(args.threads, 1 if args.which == "capacity" else None)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
     try:
-        report = run_kernel_bench(quick=args.quick, device=args.device,
-                                  log=lambda line: print(line, file=sys.stderr))
+        if args.which == "kernel":
+            report = run_kernel_bench(quick=args.quick, device=args.device, log=log)
+            table = format_table(report)
+        elif args.which == "train":
+            report = run_train_bench(quick=args.quick, log=log)
+            table = format_train_table(report)
+        else:
+            report = run_capacity_bench(quick=args.quick, log=log)
+            table = format_capacity_table(report)
     except InvalidArgument as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(report))
+    finally:
+        torch.set_num_threads(before)
+    print(table)
     if args.json:
         write_json_atomically(args.json, report)
     return 0
