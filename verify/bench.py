@@ -376,7 +376,7 @@ class TrainBenchConfig:
         self.delta_F = 1e-6
         self.beta = 1.0 / self.d
         self.lr = 1e-3
-        self.prompt_lengths = (1024, 4096) if quick else (4096, 16384, 65536)
+        self.prompt_lengths: tuple[int, ...] = (1024, 4096) if quick else (4096, 16384, 65536)
         self.fast_repeats = 3
         self.query_chunk = 1024
 
