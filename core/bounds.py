@@ -34,6 +34,7 @@ from .validation import check_int, check_real
 __all__ = [
     "as_fraction",
     "cells_per_coordinate",
+    "least_power_reaching",
     "lower_bound_real",
     "min_prompt_length_exact",
     "mp_log2",
@@ -100,11 +101,22 @@ def min_prompt_length_exact(M: int, d: int, K: int) -> int:
     M = check_int("M", M, minimum=0, maximum=MAX_EXACT_BITS)
     d = check_int("d", d, minimum=1)
     K = check_int("K", K, minimum=2)
-    target = 1 << M
     per_token = K ** d
-    lp = max(0, math.ceil(M / math.log2(per_token)))
-    while lp > 0 and per_token ** (lp - 1) >= target:
-        lp -= 1
-    while per_token ** lp < target:
-        lp += 1
-    return lp
+    return least_power_reaching(per_token, M, start=math.ceil(M / math.log2(per_token)))
+
+
+def least_power_reaching(base: int, M: int, *, start: int) -> int:
+    """The least integer ``e >= 0`` with ``base^e >= 2^M``, searched exactly from ``start``.
+
+    Any ``start >= 0`` gives the same answer (a good one saves steps): exact integer powers
+    step down while the power one below still reaches ``2^M``, then up while it falls short.
+    """
+    base = check_int("base", base, minimum=2)
+    M = check_int("M", M, minimum=0)
+    e = check_int("start", start, minimum=0)
+    target = 1 << M
+    while e > 0 and base ** (e - 1) >= target:
+        e -= 1
+    while base ** e < target:
+        e += 1
+    return e

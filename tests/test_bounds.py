@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.bounds import (
+    MAX_EXACT_BITS,
     as_fraction,
     cells_per_coordinate,
+    least_power_reaching,
     lower_bound_real,
     min_prompt_length_exact,
     packing_bits,
@@ -26,6 +28,23 @@ def test_exact_prompt_length_is_the_least_solution(M: int, d: int, K: int) -> No
     lp = min_prompt_length_exact(M, d, K)
     assert K ** (d * lp) >= 2**M
     assert lp == 0 or K ** (d * (lp - 1)) < 2**M
+
+
+@given(base=st.integers(2, 50), M=st.integers(0, 200), start=st.integers(0, 400))
+def test_exact_search_ignores_its_starting_point(base: int, M: int, start: int) -> None:
+    """Stepping down from a high start and up from a low one both end at the least solution
+    (brute force over e = 0, 1, ...)."""
+    least = next(e for e in range(M + 1) if base**e >= 2**M)
+    assert least_power_reaching(base, M, start=start) == least
+
+
+def test_exact_path_accepts_its_documented_extremes() -> None:
+    assert min_prompt_length_exact(0, 1, 2) == 0
+    assert min_prompt_length_exact(1, 1, 2) == 1
+    assert min_prompt_length_exact(MAX_EXACT_BITS, 1, 2**20) == MAX_EXACT_BITS // 20
+    assert least_power_reaching(2, 0, start=0) == 0
+    assert cells_per_coordinate(1, 0.5) == 1              # ε = 1/2 is allowed
+    assert cells_per_coordinate(Fraction(1, 1000), Fraction(1, 4000)) == 2
 
 
 @given(M=st.integers(1, 10**5), d=st.integers(1, 4), k=st.integers(1, 10))
@@ -54,6 +73,15 @@ def test_growth_is_exponential_in_dl_and_polynomial_power_in_inverse_eps() -> No
     (lambda: cells_per_coordinate(1, float("nan")), "eps=nan"),
     (lambda: cells_per_coordinate("1", 0.1), "C='1'"),
     (lambda: packing_bits(0, 1, 1, 0.1), "d=0"),
+    (lambda: packing_bits(1, 0, 1, 0.1), "L=0"),
+    (lambda: as_fraction("C", True), "C=True"),
+    (lambda: as_fraction("eps", "0.1"), "eps='0.1'"),
+    (lambda: as_fraction("eps", float("inf")), "eps=inf"),
+    (lambda: min_prompt_length_exact(4, 0, 2), "d=0"),
+    (lambda: min_prompt_length_exact(MAX_EXACT_BITS + 1, 1, 2), f"M={MAX_EXACT_BITS + 1}"),
+    (lambda: least_power_reaching(1, 4, start=0), "base=1"),
+    (lambda: least_power_reaching(2, -1, start=0), "M=-1"),
+    (lambda: least_power_reaching(2, 4, start=-1), "start=-1"),
     (lambda: min_prompt_length_exact(-1, 1, 2), "M=-1"),
     (lambda: min_prompt_length_exact(4, 1, 1), "K=1"),
     (lambda: min_prompt_length_exact(10**7, 1, 2), "M=10000000"),

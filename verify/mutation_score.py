@@ -1,0 +1,170 @@
+"""Mutation score of ``core/`` by module, from a mutmut run (issue 7).
+
+``mutmut run`` (configured in ``pyproject.toml`` under ``[tool.mutmut]``) leaves one
+``mutants/<file>.meta`` JSON per mutated source file, mapping each mutant to the exit code of
+the tests that ran against it. This module turns those into a per-module table:
+
+    score = (killed + timeout) / (mutants − equivalent − not yet checked)
+
+``killed`` means the test selection went red; ``timeout`` means the mutant made the tests
+hang (mutmut counts it as killed); a mutant that no test reaches (``no tests``) counts as a
+survivor. Mutants judged *equivalent* — no input can tell them from the original — are
+listed in :data:`EQUIVALENT`, each with its reason, and leave the denominator.
+
+    python -m verify.mutation_score                      # table
+    python -m verify.mutation_score --survivors          # plus every surviving mutant
+    python -m verify.mutation_score --min-score 90 --json mutation.json
+
+Exit status 1 if ``--min-score`` is given and a module (or the total) falls below it, or if
+a mutant listed as equivalent no longer exists (the list went stale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import HarnessError
+
+__all__ = ["EQUIVALENT", "ModuleScore", "load_statuses", "main", "score_by_module"]
+
+#: mutmut's exit-code convention (``mutmut.stats.status_by_exit_code``), restated so this
+#: report does not import mutmut.
+_STATUS_BY_EXIT_CODE: dict[int | None, str] = {
+    1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
+    36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+    37: "caught by type check", -11: "segfault", -9: "segfault", None: "not checked",
+}
+
+#: Mutants no test can kill because they do not change behaviour, with the reason.
+#: Keys are mutmut names (``mutmut show NAME`` prints the diff).
+EQUIVALENT: dict[str, str] = {}
+
+
+@dataclass
+class ModuleScore:
+    """Counts of one module's mutants by status."""
+
+    module: str
+    counts: Counter[str] = field(default_factory=Counter)
+    survivors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def scored(self) -> int:
+        """Mutants in the denominator: checked, not skipped, not equivalent."""
+        return self.total - sum(self.counts[s] for s in ("not checked", "skipped",
+                                                          "equivalent"))
+
+    @property
+    def killed(self) -> int:
+        return sum(self.counts[s] for s in ("killed", "timeout", "caught by type check",
+                                            "segfault"))
+
+    @property
+    def score(self) -> float | None:
+        return 100.0 * self.killed / self.scored if self.scored else None
+
+
+def load_statuses(mutants_dir: Path) -> dict[str, str]:
+    """``{mutant name: status}`` from every ``*.meta`` file under ``mutants_dir/core``."""
+    metas = sorted((mutants_dir / "core").rglob("*.meta"))
+    if not metas:
+        raise HarnessError(
+            f"mutants_dir={str(mutants_dir)!r}: no mutmut results (*.meta) under core/; run "
+            "'mutmut run' first (see docs/mutation.md)")
+    statuses: dict[str, str] = {}
+    for meta in metas:
+        try:
+            codes = json.loads(meta.read_text())["exit_code_by_key"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise HarnessError(f"{meta}: not a mutmut result file ({exc})") from None
+        for name, code in codes.items():
+            statuses[name] = _STATUS_BY_EXIT_CODE.get(code, "suspicious")
+    return statuses
+
+
+def _module_of(mutant: str) -> str:
+    """``core.kernels.plan.x_f__mutmut_3`` -> ``core.kernels.plan``."""
+    parts = mutant.split(".")
+    return ".".join(p for p in parts[:-1])
+
+
+def score_by_module(statuses: dict[str, str],
+                    equivalent: Iterable[str] = EQUIVALENT) -> list[ModuleScore]:
+    """One :class:`ModuleScore` per module plus a final ``TOTAL`` row."""
+    equivalent = set(equivalent)
+    stale = sorted(equivalent - set(statuses))
+    if stale:
+        raise HarnessError(f"EQUIVALENT lists mutants that no longer exist: {stale}; the "
+                           "source changed, so re-judge them")
+    rows: dict[str, ModuleScore] = {}
+    total = ModuleScore("TOTAL")
+    for name, status in sorted(statuses.items()):
+        if name in equivalent and status in ("survived", "no tests"):
+            status = "equivalent"
+        row = rows.setdefault(_module_of(name), ModuleScore(_module_of(name)))
+        for r in (row, total):
+            r.counts[status] += 1
+            if status in ("survived", "no tests", "suspicious"):
+                r.survivors.append(name)
+    return [*rows.values(), total]
+
+
+def _table(rows: Sequence[ModuleScore]) -> str:
+    head = (f"{'module':<32} {'mutants':>7} {'killed':>6} {'surv':>5} {'equiv':>5} "
+            f"{'unchk':>5} {'score':>6}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        score = "—" if r.score is None else f"{r.score:.1f}%"
+        lines.append(f"{r.module:<32} {r.total:>7} {r.killed:>6} {len(r.survivors):>5} "
+                     f"{r.counts['equivalent']:>5} {r.counts['not checked']:>5} {score:>6}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verify.mutation_score", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mutants-dir", type=Path, default=Path("mutants"), metavar="DIR",
+                        help="mutmut's working directory (default: ./mutants)")
+    parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    parser.add_argument("--min-score", type=float, default=None, metavar="PERCENT",
+                        help="exit 1 if any module or the total scores below PERCENT")
+    parser.add_argument("--json", type=Path, default=None, metavar="FILE",
+                        help="also write the table as JSON")
+    args = parser.parse_args(argv)
+    if args.min_score is not None and not 0 <= args.min_score <= 100:
+        parser.error(f"--min-score={args.min_score}: must be a percentage in [0, 100]")
+    try:
+        rows = score_by_module(load_statuses(args.mutants_dir))
+    except HarnessError as exc:
+        print(f"mutation_score: error: {exc}", file=sys.stderr)
+        return 2
+    print(_table(rows))
+    if args.survivors:
+        for name in rows[-1].survivors:
+            print(f"  survived: {name}")
+    if args.json is not None:
+        from .bench import write_json_atomically
+
+        write_json_atomically(args.json, {"modules": [
+            {"module": r.module, "counts": dict(r.counts), "score": r.score,
+             "survivors": r.survivors} for r in rows]})
+    if args.min_score is not None:
+        low = [r.module for r in rows if r.score is not None and r.score < args.min_score]
+        if low:
+            print(f"below {args.min_score}%: {', '.join(low)}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
