@@ -217,8 +217,10 @@ def prompt_outputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tens
     n = P.shape[1] + X.shape[2]
     if plan is None and n <= query_chunk:
         out = model(X, P, full=full)
-        with torch.no_grad():
-            B = max(measured_norm(i.Q, i.K) for i in _inputs(model, X, P, full))
+        with torch.no_grad():                      # B of the batch, as the kernel measures it
+            z = model._ff_stack("pre", model._n_pre, model.embed(X, P))
+            queries = z if full else z[..., P.shape[1]:]
+            B = max(float((model.w_q @ queries).abs().max()), float((model.w_k @ z).abs().max()))
         return out, B, "exact"
     inputs = _inputs(model, X, P, full)
     B = max(measured_norm(i.Q, i.K) for i in inputs)

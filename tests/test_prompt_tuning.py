@@ -102,6 +102,10 @@ def test_checkpointed_exact_attention_matches_unchunked_gradients() -> None:
     g1 = torch.autograd.grad((out * C).sum(), (Q, K, V))
     g2 = torch.autograd.grad((ref * C).sum(), (Q, K, V))
     assert all(torch.allclose(a, b) for a, b in zip(g1, g2, strict=True))
+    fused = checkpointed_exact_attention(Q, K, V, 0.7, query_chunk=4, method="sdpa")
+    assert torch.allclose(fused, ref)
+    with pytest.raises(InvalidArgument, match="method='flash'"):
+        checkpointed_exact_attention(Q, K, V, 0.7, method="flash")
 
 
 def test_long_prompt_exact_path_is_chunked() -> None:
@@ -215,10 +219,15 @@ def test_derivative_certificate_is_checked_against_the_plan() -> None:
         certified_derivative_eps(plan, None)  # type: ignore[arg-type]
 
 
-def test_bound_refuses_ff_post() -> None:
+def test_bound_refuses_ff_post_and_bad_data() -> None:
     model, X, Y, P0 = _small_problem(n_post=1)
     with pytest.raises(InvalidArgument, match="FF_post"):
         prompt_gradient_bound(model, X, Y, P0, _plan(model, 2.0), 1e-6)
+    model, X, Y, P0 = _small_problem(n_post=0)
+    with pytest.raises(InvalidArgument, match="Y has shape"):
+        prompt_gradient_bound(model, X, Y[..., :1], P0, _plan(model, 2.0), 1e-6)
+    with pytest.raises(InvalidArgument, match="eps_derivative=nan"):
+        prompt_gradient_bound(model, X, Y, P0, _plan(model, 2.0), float("nan"))
 
 
 # --- the gradient bound: holds, is not vacuous, and catches planted bugs --------------------

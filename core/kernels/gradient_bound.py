@@ -41,7 +41,9 @@ import torch
 
 from ..errors import InvalidArgument
 from ..model import PromptTunedTransformer
+from ..prompt_tuning import check_training_data
 from ..regime import attention_inputs
+from ..validation import short_repr
 from .plan import KernelPlan
 
 __all__ = [
@@ -180,13 +182,16 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
         a :class:`GradientBound`; everything is computed from the exact float64 pass.
     """
     if not isinstance(model, PromptTunedTransformer) or model.dtype != torch.float64:
-        raise InvalidArgument(f"model={model!r}: expected a float64 PromptTunedTransformer")
+        raise InvalidArgument(f"model={short_repr(model)}: expected a float64 "
+                              "PromptTunedTransformer")
+    model, X, Y, P = check_training_data(model, X, Y, P, full=full)
     if model._n_post:
         raise InvalidArgument(
             f"model has {model._n_post} FF_post layer(s): a ReLU after attention makes the "
             "gradient discontinuous in the attention output, so no gradient-gap bound holds")
     if not isinstance(plan, KernelPlan) or plan.s != model.weights.s or plan.beta != model.beta:
-        raise InvalidArgument(f"plan={plan!r}: expected a KernelPlan with the model's s and beta")
+        raise InvalidArgument(f"plan={short_repr(plan)}: expected a KernelPlan with the "
+                              "model's s and beta")
     e_d = float(eps_derivative)
     if not (math.isfinite(e_d) and e_d >= 0):
         raise InvalidArgument(f"eps_derivative={eps_derivative!r}: expected a finite number >= 0")
