@@ -68,6 +68,20 @@ def test_eps_for_error_inverts_the_lemma() -> None:
         assert lemma_bound(math.nextafter(e, 1.0) * (1 + 1e-12), v) > delta
 
 
+def test_eps_for_error_is_the_largest_admissible_float() -> None:
+    """Exact solutions are kept (δ = 2, v = 1: ε = 1/2 gives exactly 2); where the closed
+    form rounds so that the lemma exceeds δ (found by search) the loop steps down to the
+    largest float that does not; a huge δ/v is capped strictly below 1."""
+    assert eps_for_error(2.0, 1.0) == 0.5
+    for delta, v in ((9.868625495453214e-06, 1.1125089232417402),
+                     (2.8346743277609447, 0.11863217375195079)):
+        closed = delta / (2.0 * v + delta)
+        assert lemma_bound(closed, v) > delta            # the loop has work to do here
+        e = eps_for_error(delta, v)
+        assert lemma_bound(e, v) <= delta < lemma_bound(math.nextafter(e, 1.0), v)
+    assert eps_for_error(1e300, 1e-300) == math.nextafter(1.0, 0.0)
+
+
 BAD = [
     (candidate_degree, ("taylor", 1.0, 0.0), "eps"),
     (candidate_degree, ("taylor", 1.0, 1.0), "eps"),
@@ -108,3 +122,22 @@ def test_plan_refuses_an_uncertified_polynomial() -> None:
     with pytest.raises(InvalidArgument, match="radius"):
         type(plan)(s=2, B=0.7, beta=0.5, eps=1e-6, polynomial=plan.polynomial,
                    certificate=plan.certificate)
+
+
+def test_plan_summary_reports_the_plan_itself() -> None:
+    """The JSON summary (embedded in reports) carries the plan's own numbers, key by key."""
+    from core.kernels.features import feature_rank
+
+    plan = plan_kernel(s=3, B=0.5, beta=0.5, eps=1e-6, certifier=certify_polynomial)
+    r = 0.5 * 3 * 0.25
+    assert plan.summary() == {
+        "s": 3, "B": 0.5, "beta": 0.5, "radius": plan.radius, "eps": 1e-6,
+        "method": "chebyshev", "degree": plan.degree, "rank": feature_rank(3, plan.degree),
+        "certified_eps": plan.certificate.sup_upper,
+        "degree_minus_one_refuted": True,
+        "taylor_remainder_degree": taylor_degree_from_remainder(plan.radius, 1e-6),
+        "aggarwal_alman_order": aggarwal_alman_degree(plan.radius, 1e-6),
+        "paper_ref": "thm:inference_linear",
+    }
+    assert r <= plan.radius <= r * (1 + 1e-14)
+    assert plan.certified_eps <= 1e-6

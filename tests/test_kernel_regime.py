@@ -3,6 +3,7 @@ Lipschitz constant of FF_post."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -35,6 +36,8 @@ def test_regime_is_max_norm_of_queries_and_keys_after_ff_pre() -> None:
     assert rep.n == 6 and rep.sqrt_log_n == pytest.approx(math.sqrt(math.log(6)))
     assert rep.ratio == pytest.approx(rep.B / math.sqrt(math.log(6)))
     assert rep.radius == pytest.approx(model.beta * 2 * rep.B**2)
+    assert rep.B_query == float(q.abs().max()) and rep.B_key == float(k.abs().max())
+    assert rep.as_dict() == dataclasses.asdict(rep) and rep.as_dict()["n"] == 6
 
 
 def test_single_token_has_infinite_ratio_and_bad_model_is_refused() -> None:

@@ -127,3 +127,6 @@ def test_max_norm_ratio_uses_the_max_norm_on_both_sides() -> None:
     assert max_norm_ratio(f_a, f_b, x_a, x_b) == 2.0
     assert max_norm_ratio(f_a, f_b, x_a, x_a) == float("inf")
     assert max_norm_ratio(f_b, f_b, x_a, x_a) == 0.0
+    # differences, not sums: (1 − 0.75) / (0.5 − 0.25)
+    assert max_norm_ratio(np.array([[1.0]]), np.array([[0.75]]),
+                          np.array([[0.5]]), np.array([[0.25]])) == 1.0

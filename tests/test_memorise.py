@@ -102,6 +102,27 @@ def test_sizes_section_rows_match_the_planner() -> None:
                            str(s.prompt_tokens)]
 
 
+def test_sizes_section_is_a_well_formed_table_with_every_column() -> None:
+    """Header, separator and rows have the same 13 columns; the bound columns agree with
+    direct calls (L_p* from the memorisation count, the packing bound in exact integers)."""
+    from core.bounds import min_prompt_length_exact, packing_bits
+
+    rows = sizes_section([(16, 2, 2)]).splitlines()
+    header, rule, row = ([c.strip() for c in line.split("|")[1:-1]] for line in rows)
+    assert header == ["N", "d", "L", "request (C, ε, p)", "K", "M", "slots", "universal L_p",
+                      "memorising L_p", "L_p*(N,d,L)", "b bits/entry", "precision bits",
+                      "capacity LB (packing)"]
+    assert rule == ["---"] * 13 and len(row) == 13
+    r = memorisation_request(16, 2, 2)
+    s = r.sizes()
+    b = bits_per_prompt_coordinate(s)
+    assert row[:4] == ["16", "2", "2", f"({r.C}, {r.eps}, {r.p})"]
+    assert row[8:] == [str(constructive_length(s)),
+                       str(memorisation_lower_bound(16, 2, 2, s.M, b)), str(b),
+                       str(s.precision_bits),
+                       str(min_prompt_length_exact(packing_bits(2, 2, r.C, r.eps), 2, 2**b))]
+
+
 # --- the construction ----------------------------------------------------------------------
 
 

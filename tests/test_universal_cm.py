@@ -50,3 +50,19 @@ def test_bad_arguments_refused_by_name(change: dict, named: str) -> None:
     with pytest.raises(InvalidArgument, match=named):
         contextual_separation(args["d"], args["L"], args["Lp"], args["vocab_x"],
                               args["vocab_p"], args["rank"], args["seed"])
+
+
+def test_docs_table_rows_are_the_separation_results() -> None:
+    """``contextual_table`` (which generates the table in docs/universality.md) prints, per
+    row, exactly the fields of :func:`contextual_separation` for the same arguments."""
+    from core.constructions.contextual import contextual_table
+
+    rows = contextual_table(((2, 1, 1, 3, 2, 1, 0),)).splitlines()
+    header, rule, row = ([c.strip() for c in line.split("|")[1:-1]] for line in rows)
+    assert header == ["d", "L", "L_p", "vocab x/p", "rank", "contexts", "log10 γ", "λ", "B",
+                      "√ln n", "B/√ln n", "dps"]
+    assert rule == ["---"] * 12
+    r = contextual_separation(2, 1, 1, 3, 2, 1, 0)
+    assert row == ["2", "1", "1", "3/2", "1", str(r.contexts), f"{r.log10_gamma:.1f}",
+                   f"{r.lam:.3g}", f"{r.B:.3g}", f"{r.sqrt_log_n:.3f}",
+                   f"{r.B / r.sqrt_log_n:.3g}", f"{r.dps[0]}/{r.dps[1]}"]

@@ -98,18 +98,6 @@ class UniversalSizes:
         """Exact-evaluator work per token: slots times FF_post depth."""
         return self.slots * self.post_depth
 
-    def as_row(self) -> dict[str, object]:
-        """JSON-able summary for reports and the docs table."""
-        return {"d": self.d, "L": self.L, "C": self.C, "eps": self.eps, "p": self.p,
-                "form": self.form, "K": self.K, "M": self.M,
-                "eta": f"2^-{self.eta.denominator.bit_length() - 1}",
-                "beta": self.beta, "slots": self.slots, "L_p": self.prompt_tokens,
-                "pre_width": self.pre_width, "post_depth": self.post_depth,
-                "post_width": self.post_width, "units": self.units,
-                "precision_bits": self.precision_bits,
-                "good_error": float(self.good_error),
-                "dp_bound_formula": self.dp_bound_formula}
-
 
 def _grid_choice(dl: int, C: Fraction, eps: Fraction, p: int) -> tuple[int, int, Fraction] | None:
     """Smallest ``K``, then smallest ``M``, with a strip ``η ≥ 2^-40``; ``None`` if none."""

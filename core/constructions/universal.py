@@ -47,7 +47,7 @@ from ..errors import InvalidArgument
 from ..lipschitz import LipschitzTarget
 from ..weights import FeedForwardWeights, TransformerWeights
 from ._pl import Region, layer_from_regions
-from .evaluate import Float64Untrusted, RatMatrix, compile_exact
+from .evaluate import Float64Untrusted, RatMatrix, compile_exact, exact_forward
 from .sizes import _BITS_PER_PROMPT_ENTRY, UniversalSizes, plan_universal
 
 __all__ = [
@@ -135,9 +135,7 @@ class UniversalTransformer:
 
     def forward_exact(self, X: np.ndarray | RatMatrix, prompt: Prompt) -> RatMatrix:
         """τ_P(X) exactly (rationals); ``X``: ``(d, L)``."""
-        Xr = ([[Fraction(float(v)) for v in row] for row in np.asarray(X, np.float64)]
-              if isinstance(X, np.ndarray) else X)
-        return compile_exact(self.weights).forward(Xr, prompt.rational())
+        return exact_forward(self.weights, X, prompt.rational())
 
     def float64_trusted(self) -> bool:
         """Whether float64 (53 bits) covers the precision this construction needs."""

@@ -39,7 +39,6 @@ __all__ = [
     "OUT_OF_REGIME",
     "KernelInfo",
     "check_rank_fits",
-    "elementwise_model",
     "flop_model",
     "measured_norm",
     "polynomial_attention",
@@ -260,9 +259,4 @@ def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
 def flop_model(n: int, m: int, d_v: int, rank: int) -> int:
     """Multiply-adds ×2 of the two GEMMs: ``2·(d_v+1)·r·(n + m)`` (K5 cost model)."""
     return 2 * (d_v + 1) * rank * (n + m)
-
-
-def elementwise_model(n: int, m: int, rank: int) -> int:
-    """Monomial products: one multiply per feature entry beyond the constant, ``(r−1)(n+m)``."""
-    return (rank - 1) * (n + m)
 
