@@ -388,9 +388,12 @@ def kernel_decision(s: int, B: float, beta: float, eps: float, n: int) -> dict[s
 
 def threshold_ratio(s: int, beta: float, eps: float, n: int, *, steps: int = 30
                     ) -> float | None:
-    """``c*``: the kernel applies iff ``B/√ln n < c*`` (bisection over ``B``; ``None``
-    when it applies at no ``B``, e.g. ``n <= s + 1``; ``inf`` never happens since the
-    float64 limit caps ``R``)."""
+    """``c*``: the kernel applies to a head of dimension ``s`` and scale ``beta`` iff
+    ``B/√ln n < c*`` (bisection over ``B`` with :func:`kernel_decision`).
+
+    ``None`` when it applies at no ``B`` (``n = 1``: every rank is at least 1). The search
+    terminates because float64 cancellation caps the radius of any plan.
+    """
     if n < 2 or not kernel_decision(s, 0.0, beta, eps, n)["applies"]:
         return None
     lo, hi = 0.0, 1.0
@@ -431,14 +434,6 @@ def _head_rows(calls: Sequence[AttentionCall], n: int, eps: float) -> list[dict[
             row["log10_taylor_rank"] = math.log10(feature_rank(s, g))
             rows.append(row)
     return rows
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where the tokens came from: ``kind`` "text" or "ids"."""
-
-    kind: str
-    value: str
 
 
 def audit_model(model_path: str | Path, *, adapter_path: str | Path | None = None,
