@@ -264,9 +264,10 @@ def capacity_figure(report: dict[str, Any]) -> list[Figure]:
             ax.scatter([x for x, _ in points], [y for _, y in points], s=46, **style)
     for x, y in missed:
         if y is not None:
-            ax.annotate("not reached within tried L_p", (x, y), textcoords="offset points",
-                        xytext=(6, -12), fontsize=7, color="tab:blue")
+            ax.annotate("not reached", (x, y), textcoords="offset points", xytext=(0, -14),
+                        ha="center", fontsize=7, color="tab:blue")
     ax.set_yscale("log")
+    ax.margins(y=0.2)
     ax.set_xticks(xs)
     ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=7)
     ax.set_xlim(-0.6, len(rows) - 0.4)
