@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import time
 from fractions import Fraction
 
@@ -276,6 +277,32 @@ def test_cost_table_matches_the_planner() -> None:
     assert float(row[12]) == pytest.approx(wide_width_lower_bound(deep), abs=0.05)
     with pytest.raises(ConstructionTooLarge):
         plan_universal(*TRUSTED, form="wide")      # 3.55e5 units: over the wide limit
+
+
+def test_cost_table_every_column_from_the_planner() -> None:
+    """Header, separator and each kind of row (wide units counted; wide units only bounded,
+    slots > 64; no grid) agree column by column with the planner run without limits."""
+    from core.constructions.sizes import LIMITS, form_cost_table, wide_width_lower_bound
+
+    unlimited = {key: 10**400 for key in LIMITS}
+    configs = [TRUSTED, (1, 3, 1.0, 0.4, 2), (1, 1, 64.0, 0.01, 1)]
+    header, rule, *rows = ([c.strip() for c in line.split("|")[1:-1]]
+                           for line in form_cost_table(configs).splitlines())
+    assert header == ["d", "L", "C", "ε", "p", "slots N", "M", "deep depth", "deep width",
+                      "deep units", "wide units", "log2 min knots (any 1 layer)"]
+    assert rule == ["---"] * 12 and [len(r) for r in rows] == [12, 12, 12]
+    for config, row in zip(configs[:2], rows, strict=False):
+        deep = plan_universal(*config, form="deep", limits=unlimited)
+        wide = plan_universal(*config, form="wide", limits=unlimited)
+        bound = wide.slots * math.log2(wide.M + 1)
+        assert wide_width_lower_bound(wide) == bound
+        assert row[:10] == [str(v) for v in (*config, deep.slots, deep.M, deep.post_depth,
+                                               deep.post_width, deep.units)]
+        assert row[10] == (f"{wide.units:.3g}" if wide.slots <= 64 else
+                           f"> 10^{int(bound * math.log10(2))}")
+        assert row[11] == f"{bound:.1f}"
+    assert rows[0][10] == "3.55e+05" and rows[1][10] == "> 10^183"
+    assert rows[2] == ["1", "1", "64.0", "0.01", "1", "no grid ≤ 2^8"] + [""] * 6
 
 
 def test_mp_twin_needs_the_reported_precision() -> None:
