@@ -32,11 +32,18 @@ def test_overflow_inside_feed_forward_names_the_layer() -> None:
         model(X, torch.zeros(2, 1, dtype=torch.float64))
 
 
-def test_overflow_in_projections_names_the_step() -> None:
-    model = PromptTunedTransformer(_weights(w_scale=1e300), dtype=torch.float64)
+@pytest.mark.parametrize("which", ["queries", "keys", "values"])
+def test_overflow_in_projections_names_the_projection_and_step(which: str) -> None:
+    """Only one of W_Q, W_K, W_V is huge; the error names that projection and the step."""
+    eye = np.eye(2)
+    scaled = {f"w_{which[0]}": 1e300 * eye}
+    weights = TransformerWeights(**{"w_q": eye, "w_k": eye, "w_v": eye, "w_o": eye, **scaled},
+                                 beta=1.0)
+    model = PromptTunedTransformer(weights, dtype=torch.float64)
     X = torch.full((2, 3), 1e10, dtype=torch.float64)
-    with pytest.raises(NonFiniteError, match="attention projections"):
-        model(X, torch.zeros(2, 0, dtype=torch.float64))
+    with pytest.raises(NonFiniteError) as info:
+        model(X, torch.zeros(2, 1, dtype=torch.float64))
+    assert str(info.value).startswith(f"{which} produced by step 'attention projections' ")
 
 
 def test_disk_full_keeps_previous_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -43,7 +43,12 @@ _STATUS_BY_EXIT_CODE: dict[int | None, str] = {
 
 #: Mutants no test can kill because they do not change behaviour, with the reason.
 #: Keys are mutmut names (``mutmut show NAME`` prints the diff).
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    "core.model.xǁPromptTunedTransformerǁforward__mutmut_16":
+        "P.shape[+1] for P.shape[-1]: embed() admits only a 2-D prompt (d, L_p)",
+    "core.lipschitz.x_max_norm_ratio__mutmut_24":
+        "float('INF') for float('inf'): Python parses both as infinity",
+}
 
 
 @dataclass
