@@ -31,7 +31,8 @@ from pathlib import Path
 
 from core.errors import HarnessError
 
-__all__ = ["EQUIVALENT", "ModuleScore", "load_statuses", "main", "score_by_module"]
+__all__ = ["EQUIVALENT", "ModuleScore", "check_equivalent", "load_statuses", "main",
+           "score_by_module"]
 
 #: mutmut's exit-code convention (``mutmut.stats.status_by_exit_code``), restated so this
 #: report does not import mutmut.
@@ -41,13 +42,15 @@ _STATUS_BY_EXIT_CODE: dict[int | None, str] = {
     37: "caught by type check", -11: "segfault", -9: "segfault", None: "not checked",
 }
 
-#: Mutants no test can kill because they do not change behaviour, with the reason.
-#: Keys are mutmut names (``mutmut show NAME`` prints the diff).
-EQUIVALENT: dict[str, str] = {
+#: Mutants no test can kill because they do not change behaviour: mutmut name ->
+#: (a fragment of the mutated code, the reason). The fragment is checked against the mutant's
+#: source in ``mutants/``, so a renumbered mutant is noticed instead of silently excused.
+EQUIVALENT: dict[str, tuple[str, str]] = {
     "core.model.xǁPromptTunedTransformerǁforward__mutmut_16":
-        "P.shape[+1] for P.shape[-1]: embed() admits only a 2-D prompt (d, L_p)",
+        ("P.shape[+1]", "P.shape[+1] for P.shape[-1]: embed() admits only a 2-D prompt "
+                        "(d, L_p), whose axis 1 is axis -1"),
     "core.lipschitz.x_max_norm_ratio__mutmut_24":
-        "float('INF') for float('inf'): Python parses both as infinity",
+        ('float("INF")', "float('INF') for float('inf'): Python reads both as infinity"),
 }
 
 
@@ -95,6 +98,22 @@ def load_statuses(mutants_dir: Path) -> dict[str, str]:
         for name, code in codes.items():
             statuses[name] = _STATUS_BY_EXIT_CODE.get(code, "suspicious")
     return statuses
+
+
+def check_equivalent(mutants_dir: Path,
+                     equivalent: dict[str, tuple[str, str]] = EQUIVALENT) -> None:
+    """Each listed mutant's generated source still contains its recorded fragment."""
+    for name, (fragment, _reason) in equivalent.items():
+        module, _, function = name.rpartition(".")
+        source = mutants_dir / (module.replace(".", "/") + ".py")
+        text = source.read_text() if source.is_file() else ""
+        start = text.find(f"def {function}(")
+        end = text.find("\n    def ", start + 1) if start >= 0 else -1
+        body = text[start:end if end > 0 else None] if start >= 0 else ""
+        if fragment not in body:
+            raise HarnessError(
+                f"EQUIVALENT[{name!r}]: its source in {source} no longer contains {fragment!r};"
+                " the mutants were renumbered or the code changed, so re-judge it")
 
 
 def _module_of(mutant: str) -> str:
@@ -149,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.min_score is not None and not 0 <= args.min_score <= 100:
         parser.error(f"--min-score={args.min_score}: must be a percentage in [0, 100]")
     try:
-        rows = score_by_module(load_statuses(args.mutants_dir))
+        check_equivalent(args.mutants_dir, EQUIVALENT)
+        rows = score_by_module(load_statuses(args.mutants_dir), EQUIVALENT)
     except HarnessError as exc:
         print(f"mutation_score: error: {exc}", file=sys.stderr)
         return 2
