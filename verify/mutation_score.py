@@ -168,8 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.min_score is not None and not 0 <= args.min_score <= 100:
         parser.error(f"--min-score={args.min_score}: must be a percentage in [0, 100]")
     try:
+        statuses = load_statuses(args.mutants_dir)
         check_equivalent(args.mutants_dir, EQUIVALENT)
-        rows = score_by_module(load_statuses(args.mutants_dir), EQUIVALENT)
+        rows = score_by_module(statuses, EQUIVALENT)
     except HarnessError as exc:
         print(f"mutation_score: error: {exc}", file=sys.stderr)
         return 2
