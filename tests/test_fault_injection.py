@@ -28,8 +28,21 @@ def _weights(ff_pre_scale: float = 1.0, w_scale: float = 1.0) -> TransformerWeig
 def test_overflow_inside_feed_forward_names_the_layer() -> None:
     model = PromptTunedTransformer(_weights(ff_pre_scale=1e100))   # 1e200 after layer 0
     X = torch.ones(2, 3, dtype=torch.float64)
-    with pytest.raises(NonFiniteError, match=r"step 'FF_pre\[1\]'"):
+    with pytest.raises(NonFiniteError) as info:
         model(X, torch.zeros(2, 1, dtype=torch.float64))
+    assert str(info.value).startswith("activations produced by step 'FF_pre[1]' ")
+
+
+def test_overflow_in_the_attention_residual_names_the_step() -> None:
+    """Scores stay 0 (W_Q = W_K = 0) and every projection is finite, but the residual sum
+    X + mean(V) overflows: the error names the attention step."""
+    eye, zero = np.eye(2), np.zeros((2, 2))
+    model = PromptTunedTransformer(TransformerWeights(w_q=zero, w_k=zero, w_v=eye, w_o=eye,
+                                                      beta=1.0), dtype=torch.float64)
+    X = torch.full((2, 3), 1.5e308, dtype=torch.float64)
+    with pytest.raises(NonFiniteError) as info:
+        model(X, torch.zeros(2, 1, dtype=torch.float64))
+    assert str(info.value).startswith("activations produced by step 'attention' ")
 
 
 @pytest.mark.parametrize("which", ["queries", "keys", "values"])
