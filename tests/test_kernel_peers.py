@@ -86,3 +86,14 @@ def test_rank_ratio_shrinks_along_sub_threshold_norms() -> None:
     logs = [log_rank_over_n(float(k), (k * math.log(2)) ** 0.25, 8)[2]
             for k in (16, 64, 256, 1024, 4096)]
     assert logs == sorted(logs, reverse=True) and logs[-1] < 0
+
+
+def test_sdpa_refuses_an_oversized_score_block_by_name() -> None:
+    """A query chunk whose score block would not fit is refused before allocation, and the
+    message says which block (a 10^9 × 3 float64 block: 22 GiB)."""
+    from core.errors import ConstructionTooLarge
+
+    Q = K = V = torch.zeros(2, 3, dtype=torch.float64)
+    with pytest.raises(ConstructionTooLarge) as info:
+        sdpa_attention(Q, K, V, 1.0, query_chunk=10**9)
+    assert str(info.value).startswith("SDPA score block of shape (1000000000, 3) needs ")
