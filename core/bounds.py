@@ -52,10 +52,8 @@ def as_fraction(name: str, value: float | int | Fraction) -> Fraction:
     """
     if isinstance(value, Fraction):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgument(f"{name}={value!r}: expected a real number or a Fraction")
-    check_real(name, value)
-    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    check_real(name, value)             # refuses bools, non-numbers, NaN and inf by name
+    return Fraction(repr(float(value))) if isinstance(value, float) else Fraction(value)
 
 
 def cells_per_coordinate(C: float | Fraction, eps: float | Fraction) -> int:

@@ -43,6 +43,11 @@ def test_exact_path_accepts_its_documented_extremes() -> None:
     assert min_prompt_length_exact(1, 1, 2) == 1
     assert min_prompt_length_exact(MAX_EXACT_BITS, 1, 2**20) == MAX_EXACT_BITS // 20
     assert least_power_reaching(2, 0, start=0) == 0
+    # starts above the answer: exact powers of the base, and a zero answer
+    assert least_power_reaching(2, 3, start=5) == 3
+    assert least_power_reaching(4, 6, start=9) == 3
+    assert least_power_reaching(2, 0, start=3) == 0
+    assert least_power_reaching(3, 0, start=1) == 0
     assert cells_per_coordinate(1, 0.5) == 1              # ε = 1/2 is allowed
     assert cells_per_coordinate(Fraction(1, 1000), Fraction(1, 4000)) == 2
 
@@ -55,6 +60,9 @@ def test_power_of_two_levels_give_exact_rational_bound(M: int, d: int, k: int) -
 
 def test_decimal_inputs_mean_what_they_print() -> None:
     assert as_fraction("eps", 0.1) == Fraction(1, 10)
+    assert as_fraction("eps", np.float64(0.1)) == Fraction(1, 10)
+    assert as_fraction("C", 10**30 + 1) == 10**30 + 1          # ints stay exact
+    assert as_fraction("C", Fraction(1, 3)) == Fraction(1, 3)
     assert cells_per_coordinate(1, 0.1) == 5
     assert packing_bits(2, 2, 1, 0.25) == 2**4
     assert lower_bound_real(25, 1, 2) == 25.0

@@ -49,6 +49,20 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "core.model.xǁPromptTunedTransformerǁforward__mutmut_16":
         ("P.shape[+1]", "P.shape[+1] for P.shape[-1]: embed() admits only a 2-D prompt "
                         "(d, L_p), whose axis 1 is axis -1"),
+    "core.bounds.x_least_power_reaching__mutmut_35":
+        ("while e >= 0 and", "e >= 0 for e > 0 in the step-down loop: at e = 0 the test "
+                             "base**-1 < 1 <= 2^M is false anyway"),
+    "core.bounds.x_least_power_reaching__mutmut_38":
+        ("base ** (e + 1) >= target", "the step-down loop may overshoot by two; the step-up "
+                                      "loop that follows restores the least solution"),
+    "core.bounds.x_least_power_reaching__mutmut_43":
+        ("e -= 2", "steps of two down overshoot by at most one; the step-up loop restores "
+                   "the least solution"),
+    "core.bounds.x_min_prompt_length_exact__mutmut_4":
+        ('check_int("M", M, minimum=None', "least_power_reaching re-checks M >= 0 with the "
+                                           "same name and message"),
+    "core.bounds.x_min_prompt_length_exact__mutmut_8":
+        ('check_int("M", M, maximum=MAX_EXACT_BITS)', "as mutant 4: M >= 0 is re-checked"),
     "core.lipschitz.x_max_norm_ratio__mutmut_24":
         ('float("INF")', "float('INF') for float('inf'): Python reads both as infinity"),
 }
