@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from core.errors import InvalidArgument
@@ -122,6 +123,52 @@ def test_plan_refuses_an_uncertified_polynomial() -> None:
     with pytest.raises(InvalidArgument, match="radius"):
         type(plan)(s=2, B=0.7, beta=0.5, eps=1e-6, polynomial=plan.polynomial,
                    certificate=plan.certificate)
+
+
+def test_plan_accepts_a_certificate_exactly_at_its_limits_and_nothing_past_them() -> None:
+    """A certificate covering exactly the plan's radius with ``sup`` exactly ``eps`` is
+    enough; an object without a verdict, one issued for other coefficients of the same
+    degree, or a plan with ``eps >= 1`` is refused."""
+    from types import SimpleNamespace
+
+    plan = plan_kernel(s=2, B=0.5, beta=0.5, eps=1e-6, certifier=certify_polynomial)
+    poly = plan.polynomial
+
+    def cert(**change: object) -> SimpleNamespace:
+        fields = {"verdict": "certified", "degree": poly.degree,
+                  "coefficients": poly.coefficients, "radius": plan.radius,
+                  "sup_upper": 1e-6, "eps": 1e-6} | change
+        return SimpleNamespace(**fields)
+
+    def make(certificate: object, eps: float = 1e-6) -> object:
+        return type(plan)(s=2, B=0.5, beta=0.5, eps=eps, polynomial=poly,
+                          certificate=certificate)
+
+    make(cert())                                           # radius and sup exactly at limit
+    with pytest.raises(InvalidArgument, match="verdict=None"):
+        make(SimpleNamespace(degree=poly.degree))
+    shifted = (poly.coefficients[0] * 2, *poly.coefficients[1:])
+    with pytest.raises(InvalidArgument, match="different coefficients"):
+        make(cert(coefficients=shifted))
+    with pytest.raises(InvalidArgument, match="radius"):
+        make(cert(radius=math.nextafter(plan.radius, 0.0)))
+    with pytest.raises(InvalidArgument, match=r"eps=1\.0"):
+        make(cert(sup_upper=0.5), eps=1.0)
+
+
+def test_score_radius_rounds_up_and_is_zero_at_zero() -> None:
+    """``R >= β·s·B²`` exactly (as rationals) however the product rounds; ``R = 0`` at B=0."""
+    from fractions import Fraction
+
+    from core.kernels.plan import score_radius
+
+    assert score_radius(3, 0.0, 0.7) == 0.0
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        s, B, beta = int(rng.integers(1, 64)), float(rng.uniform(0, 3)), float(rng.uniform(0, 2))
+        R = score_radius(s, B, beta)
+        exact = Fraction(beta) * s * Fraction(B) ** 2
+        assert exact <= Fraction(R) <= exact * (1 + Fraction(16, 2**52))
 
 
 def test_plan_summary_reports_the_plan_itself() -> None:

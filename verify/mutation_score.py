@@ -63,6 +63,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
                                            "same name and message"),
     "core.bounds.x_min_prompt_length_exact__mutmut_8":
         ('check_int("M", M, maximum=MAX_EXACT_BITS)', "as mutant 4: M >= 0 is re-checked"),
+    "core.kernels.plan.x_score_radius__mutmut_39":
+        ("if (r > 0) or True else", "r = 0 gives 0·(1 + 8u) = 0 either way"),
+    "core.kernels.plan.x_score_radius__mutmut_48":
+        ("8 * 2.0**-53", "a margin of 4 ulps instead of 8 still exceeds the at most three "
+                         "roundings of β·s·B² (each <= 2^-53 relative), so R stays an upper "
+                         "bound; tests/test_kernel_polynomial.py checks that property"),
+    "core.kernels.plan.x_score_radius__mutmut_49":
+        ("if r >= 0 else", "r = 0 gives 0·(1 + 8u) = 0 either way"),
+    "core.kernels.plan.x_plan_kernel__mutmut_3":
+        ("max_degree: int = 201", "a degree above 200 is never searched: candidate_degree "
+                                  "refuses radii whose float64 cancellation exceeds eps/8 "
+                                  "(R > ~16), far below where degree 200 is needed"),
     "core.lipschitz.x_max_norm_ratio__mutmut_24":
         ('float("INF")', "float('INF') for float('inf'): Python reads both as infinity"),
 }

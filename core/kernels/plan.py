@@ -179,10 +179,8 @@ def plan_kernel(*, s: int, B: float, beta: float, eps: float, certifier: Certifi
         InvalidArgument: ``eps`` not in ``(0, 1)``, ``B < 0``, ``beta <= 0``, unknown method.
         HarnessError: no degree ``<= max_degree`` could be certified.
     """
-    s = check_int("s", s, minimum=1)
-    B = check_real("B", B, low=0.0)
-    beta = check_real("beta", beta, low=0.0, low_open=True)
-    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True)
+    # s, B and β are checked by score_radius, eps by candidate_degree (same names, same
+    # messages), before any certifier runs.
     max_degree = check_int("max_degree", max_degree, minimum=0)
     if method not in METHODS:
         raise InvalidArgument(f"method={method!r}: expected one of {METHODS}")
