@@ -133,32 +133,8 @@ def _certify_cached(method: str, degree: int, coefficients: tuple[float, ...], r
     ctx.prec = precision_bits
     try:
         poly = arb_poly([arb(c) for c in coefficients])
-        r = arb(radius)
-        # exact dyadic subdivision of [−R, R]
-        stack = [(-r + 2 * r * k / initial_balls, -r + 2 * r * (k + 1) / initial_balls, 0)
-                 for k in range(initial_balls)]
-        sup_upper, sup_lower, balls = 0.0, 0.0, 0
-        verdict, witness = "certified", None
-        while stack:
-            lo, hi, depth = stack.pop()
-            mid, half = (lo + hi) / 2, (hi - lo) / 2
-            enclosure, at_mid = _ball_enclosure(poly, degree, mid, half)
-            balls += 1
-            sup_lower = max(sup_lower, _lower(at_mid))
-            if _lower(at_mid) > eps:
-                verdict, witness = "refuted", float(mid.mid())
-                break
-            upper = _upper(enclosure)
-            if upper <= eps:
-                sup_upper = max(sup_upper, upper)
-            elif depth >= max_depth or radius == 0.0:
-                verdict = "inconclusive"
-                sup_upper = max(sup_upper, upper)
-                break
-            else:
-                stack += [(lo, mid, depth + 1), (mid, hi, depth + 1)]
-        if verdict != "certified":
-            sup_upper = math.inf                            # no upper bound was proved
+        verdict, sup_lower, sup_upper, balls, witness = _subdivide(
+            poly, degree, radius, eps, initial_balls, max_depth)
         return Certificate(
             method=method, degree=degree, coefficients=coefficients, radius=radius, eps=eps,
             precision_bits=precision_bits, sup_lower=sup_lower, sup_upper=sup_upper,
@@ -224,8 +200,11 @@ def _subdivide(poly: arb_poly, degree: int, radius: float, eps: float, initial_b
                max_depth: int) -> tuple[str, float, float, int, float | None]:
     """Bisection of ``[−R, R]`` deciding ``sup |poly(x) e^{−x} − 1| <= eps`` (see module doc).
 
-    Returns ``(verdict, sup_lower, sup_upper, balls, witness)``; ``sup_upper`` is ``inf``
-    unless certified. Same procedure as :func:`_certify_cached`, for any arb polynomial.
+    Exact dyadic subdivision: each ball is bisected until its enclosure is within ``eps``,
+    a point value exceeds it (refuted) or ``max_depth`` is reached (inconclusive). Returns
+    ``(verdict, sup_lower, sup_upper, balls, witness)``; ``sup_upper`` is ``inf`` unless
+    certified. Used for ``p`` (:func:`certify_polynomial`) and ``p'``
+    (:func:`certify_derivative`).
     """
     r = arb(radius)
     stack = [(-r + 2 * r * k / initial_balls, -r + 2 * r * (k + 1) / initial_balls, 0)
