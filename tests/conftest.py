@@ -5,6 +5,24 @@ registered under the name Hypothesis would otherwise fill with its built-in one)
 ``dev``.
 """
 
+import functools
+import gc
+import os
+
 from properties.profiles import load_profile
 
 ACTIVE_PROFILE = load_profile()
+
+
+def pytest_sessionstart(session: object) -> None:
+    """Under mutation testing, forget what the unmutated code cached.
+
+    mutmut forks one child per mutant from a parent that has already run the tests, so every
+    ``lru_cache`` (certified plans, certificates, built constructions) still holds results
+    computed by the *original* code, and a mutant behind a cache would look like a survivor.
+    The child sets ``MUTANT_UNDER_TEST`` to the mutant's name (``...__mutmut_N``).
+    """
+    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
+        for obj in gc.get_objects():
+            if isinstance(obj, functools._lru_cache_wrapper):
+                obj.cache_clear()
