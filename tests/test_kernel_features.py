@@ -69,3 +69,19 @@ def test_too_large_tables_refused_before_allocating() -> None:
     assert info.value.required > info.value.limit
     assert isinstance(info.value.nearest, int) and info.value.nearest < 20
     assert "s=64, g=20" in str(info.value)
+
+
+@pytest.mark.parametrize(("s", "g"), [(4, 3), (8, 5), (2, 9)])
+def test_memory_guard_is_exact_at_its_limit(s: int, g: int) -> None:
+    """Tables of ``r·(s+4)`` float64/int64 entries: a limit of exactly that many bytes is
+    enough, one byte less is refused, and the degree offered instead is the largest whose
+    tables fit (found here by counting down)."""
+    need = feature_rank(s, g) * (s + 4) * 8
+    assert MonomialFeatures.build(s, g, memory_limit=need).rank == feature_rank(s, g)
+    with pytest.raises(ConstructionTooLarge) as info:
+        MonomialFeatures.build(s, g, memory_limit=need - 1)
+    fits = max(k for k in range(g) if feature_rank(s, k) * (s + 4) * 8 <= need - 1)
+    assert (info.value.required, info.value.limit, info.value.nearest) == (need, need - 1, fits)
+    with pytest.raises(ConstructionTooLarge) as info:
+        MonomialFeatures.build(s, g, memory_limit=1)       # not even degree 0 fits
+    assert info.value.nearest == 0
