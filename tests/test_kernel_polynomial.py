@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -38,6 +39,33 @@ def test_certified_minimal_degrees_match_notes(radius: float, eps: float, taylor
         assert plan.degree == expected
         assert plan.certificate.certified and plan.certificate.sup_upper <= eps
         assert plan.refutation is not None and plan.refutation.verdict == "refuted"
+
+
+@pytest.mark.parametrize(("radius", "eps", "taylor", "chebyshev"), NOTES_DEGREES)
+def test_sampled_candidate_is_the_certified_degree(radius: float, eps: float, taylor: int,
+                                                   chebyshev: int) -> None:
+    """The float64-sampled starting degree already equals the certified minimal one on the
+    NOTES cases (the certified search then confirms it without moving)."""
+    assert candidate_degree("taylor", radius, eps) == taylor
+    assert candidate_degree("chebyshev", radius, eps) == chebyshev
+
+
+def test_polynomial_evaluation_and_sampled_error_against_mpmath() -> None:
+    """Horner in float64 against numpy's polyval, and the sampled relative error against
+    the maximum of ``|p(x)e^{-x} - 1|`` over the same Chebyshev points and the two ends,
+    computed in mpmath."""
+    from core.kernels.polynomial import sampled_relative_error
+
+    poly = exp_polynomial("chebyshev", 4, 1.5)
+    x = np.linspace(-1.5, 1.5, 31)
+    assert np.allclose(poly(x), np.polyval(poly.coefficients[::-1], x), rtol=1e-15, atol=0)
+    assert poly(2.0) == pytest.approx(np.polyval(poly.coefficients[::-1], 2.0), rel=1e-15)
+    points = [1.5 * math.cos(math.pi * k / 64) for k in range(65)] + [-1.5, 1.5]
+    with mpmath.workdps(40):
+        worst = max(abs(mpmath.polyval([mpmath.mpf(c) for c in poly.coefficients[::-1]],
+                                       mpmath.mpf(t)) * mpmath.exp(-mpmath.mpf(t)) - 1)
+                    for t in points)
+    assert sampled_relative_error(poly, points=65) == pytest.approx(float(worst), rel=1e-9)
 
 
 def test_taylor_coefficients_are_inverse_factorials() -> None:
