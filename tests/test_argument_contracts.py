@@ -29,6 +29,7 @@ from core.kernels.peers import favor_plus_attention, sdpa_attention
 from core.kernels.phase import log_rank_over_n, taylor_degree_log
 from core.kernels.plan import eps_for_error, lemma_bound, plan_kernel, score_radius
 from core.kernels.polynomial import (
+    MAX_DEGREE,
     aggarwal_alman_degree,
     exp_polynomial,
     float64_cancellation,
@@ -101,7 +102,7 @@ ARGS: tuple[Arg, ...] = (
     Arg("plan_kernel", plan_kernel, PLAN, "method", ("taylor", "chebyshev"), ("Taylor",)),
     # core.kernels.polynomial / features / phase
     Arg("exp_polynomial", exp_polynomial, {"method": "taylor", "degree": 2, "radius": 1.0},
-        "degree", (0,), (-1,)),
+        "degree", (0, MAX_DEGREE), (-1, MAX_DEGREE + 1)),
     Arg("exp_polynomial", exp_polynomial, {"method": "taylor", "degree": 2, "radius": 1.0},
         "radius", (0.0,), (-1e-300,)),
     Arg("taylor_remainder_bound", taylor_remainder_bound, {"degree": 2, "radius": 1.0},

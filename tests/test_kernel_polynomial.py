@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import mpmath
 import numpy as np
@@ -68,9 +69,25 @@ def test_polynomial_evaluation_and_sampled_error_against_mpmath() -> None:
     assert sampled_relative_error(poly, points=65) == pytest.approx(float(worst), rel=1e-9)
 
 
+def test_chebyshev_differs_from_taylor_except_at_radius_zero() -> None:
+    """On ``[−R, R]`` with ``R > 0`` the Chebyshev interpolant is not the Taylor polynomial
+    (and is closer in the sup norm); at ``R = 0`` both are ``Σ x^k/k!``, labelled as asked."""
+    from core.kernels.polynomial import sampled_relative_error
+
+    for R in (0.5, 1.0, 3.0):
+        cheb, tay = exp_polynomial("chebyshev", 5, R), exp_polynomial("taylor", 5, R)
+        assert cheb.coefficients != tay.coefficients
+        assert sampled_relative_error(cheb) < sampled_relative_error(tay)
+    at_zero = exp_polynomial("chebyshev", 3, 0.0)
+    assert at_zero.method == "chebyshev"
+    assert at_zero.coefficients == tuple(1.0 / math.factorial(k) for k in range(4))
+
+
 def test_taylor_coefficients_are_inverse_factorials() -> None:
     poly = exp_polynomial("taylor", 12, 1.0)
     assert poly.coefficients == tuple(1.0 / math.factorial(k) for k in range(13))
+    top = exp_polynomial("taylor", 400, 1.0).coefficients     # 171! is beyond float64
+    assert top[171] == float(Fraction(1, math.factorial(171))) > 0.0 and top[400] == 0.0
     assert all(c > 0 for c in poly.coefficients)
 
 
@@ -186,8 +203,6 @@ def test_plan_accepts_a_certificate_exactly_at_its_limits_and_nothing_past_them(
 
 def test_score_radius_rounds_up_and_is_zero_at_zero() -> None:
     """``R >= β·s·B²`` exactly (as rationals) however the product rounds; ``R = 0`` at B=0."""
-    from fractions import Fraction
-
     from core.kernels.plan import score_radius
 
     assert score_radius(3, 0.0, 0.7) == 0.0

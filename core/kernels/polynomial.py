@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import mpmath
@@ -92,6 +93,12 @@ def _check_radius_eps(radius: object, eps: object) -> tuple[float, float]:
     return r, e
 
 
+def _inverse_factorial(k: int) -> float:
+    """``1/k!`` in float64; past ``170!`` (not a float) correctly rounded from the rational,
+    which reaches subnormals and then 0."""
+    return 1.0 / math.factorial(k) if k <= 170 else float(Fraction(1, math.factorial(k)))
+
+
 def exp_polynomial(method: str, degree: int, radius: float) -> ExpPolynomial:
     """The degree-``g`` member of ``method``'s family on ``[−radius, radius]``."""
     if method not in METHODS:
@@ -99,8 +106,8 @@ def exp_polynomial(method: str, degree: int, radius: float) -> ExpPolynomial:
     g = check_int("degree", degree, minimum=0, maximum=MAX_DEGREE)
     r = check_real("radius", radius, low=0.0)
     if method == "taylor" or r == 0.0:
-        coeffs = [1.0 / math.factorial(k) for k in range(g + 1)]
-        return ExpPolynomial("taylor" if method == "taylor" else method, g, r, tuple(coeffs))
+        coeffs = [_inverse_factorial(k) for k in range(g + 1)]
+        return ExpPolynomial(method, g, r, tuple(coeffs))   # every interpolant of e^x at 0
     monomial = _chebyshev_monomials(g, r)
     if not all(math.isfinite(c) for c in monomial):
         raise InvalidArgument(f"degree={degree!r}, radius={radius!r}: monomial coefficients "
