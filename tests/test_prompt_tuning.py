@@ -4,6 +4,7 @@ that the gradient claim must catch. Float64 throughout, as NOTES.md advises for 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -270,3 +271,92 @@ def test_wrong_degree_is_caught(point: GradientInstance) -> None:
     outcome = gradient_outcome(case.model, case.X, case.Y, case.P, plan, full=True,
                                fast_plan=cheap)
     assert not outcome.holds, outcome
+
+
+# --- the empirical-capacity sweep (core.capacity_sweep) --------------------------------------
+
+
+def test_capacity_row_is_consistent_with_its_own_training_runs() -> None:
+    """Each tried L_p is recorded with its final error, the sweep stops at the first success,
+    and the two reference lengths are the library's own formulas."""
+    from core.bounds import min_prompt_length_exact, packing_bits
+    from core.capacity_sweep import (
+        CAPACITY_LABEL,
+        CapacitySetting,
+        SweepConfig,
+        capacity_sweep,
+        constructive_prompt_length,
+    )
+
+    cfg = SweepConfig(steps=4, prompt_lengths=(1, 2, 3), prompt_bits=8)
+    easy, hard = CapacitySetting(d=1, L=1, N=1, eps=0.5), CapacitySetting(d=2, L=1, N=3,
+                                                                          eps=1e-3)
+    report = capacity_sweep([easy, hard], cfg)
+    assert report["kind"] == "capacity" and report["label"] == CAPACITY_LABEL
+    assert report["config"]["prompt_lengths"] == [1, 2, 3] and report["config"]["steps"] == 4
+    for setting, row in zip((easy, hard), report["rows"], strict=True):
+        assert (row["d"], row["L"], row["N"], row["eps"], row["target_error"]) == (
+            setting.d, setting.L, setting.N, setting.eps, setting.eps)
+        tried, errors = row["tried_Lp"], row["final_errors"]
+        assert tried == [1, 2, 3][:len(tried)] and len(errors) == len(tried)
+        reached = [lp for lp, e in zip(tried, errors, strict=True) if e <= setting.eps]
+        assert row["smallest_Lp"] == (reached[0] if reached else None)
+        assert reached[:1] == ([tried[-1]] if reached else [])       # stops at first success
+        M = packing_bits(setting.d, setting.L, cfg.C, setting.eps)
+        assert row["lower_bound_Lp"] == min_prompt_length_exact(M, setting.d, 2**8)
+        assert row["constructive_Lp"] == constructive_prompt_length(setting)
+    assert report["rows"][0]["smallest_Lp"] == 1             # ε = 1/2 on [0, 1] labels
+    assert report["rows"][1]["tried_Lp"] == [1, 2, 3]        # 4 steps cannot reach 1e-3
+    assert capacity_sweep([easy, hard], cfg)["rows"] == report["rows"]      # seeded
+
+
+def test_capacity_model_data_and_reference_lengths() -> None:
+    from core.capacity_sweep import (
+        CapacitySetting,
+        constructive_prompt_length,
+        frozen_random_model,
+        random_dataset,
+    )
+    from core.constructions.memorise import constructive_length, memorisation_request
+
+    model = frozen_random_model(3, seed=2, hidden_factor=2)
+    assert model.beta == pytest.approx(1 / math.sqrt(3)) and model.d == 3
+    X, Y = random_dataset(CapacitySetting(d=3, L=2, N=5, eps=0.1), seed=2)
+    assert X.shape == Y.shape == (5, 3, 2) and X.dtype == torch.float64
+    assert 0.0 <= float(X.min()) and float(X.max()) <= 1.0 and not torch.equal(X, Y)
+    assert torch.equal(X, random_dataset(CapacitySetting(d=3, L=2, N=5, eps=0.1), seed=2)[0])
+    sizes = memorisation_request(4, 1, 1).sizes()
+    loose = CapacitySetting(d=1, L=1, N=4, eps=0.5)
+    assert constructive_prompt_length(loose) == constructive_length(sizes)
+    strict_eps = 0.99 / (2 * sizes.M)                        # labels need finer than 1/(2M)
+    assert constructive_prompt_length(CapacitySetting(d=1, L=1, N=4, eps=strict_eps)) is None
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"prompt_lengths": (2, 1)}, "prompt_lengths="), ({"prompt_lengths": ()}, "prompt_lengths="),
+    ({"prompt_lengths": (0, 1)}, "prompt_lengths="), ({"steps": -1}, "steps="),
+    ({"lr": 0.0}, "lr="), ({"hidden_factor": 0}, "hidden_factor="), ({"C": 0.0}, "C="),
+    ({"prompt_bits": 0}, "prompt_bits="), ({"seed": -1}, "seed="),
+    ({"prompt_init_std": -1.0}, "prompt_init_std="),
+])
+def test_sweep_config_refuses_bad_values_by_name(change: dict, named: str) -> None:
+    from core.capacity_sweep import SweepConfig
+
+    with pytest.raises(InvalidArgument) as info:
+        SweepConfig(**change)
+    assert str(info.value).startswith(named)
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"d": 0}, "d="), ({"d": 5}, "d="), ({"L": 0}, "L="), ({"L": 5}, "L="), ({"N": 0}, "N="),
+    ({"eps": 0.0}, "eps="), ({"eps": 0.6}, "eps="),
+])
+def test_capacity_setting_refuses_bad_values_by_name(change: dict, named: str) -> None:
+    from core.capacity_sweep import CapacitySetting, capacity_sweep
+
+    with pytest.raises(InvalidArgument) as info:
+        CapacitySetting(**{"d": 1, "L": 1, "N": 1, "eps": 0.1, **change})
+    assert str(info.value).startswith(named)
+    assert CapacitySetting(d=4, L=4, N=1, eps=0.5).eps == 0.5          # the allowed extremes
+    with pytest.raises(InvalidArgument, match="settings="):
+        capacity_sweep([], None)  # type: ignore[arg-type]
