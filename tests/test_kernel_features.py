@@ -34,6 +34,7 @@ def test_monomials_match_direct_powers_in_both_paths(s: int, g: int) -> None:
     f = MonomialFeatures.build(s, g)
     X = torch.randn(s, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(s))
     direct = torch.prod(X.T[:, None, :] ** torch.as_tensor(f.exponents)[None], dim=-1).T
+    f.monomials(torch.full_like(X, 7.0))      # leave other values in the allocator's blocks
     fast = f.monomials(X)
     functional = f.monomials(X.clone().requires_grad_(True))
     u = 2.0**-53
@@ -85,3 +86,7 @@ def test_memory_guard_is_exact_at_its_limit(s: int, g: int) -> None:
     with pytest.raises(ConstructionTooLarge) as info:
         MonomialFeatures.build(s, g, memory_limit=1)       # not even degree 0 fits
     assert info.value.nearest == 0
+    below = feature_rank(s, g - 1) * (s + 4) * 8            # exactly degree g−1's tables
+    with pytest.raises(ConstructionTooLarge) as info:
+        MonomialFeatures.build(s, g, memory_limit=below)
+    assert info.value.nearest == g - 1

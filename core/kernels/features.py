@@ -57,8 +57,6 @@ class MonomialFeatures:
     Attributes:
         s: number of variables (head dimension).
         g: maximal degree.
-        parents: per level ``j >= 1``, index of each monomial's parent in level ``j−1``.
-        variables: per level ``j >= 1``, the variable multiplied onto the parent.
         prefix_counts: per level ``j >= 1`` and variable ``i``, how many level-``(j−1)``
             monomials have largest variable ``<= i``. Levels are grouped by largest variable,
             so the monomials ending in ``x_i`` are the first ``prefix_counts[j][i]`` of the
@@ -70,8 +68,6 @@ class MonomialFeatures:
 
     s: int
     g: int
-    parents: tuple[np.ndarray, ...] = field(repr=False)
-    variables: tuple[np.ndarray, ...] = field(repr=False)
     prefix_counts: tuple[tuple[int, ...], ...] = field(repr=False)
     exponents: np.ndarray = field(repr=False)
     multinomials: np.ndarray = field(repr=False)
@@ -103,7 +99,7 @@ class MonomialFeatures:
                 required=need, limit=memory_limit, nearest=fits)
         level_exps = [np.zeros((1, s), dtype=np.int64)]
         level_last = [np.array([0])]                        # largest variable index used
-        parents, variables, prefix_counts = [], [], []
+        prefix_counts = []
         for _ in range(g):
             prev_exps, prev_last = level_exps[-1], level_last[-1]
             prefix_counts.append(tuple(int(np.sum(prev_last <= i)) for i in range(s)))
@@ -111,8 +107,6 @@ class MonomialFeatures:
             var = np.concatenate([np.full(int(np.sum(prev_last <= i)), i) for i in range(s)])
             exps = prev_exps[par].copy()
             exps[np.arange(len(par)), var] += 1
-            parents.append(par)
-            variables.append(var)
             level_exps.append(exps)
             level_last.append(var)
         exponents = np.concatenate(level_exps)
@@ -120,8 +114,7 @@ class MonomialFeatures:
         multinomials = np.array(
             [float(math.factorial(int(d)) // math.prod(math.factorial(int(a)) for a in row))
              for d, row in zip(degrees, exponents, strict=True)], dtype=np.float64)
-        return cls(s=s, g=g, parents=tuple(parents), variables=tuple(variables),
-                   prefix_counts=tuple(prefix_counts), exponents=exponents,
+        return cls(s=s, g=g, prefix_counts=tuple(prefix_counts), exponents=exponents,
                    multinomials=multinomials, degrees=degrees)
 
     def query_weights(self, coefficients: tuple[float, ...], beta: float) -> np.ndarray:
