@@ -106,6 +106,14 @@ BAD_CASES = [
     ("rank too large", lambda Q, K, V, p: (Q, K, V, p, {"memory_limit": 1000}),
      ConstructionTooLarge, "rank r="),
     ("wrong head dim", lambda Q, K, V, p: (Q[:2], K[:2], V, p, {}), InvalidArgument, "Q="),
+    ("K head dim", lambda Q, K, V, p: (Q, K[:2], V, p, {}), InvalidArgument, "^K="),
+    ("V dtype", lambda Q, K, V, p: (Q, K, V.float(), p, {}), InvalidArgument, "^V="),
+    ("memory_limit 0", lambda Q, K, V, p: (Q, K, V, p, {"memory_limit": 0}), InvalidArgument,
+     "^memory_limit=0"),
+    ("memory_limit str", lambda Q, K, V, p: (Q, K, V, p, {"memory_limit": "1"}),
+     InvalidArgument, "^memory_limit="),
+    ("last past m", lambda Q, K, V, p: (Q, K, V, p, {"last": 21}), InvalidArgument,
+     "^last=21"),
     ("dtype mismatch", lambda Q, K, V, p: (Q, K.float(), V, p, {}), InvalidArgument, "K="),
     ("V columns", lambda Q, K, V, p: (Q, K, V[:, :5], p, {}), InvalidArgument, "V="),
     ("not a plan", lambda Q, K, V, p: (Q, K, V, "plan", {}), InvalidArgument, "plan="),
@@ -124,6 +132,30 @@ def test_bad_inputs_raise_named_errors(make: object, error: type, pattern: str) 
     Q, K, V, p, kwargs = make(*_inputs(n=20, m=20), plan)  # type: ignore[operator]
     with pytest.raises(error, match=pattern):
         polynomial_attention_with_info(Q, K, V, p, **kwargs)
+
+
+def test_chunk_is_exact_at_the_memory_limit_and_info_reports_the_plan() -> None:
+    """Room for exactly one feature column: chunk 1; one byte less: refused with the size
+    of S plus one column. The info record carries the plan's own numbers; an exact
+    fallback reports no bound, no chunk and no feature memory."""
+    plan = _plan()
+    Q, K, _ = _inputs(n=20, m=20)
+    V = torch.rand(20, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    fixed, column = (20 + 1) * plan.rank * 8, 2 * plan.rank * 8   # above the table guard
+    _, info = polynomial_attention_with_info(Q, K, V, plan, memory_limit=fixed + column)
+    assert info.chunk == 1
+    assert (info.plan_B, info.radius, info.degree, info.rank) == (
+        plan.B, plan.radius, plan.degree, plan.rank)
+    assert info.peak_feature_bytes > 0 and info.bound > 0 and info.rounding_bound > 0
+    with pytest.raises(ConstructionTooLarge) as refused:
+        polynomial_attention_with_info(Q, K, V, plan, memory_limit=fixed + column - 1)
+    assert (refused.value.required, refused.value.limit) == (fixed + column,
+                                                              fixed + column - 1)
+    _, exact_info = polynomial_attention_with_info(Q * 2, K, V, plan, out_of_regime="exact")
+    assert exact_info.method_used == "exact" and exact_info.plan_B == plan.B
+    assert (exact_info.bound, exact_info.rounding_bound, exact_info.chunk,
+            exact_info.peak_feature_bytes) == (0.0, 0.0, 0, 0)
+    assert exact_info.degree == plan.degree and exact_info.radius == plan.radius
 
 
 def test_memory_limit_too_small_for_one_column_is_refused() -> None:
