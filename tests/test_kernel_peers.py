@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core.attention import exact_attention
+from core.errors import InvalidArgument
 from core.kernels import (
     crossing_ratio,
     favor_plus_attention,
@@ -97,3 +98,43 @@ def test_sdpa_refuses_an_oversized_score_block_by_name() -> None:
     with pytest.raises(ConstructionTooLarge) as info:
         sdpa_attention(Q, K, V, 1.0, query_chunk=10**9)
     assert str(info.value).startswith("SDPA score block of shape (1000000000, 3) needs ")
+
+
+def test_phase_rows_recompute_from_their_definitions() -> None:
+    """Every field of a row from first principles: B = c·√(k ln 2), R = B², the least
+    degree whose Taylor remainder bound reaches ε = δ/(2+δ) at δ = 1/n, r = C(s+g, g) and
+    ln(r/n); the default head dimension is 8; the crossing is the smallest c at that n."""
+    rows = phase_transition_table([10, 12], [0.0, 0.4, 0.9])
+    assert len(rows) == 6
+    for row in rows:
+        n = 2.0**row.log2_n
+        B = row.c * math.sqrt(row.log2_n * math.log(2.0))
+        assert row.B == pytest.approx(B, rel=1e-15) and row.radius == pytest.approx(B * B)
+        eps = (1 / n) / (2 + 1 / n)
+        g = 0 if B == 0 else next(
+            g for g in range(500)
+            if math.exp(B * B) * (B * B) ** (g + 1) / math.factorial(g + 1) <= eps)
+        assert row.degree == g and row.rank == math.comb(8 + g, g)
+        assert row.log_rank_over_n == pytest.approx(math.log(math.comb(8 + g, g) / n),
+                                                    abs=1e-9)
+        assert row.rank_exceeds_n == (row.rank >= n)
+    assert crossing_ratio(rows, 10.0) == min((r.c for r in rows
+                                              if r.log2_n == 10 and r.rank >= 2**10),
+                                             default=None)
+    assert crossing_ratio(rows, 11.0) is None                       # no rows at n = 2^11
+    with pytest.raises(InvalidArgument) as info:
+        phase_transition_table([10], [-0.1])
+    assert str(info.value).startswith("ratio=-0.1")
+
+
+def test_degree_search_edges_and_huge_ranks() -> None:
+    """R = 0 needs degree 0; tiny R, degree 0 or 1 exactly as the remainder says; ranks too
+    large for an integer comb are reported as -1 with the log still exact."""
+    assert taylor_degree_log(0.0, 5.0) == 0
+    assert taylor_degree_log(1e-8, 5.0) == 0            # e^R·R ≈ 1e-8 <= e^-5
+    assert taylor_degree_log(0.1, 1.0) == 0             # e^0.1·0.1 = 0.11 <= e^-1 = 0.37
+    assert taylor_degree_log(0.5, 1.0) == 1             # 0.82 > 0.37, then e^.5·.25/2 = .21
+    g, rank, lr = log_rank_over_n(40.0, 60.0, 1000)     # degree in the hundreds, s = 1000
+    assert rank == -1 and lr > 600
+    assert lr == pytest.approx(math.lgamma(1000 + g + 1) - math.lgamma(g + 1)
+                               - math.lgamma(1001) - 40 * math.log(2.0), rel=1e-12)
