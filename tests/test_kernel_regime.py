@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import InvalidArgument
+from core.errors import ConstructionTooLarge, InvalidArgument
 from core.kernels import feed_forward_lipschitz, forward_with_polynomial_attention, plan_kernel
 from core.model import PromptTunedTransformer, feed_forward
 from core.regime import attention_inputs, measure_regime
@@ -88,3 +88,34 @@ def test_plan_must_match_the_model() -> None:
         forward_with_polynomial_attention(model, X, P, plan)
     with pytest.raises(InvalidArgument, match="X="):
         attention_inputs(model, X[None], P)
+
+
+def test_attention_inputs_default_to_every_query_and_report_the_model_scale() -> None:
+    """Without ``full`` the queries are all ``n`` columns (the regime is over every query);
+    ``full=False`` keeps the last ``L``; ``Z`` is the embedded, FF_pre-processed sequence;
+    the report carries the model's β and head dimension, and ``B/√ln n`` at ``n = 2``."""
+    model, X, P = _model(positional=True, n_pre=1)
+    every = attention_inputs(model, X, P)
+    assert every.queries.shape[1] == X.shape[1] + P.shape[1]
+    z = model._ff_stack("pre", model._n_pre, model.embed(X, P))
+    assert torch.equal(every.Z, z) and torch.equal(every.queries, z)
+    readout = attention_inputs(model, X, P, full=False)
+    assert torch.equal(readout.queries, z[:, P.shape[1]:])
+    rep = measure_regime(model, X, P)
+    assert rep.beta == model.beta and rep.s == model.weights.w_q.shape[0] == 2
+    assert rep.B == max(float(every.Q.abs().max()), float(every.K.abs().max()))
+    small, Xs, Ps = _model(L=1, Lp=1)                                  # n = 2: √ln 2 < 1
+    two = measure_regime(small, Xs, Ps)
+    assert two.ratio == pytest.approx(two.B / math.sqrt(math.log(2)))
+
+
+def test_lipschitz_bound_of_an_empty_hidden_layer_and_options_reach_the_kernel() -> None:
+    """A width-0 FF layer is the identity (bound 1, rounded up by at most a few ulps); the
+    kernel options given to the model forward (here a memory limit) reach the kernel."""
+    empty = FeedForwardWeights(np.zeros((0, 2)), np.zeros(0), np.zeros((2, 0)), np.zeros(2))
+    assert 1.0 <= feed_forward_lipschitz((empty,)) <= 1.0 + 4 * 2.0**-52
+    model, X, P = _model()
+    B = measure_regime(model, X, P).B
+    plan = plan_kernel(s=2, B=B, beta=model.beta, eps=1e-7, certifier=certify_polynomial)
+    with pytest.raises(ConstructionTooLarge):
+        forward_with_polynomial_attention(model, X, P, plan, memory_limit=64)
