@@ -166,3 +166,36 @@ def test_memory_limit_too_small_for_one_column_is_refused() -> None:
     with pytest.raises(ConstructionTooLarge, match="rank r=") as info:
         polynomial_attention_with_info(Q, K, V1, plan, memory_limit=limit)
     assert info.value.required > info.value.limit
+
+
+def test_rounding_allowance_is_the_documented_formula_and_infinite_past_its_range() -> None:
+    """``N = n + r + 2g + 6``, ``γ_N = Nu/(1 − Nu)``, ``ρ = γ_N·Σ|c_j|R^j·e^R`` and
+    ``2ρ/(1 − ε − ρ)·‖V‖_max`` — recomputed here in exact rationals from the plan; ``inf``
+    once ``Nu >= 1`` or ``ε + ρ >= 1``. The info record's peak memory is its formula too."""
+    from fractions import Fraction
+
+    from core.kernels.fast_attention import rounding_allowance
+
+    plan = _plan()
+    for dtype, n, v_max in ((torch.float64, 1000, 2.5), (torch.float32, 50, 1.0)):
+        u = Fraction(torch.finfo(dtype).eps) / 2
+        N = n + plan.rank + 2 * plan.degree + 6
+        gamma = N * u / (1 - N * u)
+        p_abs = sum(abs(Fraction(c)) * Fraction(plan.radius) ** j
+                    for j, c in enumerate(plan.polynomial.coefficients))
+        rho = gamma * p_abs * Fraction(math.exp(plan.radius))
+        expected = 2 * rho / (1 - Fraction(plan.certified_eps) - rho) * Fraction(v_max)
+        got = rounding_allowance(plan, n, v_max, dtype)
+        assert got == pytest.approx(float(expected), rel=1e-12)
+    u16 = torch.finfo(torch.bfloat16).eps / 2
+    limit = math.ceil(1 / u16) - plan.rank - 2 * plan.degree - 6        # N·u = 1 exactly
+    assert rounding_allowance(plan, limit, 1.0, torch.bfloat16) == math.inf
+    assert math.isfinite(rounding_allowance(plan, 1, 1.0, torch.float64))
+    wide = _plan(B=2.0, eps=1e-2)                      # R = 8: e^R·Σ|c|R^j is about 9e6
+    n_big = 10**10                                      # N·u ≈ 1e-6 < 1, but ρ > 1
+    assert (n_big + wide.rank) * 2.0**-53 < 1
+    assert rounding_allowance(wide, n_big, 1.0, torch.float64) == math.inf
+    assert math.isfinite(rounding_allowance(wide, 10**6, 1.0, torch.float64))
+    Q, K, V = _inputs(n=30, m=30)
+    _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=7)
+    assert info.peak_feature_bytes == (2 * 7 + D_V + 1) * plan.rank * 8
