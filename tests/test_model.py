@@ -101,3 +101,28 @@ def test_rounded_weights_are_float32_representable() -> None:
     r = w.rounded_to(np.float32)
     assert isinstance(r, TransformerWeights)
     assert np.array_equal(r.w_q, r.w_q.astype(np.float32).astype(np.float64))
+
+
+def test_beta_is_rounded_to_the_model_dtype_and_bad_inputs_are_named() -> None:
+    """A float32 model uses β rounded to float32 (what its arithmetic can hold), a float64
+    model the exact β; each input error starts with the input's own name, and a batched X
+    with no tokens is refused."""
+    from core.errors import InvalidArgument, NonFiniteError
+
+    eye = np.eye(2)
+    w = TransformerWeights(w_q=eye, w_k=eye, w_v=eye, w_o=eye, beta=0.1)
+    assert PromptTunedTransformer(w, dtype=torch.float64).beta == 0.1
+    assert PromptTunedTransformer(w, dtype=torch.float32).beta == float(np.float32(0.1)) != 0.1
+    with pytest.raises(InvalidArgument) as info:
+        PromptTunedTransformer(w, dtype=torch.int32)
+    assert str(info.value).startswith("dtype=")
+    model = PromptTunedTransformer(w)
+    X, P = torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 1, dtype=torch.float64)
+    for bad_x, bad_p, name in ((X.clone().fill_(float("nan")), P, "X"),
+                               (X, P.clone().fill_(float("inf")), "P")):
+        with pytest.raises(NonFiniteError) as nonfinite:
+            model(bad_x, bad_p)
+        assert str(nonfinite.value).startswith(f"{name} ")
+    with pytest.raises(InvalidArgument) as empty:
+        model(torch.zeros(4, 2, 0, dtype=torch.float64), P)
+    assert str(empty.value).startswith("X=") and "L >= 1" in str(empty.value)
