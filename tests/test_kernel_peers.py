@@ -138,3 +138,27 @@ def test_degree_search_edges_and_huge_ranks() -> None:
     assert rank == -1 and lr > 600
     assert lr == pytest.approx(math.lgamma(1000 + g + 1) - math.lgamma(g + 1)
                                - math.lgamma(1001) - 40 * math.log(2.0), rel=1e-12)
+
+
+ATTENTIONS = {
+    "exact": lambda Q, K, V: exact_attention(Q, K, V, 0.5),
+    "sdpa": lambda Q, K, V: sdpa_attention(Q, K, V, 0.5),
+    "favor": lambda Q, K, V: favor_plus_attention(Q, K, V, 0.5, num_features=4),
+}
+
+
+@pytest.mark.parametrize("which", sorted(ATTENTIONS))
+@pytest.mark.parametrize(("case", "named"), [
+    ("Q list", "Q="), ("K rows", "K="), ("K dtype", "K="), ("V cols", "V="),
+    ("V dtype", "V="), ("V list", "V="),
+])
+def test_every_attention_names_the_bad_operand(which: str, case: str, named: str) -> None:
+    """The reference and both peers validate Q, K, V the same way, naming the operand."""
+    g = torch.Generator().manual_seed(0)
+    Q, K, V = (torch.rand(2, 5, dtype=torch.float64, generator=g) for _ in range(3))
+    bad = {"Q list": (Q.tolist(), K, V), "K rows": (Q, K[:1], V),
+           "K dtype": (Q, K.float(), V), "V cols": (Q, K, V[:, :4]),
+           "V dtype": (Q, K, V.float()), "V list": (Q, K, V.tolist())}[case]
+    with pytest.raises(InvalidArgument) as info:
+        ATTENTIONS[which](*bad)
+    assert str(info.value).startswith(named), str(info.value)
