@@ -162,3 +162,40 @@ def test_every_attention_names_the_bad_operand(which: str, case: str, named: str
     with pytest.raises(InvalidArgument) as info:
         ATTENTIONS[which](*bad)
     assert str(info.value).startswith(named), str(info.value)
+
+
+@pytest.mark.parametrize(("orthogonal", "chunk", "last"), [(True, 2048, None), (False, 3, 4)])
+def test_favor_plus_attention_is_its_estimator_written_densely(orthogonal: bool, chunk: int,
+                                                              last: int | None) -> None:
+    """The chunked Performer equals the dense estimator ``V φ(√β K)ᵀ φ(√β Q)``, normalised
+    by ``1ᵀ φ(√β K)ᵀ φ(√β Q)``, with the same directions (``seed``, ``orthogonal``), and
+    ``φ(x) = exp(Ωx − ‖x‖²/2)/√M`` column by column."""
+    g = torch.Generator().manual_seed(2)
+    Q, K, V = (torch.rand(3, 9, dtype=torch.float64, generator=g) - 0.5 for _ in range(3))
+    beta, M = 0.3, 7
+    omega = _directions(M, 3, seed=5, orthogonal=orthogonal)
+    x = math.sqrt(beta) * K[:, 2]
+    phi = torch.exp(omega @ x - 0.5 * float(x @ x)) / math.sqrt(M)
+    assert torch.allclose(favor_plus_features(math.sqrt(beta) * K, omega)[:, 2], phi,
+                          rtol=1e-14, atol=0)
+    fq = favor_plus_features(math.sqrt(beta) * Q, omega)
+    fk = favor_plus_features(math.sqrt(beta) * K, omega)
+    weights = fk.T @ fq                                              # (n, m)
+    dense = (V @ weights) / weights.sum(dim=0, keepdim=True)
+    got = favor_plus_attention(Q, K, V, beta, num_features=M, seed=5, orthogonal=orthogonal,
+                               chunk=chunk, last=last)
+    want = dense if last is None else dense[:, -last:]
+    assert got.shape == want.shape and torch.allclose(got, want, rtol=1e-12, atol=1e-14)
+    default = favor_plus_attention(Q, K, V, beta, num_features=M)       # seed 0, orthogonal
+    omega0 = _directions(M, 3, seed=0, orthogonal=True)
+    w0 = favor_plus_features(math.sqrt(beta) * K, omega0).T @ favor_plus_features(
+        math.sqrt(beta) * Q, omega0)
+    assert torch.allclose(default, (V @ w0) / w0.sum(dim=0, keepdim=True), rtol=1e-12)
+
+
+def test_sdpa_with_exactly_two_query_blocks() -> None:
+    g = torch.Generator().manual_seed(4)
+    Q, K, V = (torch.rand(2, 6, dtype=torch.float64, generator=g) for _ in range(3))
+    got = sdpa_attention(Q, K, V, 0.7, query_chunk=3)
+    assert got.shape == (2, 6)
+    assert torch.allclose(got, exact_attention(Q, K, V, 0.7), rtol=0, atol=1e-14)
