@@ -58,7 +58,7 @@ def test_readout_equals_last_columns_and_chunks_agree() -> None:
     full = polynomial_attention(Q, K, V, plan)
     last = polynomial_attention(Q, K, V, plan, last=7)
     assert torch.allclose(last, full[:, -7:], rtol=0, atol=1e-14)
-    for chunk in (1, 7, 64, 10_000):
+    for chunk in (1, 7, 64, 150, 10_000):              # 150: exactly two query blocks
         chunked, info = polynomial_attention_with_info(Q, K, V, plan, chunk=chunk)
         assert info.chunk == min(chunk, 10_000)
         assert torch.allclose(chunked, full, rtol=0, atol=1e-14)
