@@ -550,13 +550,10 @@ _REQUIRED = ("kind", "model", "adapter", "L_p", "L", "n", "delta_F", "heads", "w
 
 def load_regime_json(path: Path) -> dict[str, Any]:
     """A ``ptlimits regime --json`` file, checked enough to embed in a report."""
+    from .report import read_json_option
+
     where = f"--regime-json={str(path)!r}"
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InvalidArgument(f"{where}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from None
+    data = read_json_option("--regime-json", path)
     missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
     if missing or data.get("kind") != "regime" or not isinstance(data.get("heads"), list):
         raise InvalidArgument(f"{where}: not a 'ptlimits regime --json' result (missing or "

@@ -31,17 +31,25 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
+def read_json_option(option: str, path: Path) -> Any:
+    """The JSON in the file an option names, or one ``option='path': why`` error."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InvalidArgument(f"{option}={str(path)!r}: cannot read ({exc.strerror})"
+                              ) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{option}={str(path)!r}: not valid JSON ({exc})") from None
+
+
 def load_benchmark(path: Path) -> dict[str, Any]:
     """A kernel benchmark JSON reduced to what a report embeds: the headline's figures at
     top level (``speedup``, ``max_error``, ``bound``, ...), its ``rows``, and the device."""
+    data = read_json_option("--bench-json", path)
     try:
-        data = json.loads(Path(path).read_text())
         headline = dict(data["headline"])
         rows = list(data["rows"])
-    except OSError as exc:
-        raise InvalidArgument(f"--bench-json={str(path)!r}: cannot read ({exc.strerror})"
-                              ) from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise InvalidArgument(f"--bench-json={str(path)!r}: not a 'bench kernel' JSON with "
                               f"'headline' and 'rows' ({exc!r})") from None
     return {**headline, "rows": rows, "device": data.get("device"),
@@ -62,12 +70,7 @@ def load_capacity(path: Path) -> dict[str, Any]:
     "lower_bound_Lp"}]}``; ``tried_Lp`` and ``final_errors`` have equal lengths.
     """
     where = f"--capacity-json={str(path)!r}"
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InvalidArgument(f"{where}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{where}: not valid JSON ({exc})") from None
+    data = read_json_option("--capacity-json", path)
     if not isinstance(data, dict) or data.get("kind") != "capacity" or not isinstance(
             data.get("rows"), list) or not isinstance(data.get("label"), str):
         raise InvalidArgument(f"{where}: not a 'bench capacity' JSON (expected kind="
