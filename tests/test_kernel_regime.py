@@ -110,10 +110,12 @@ def test_attention_inputs_default_to_every_query_and_report_the_model_scale() ->
 
 
 def test_lipschitz_bound_of_an_empty_hidden_layer_and_options_reach_the_kernel() -> None:
-    """A width-0 FF layer is the identity (bound 1, rounded up by at most a few ulps); the
-    kernel options given to the model forward (here a memory limit) reach the kernel."""
+    """A width-0 FF layer is the identity: its bound is 1 with exactly the two documented
+    upward roundings (the layer factor 1 + 0, then the product), i.e. 1 + 2 ulps; the kernel
+    options given to the model forward (here a memory limit) reach the kernel."""
     empty = FeedForwardWeights(np.zeros((0, 2)), np.zeros(0), np.zeros((2, 0)), np.zeros(2))
-    assert 1.0 <= feed_forward_lipschitz((empty,)) <= 1.0 + 4 * 2.0**-52
+    up = math.nextafter(1.0, math.inf)
+    assert feed_forward_lipschitz((empty,)) == math.nextafter(up, math.inf)
     model, X, P = _model()
     B = measure_regime(model, X, P).B
     plan = plan_kernel(s=2, B=B, beta=model.beta, eps=1e-7, certifier=certify_polynomial)
