@@ -216,13 +216,18 @@ def prompt_outputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tens
     """
     n = P.shape[1] + X.shape[2]
     if plan is None and n <= query_chunk:
-        out = model(X, P, full=full)
         with torch.no_grad():                      # B of the batch, as the kernel measures it
-            z = model._ff_stack("pre", model._n_pre, model.embed(X, P))
-            queries = z if full else z[..., P.shape[1]:]
-            B = max(float((model.w_q @ queries).abs().max()), float((model.w_k @ z).abs().max()))
-        return out, B, "exact"
+            B = max(measured_norm(i.Q, i.K) for i in _inputs(model, X, P, full))
+        return model(X, P, full=full), B, "exact"
     inputs = _inputs(model, X, P, full)
+    return _outputs_from_inputs(model, inputs, plan, query_chunk=query_chunk,
+                                kernel_chunk=kernel_chunk, exact_method=exact_method)
+
+
+def _outputs_from_inputs(model: PromptTunedTransformer, inputs: list[AttentionInputs],
+                         plan: KernelPlan | None, *, query_chunk: int, kernel_chunk: int,
+                         exact_method: str) -> tuple[torch.Tensor, float, str]:
+    """Attention and FF_post on already computed per-sample inputs (see prompt_outputs)."""
     B = max(measured_norm(i.Q, i.K) for i in inputs)
     outs = []
     for inp in inputs:
@@ -249,13 +254,11 @@ def prompt_loss(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor,
 # --- training -------------------------------------------------------------------------------
 
 
-def _regime_step(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor,
-                 plan: KernelPlan, full: bool, step: int, policy: str,
-                 certifier: Certifier | None, margin: float
+def _regime_step(model: PromptTunedTransformer, B: float, plan: KernelPlan, step: int,
+                 policy: str, certifier: Certifier | None, margin: float
                  ) -> tuple[KernelPlan | None, RegimeEvent | None]:
-    """The plan to use at ``step`` (``None``: exact), applying the out-of-regime policy."""
-    with torch.no_grad():
-        B = max(measured_norm(i.Q, i.K) for i in _inputs(model, X, P, full))
+    """The plan to use at ``step`` (``None``: exact) for the measured ``B``, applying the
+    out-of-regime policy."""
     if B <= plan.B:
         return plan, None
     what = (f"step {step}: the prompt drove B={B!r} above the plan's B={plan.B!r} "
@@ -330,14 +333,19 @@ def train_prompt(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor
     for step in range(n_steps + 1):
         start = time.perf_counter()
         use = plan
-        if plan is not None:
-            use, event = _regime_step(model, X, P, plan, full, step, out_of_regime,
-                                      certifier, margin)
+        if plan is None:
+            out, B, method = prompt_outputs(model, X, P, full=full, query_chunk=query_chunk,
+                                            kernel_chunk=kernel_chunk)
+        else:                # one pass to the attention inputs: B decides the plan, then reuse
+            inputs = _inputs(model, X, P, full)
+            use, event = _regime_step(model, max(measured_norm(i.Q, i.K) for i in inputs),
+                                      plan, step, out_of_regime, certifier, margin)
             if event is not None:
                 events.append(event)
                 plan = use if event.action == "replanned" else plan
-        out, B, method = prompt_outputs(model, X, P, plan=use, full=full,
-                                        query_chunk=query_chunk, kernel_chunk=kernel_chunk)
+            out, B, method = _outputs_from_inputs(model, inputs, use, query_chunk=query_chunk,
+                                                  kernel_chunk=kernel_chunk,
+                                                  exact_method="reference")
         loss = ((out - Y) ** 2).mean()
         err = float((out.detach() - Y).abs().max())
         last = step == n_steps or (target is not None and err <= target)
