@@ -195,6 +195,21 @@ def polynomial_attention_with_info(
     return out, info
 
 
+def higham_gamma(count: int, u: float) -> float:
+    """``γ_N = N u/(1 − N u)`` (Higham), ``inf`` once ``N u >= 1``."""
+    return math.inf if count * u >= 1 else count * u / (1 - count * u)
+
+
+def kernel_relative_rounding(plan: KernelPlan, n: int, dtype: torch.dtype) -> float:
+    """``ρ = γ_N P̃(R) e^R`` with ``N = n + r + 2g + 6`` and ``P̃(R) = Σ_j |c_j| R^j``: the
+    kernel's rounding in ``dtype`` as a relative error against the exact normaliser (see
+    :func:`rounding_allowance`)."""
+    u = torch.finfo(dtype).eps / 2
+    R = plan.radius
+    p_abs = sum(abs(c) * R**j for j, c in enumerate(plan.polynomial.coefficients))
+    return higham_gamma(n + plan.rank + 2 * plan.degree + 6, u) * p_abs * math.exp(R)
+
+
 def rounding_allowance(plan: KernelPlan, n: int, v_max: float, dtype: torch.dtype) -> float:
     """Worst-case max-norm rounding error of the kernel in ``dtype`` (Higham-style bound).
 
@@ -202,19 +217,13 @@ def rounding_allowance(plan: KernelPlan, n: int, v_max: float, dtype: torch.dtyp
     rounded factors, so its error is at most ``γ_N`` times the sum of absolute terms,
     ``N = n + r + 2g + 6``, ``γ_N = N u/(1 − N u)``. With ``|β kᵀq| <= R`` the absolute sum
     per key is at most ``P̃(R) = Σ_j |c_j| R^j`` while every exact weight is at least
-    ``e^{−R}``; hence relative errors ``ρ = γ_N P̃(R) e^R`` against the exact normaliser,
-    and (as in the error lemma) an output error of at most ``2ρ/(1 − ε − ρ)·‖V‖_max``.
+    ``e^{−R}``; hence relative errors ``ρ`` (:func:`kernel_relative_rounding`) against the
+    exact normaliser, and (as in the error lemma) an output error of at most
+    ``2ρ/(1 − ε − ρ)·‖V‖_max``; ``inf`` where that is not finite and positive.
     """
-    u = torch.finfo(dtype).eps / 2
-    g, r, R = plan.degree, plan.rank, plan.radius
-    N = n + r + 2 * g + 6
-    if N * u >= 1:
-        return float("inf")
-    gamma = N * u / (1 - N * u)
-    p_abs = sum(abs(c) * R**j for j, c in enumerate(plan.polynomial.coefficients))
-    rho = gamma * p_abs * math.exp(R)
+    rho = kernel_relative_rounding(plan, n, dtype)
     denom = 1.0 - plan.certified_eps - rho
-    return float("inf") if denom <= 0 else 2.0 * rho / denom * v_max
+    return float("inf") if not denom > 0 else 2.0 * rho / denom * v_max
 
 
 def check_rank_fits(plan: KernelPlan, itemsize: int, memory_limit: int) -> int:

@@ -44,6 +44,7 @@ from ..model import PromptTunedTransformer
 from ..prompt_tuning import check_training_data
 from ..regime import attention_inputs
 from ..validation import short_repr
+from .fast_attention import higham_gamma, kernel_relative_rounding
 from .plan import KernelPlan
 
 __all__ = [
@@ -88,20 +89,6 @@ def certified_derivative_eps(plan: KernelPlan, certifier: DerivativeCertifier) -
     return float(cert.sup_upper)
 
 
-def _gamma(count: int, u: float) -> float:
-    return math.inf if count * u >= 1 else count * u / (1 - count * u)
-
-
-def kernel_relative_rounding(plan: KernelPlan, n: int, dtype: torch.dtype) -> float:
-    """``ρ = γ_N P̃(R) e^R``, ``N = n + r + 2g + 6``: the kernel's rounding as a relative
-    error against the exact normaliser (the ``ρ`` inside
-    :func:`~core.kernels.fast_attention.rounding_allowance`)."""
-    u = torch.finfo(dtype).eps / 2
-    R = plan.radius
-    p_abs = sum(abs(c) * R**j for j, c in enumerate(plan.polynomial.coefficients))
-    return _gamma(n + plan.rank + 2 * plan.degree + 6, u) * p_abs * math.exp(R)
-
-
 def derivative_rounding(plan: KernelPlan, n: int, m: int, dtype: torch.dtype) -> float:
     """``ρ' = γ_N' P̃'(R) e^R`` with ``P̃'(R) = Σ_j j|c_j|R^{j−1}`` and
     ``N' = n + m + r + 3g + 10``: the backward pass sums, for every query, ``n`` keys times
@@ -110,7 +97,7 @@ def derivative_rounding(plan: KernelPlan, n: int, m: int, dtype: torch.dtype) ->
     R = plan.radius
     dp_abs = sum(j * abs(c) * R ** (j - 1) for j, c in
                  enumerate(plan.polynomial.coefficients) if j >= 1)
-    return _gamma(n + m + plan.rank + 3 * plan.degree + 10, u) * dp_abs * math.exp(R)
+    return higham_gamma(n + m + plan.rank + 3 * plan.degree + 10, u) * dp_abs * math.exp(R)
 
 
 @dataclass(frozen=True)
@@ -207,7 +194,7 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
     kappa, xi = 2 * eps_t / (1 - eps_t), (eps_t + eps_dt) / (1 - eps_t)
     d = model.d
     hidden = sum(getattr(model, f"ff_pre{i}_w1").shape[0] + d for i in range(model._n_pre))
-    gamma_m = _gamma(n + m + 2 * (plan.s + d) + hidden + 16, u)
+    gamma_m = higham_gamma(n + m + 2 * (plan.s + d) + hidden + 16, u)
     c = 1.0 / (N * d * m)
     J_abs = _ff_pre_abs_jacobian(model)
     kernel = torch.zeros(d, lp, dtype=torch.float64)
