@@ -37,6 +37,7 @@ from core.kernels.polynomial import (
     taylor_remainder_bound,
 )
 from core.lipschitz import make_target
+from core.packing import BumpPacking
 from verify.certify import certify_polynomial
 
 NEXT_BELOW_1 = math.nextafter(1.0, 0.0)
@@ -74,6 +75,9 @@ ARGS: tuple[Arg, ...] = (
         (1e-300, 3), (0, -1)),
     Arg("packing_bits", packing_bits, {"d": 1, "L": 1, "C": 1, "eps": 0.25}, "eps",
         (0.5, 1e-3), (0.0, 0.5000001, True)),
+    # core.packing
+    Arg("BumpPacking", BumpPacking, {"d": 1, "L": 1, "C": 1, "eps": 0.25}, "d", (1,), (0, 1.0)),
+    Arg("BumpPacking", BumpPacking, {"d": 1, "L": 1, "C": 1, "eps": 0.25}, "L", (1,), (0, 1.0)),
     Arg("min_prompt_length_exact", min_prompt_length_exact, {"M": 3, "d": 1, "K": 2}, "M",
         (0, 10**6), (-1, 10**6 + 1)),
     Arg("min_prompt_length_exact", min_prompt_length_exact, {"M": 3, "d": 1, "K": 2}, "d",

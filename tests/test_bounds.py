@@ -19,7 +19,7 @@ from core.bounds import (
     min_prompt_length_exact,
     packing_bits,
 )
-from core.errors import InvalidArgument
+from core.errors import ConstructionTooLarge, InvalidArgument
 from core.packing import BumpPacking
 
 
@@ -109,3 +109,35 @@ def test_packing_member_values() -> None:
     assert p.member((1, 1, 1, 1), np.array([[0.25]])) == 0.5    # bump vanishes on boundaries
     with pytest.raises(InvalidArgument, match="expected M = 4"):
         p.member((1, 1), centre)
+
+
+def test_packing_stores_C_and_eps_as_exact_fractions() -> None:
+    """Floats and ints become Fractions (the cell count m = ⌊C/(2ε)⌋ is decided exactly)."""
+    p = BumpPacking(1, 2, 3, 0.25)
+    assert isinstance(p.C, Fraction) and p.C == 3
+    assert isinstance(p.eps, Fraction) and p.eps == Fraction(1, 4)
+    assert p.m == 6 and p.n_cells == 36
+
+
+def test_packing_enumerates_exactly_up_to_the_limit() -> None:
+    """``members(limit)`` builds all ``2^M`` sign patterns when ``2^M <= limit``, else refuses
+    before building any; at ``2^M == limit`` it builds them."""
+    p = BumpPacking(1, 1, 2, Fraction(1, 4))                  # m = 4, M = 4, 16 members
+    members = p.members(limit=16)
+    assert len(members) == 16 and len(set(members)) == 16
+    assert all(set(m) <= {-1, 1} for m in members)
+    assert len(p.members(limit=31)) == 16
+    for limit in (15, 8):
+        with pytest.raises(ConstructionTooLarge):
+            p.members(limit=limit)
+
+
+def test_packing_locates_a_float32_input_in_its_true_cell() -> None:
+    """The cell is decided in float64, so a float32 input just below a cell boundary stays in
+    the cell that contains its exact value (in float32, 0.45454544·11 rounds up to 5.0)."""
+    p = BumpPacking(1, 1, 11, Fraction(1, 2))                 # m = 11
+    x = np.float32(0.45454544)
+    true_cell = math.floor(Fraction(float(x)) * 11)
+    assert true_cell == 4
+    index, _ = p.bump(np.array([[x]], dtype=np.float32))
+    assert index == true_cell
