@@ -353,3 +353,131 @@ def test_planted_truncated_prompt_that_realises_everything_is_caught(monkeypatch
 @pytest.mark.parametrize(("N", "d", "L"), [(64, 2, 1), (64, 1, 3)])
 def test_sixty_four_sequences_memorised_exactly_on_larger_shapes(N: int, d: int, L: int) -> None:
     get_claim("memorise_grid_labels_exactly").check(MemoriseInstance(seed=N + d, N=N, d=d, L=L))
+
+
+# --- dataset hypothesis at its edges (THEORY.md §2 M: off the strips, separated tokens) --------
+
+
+def test_strip_edge_is_exactly_half_eta_at_every_interior_boundary(tau) -> None:
+    """An entry exactly ``η/2`` from an interior boundary ``b/K`` is allowed, one ``3η/8``
+    away is refused naming ``b/K``; the domain ends 0 and 1 are not boundaries."""
+    s = tau.sizes
+    K, eta = s.K, s.eta
+    Y = [[[0.0, 0.0]]]
+
+    def one(v: float) -> list:                       # the sequence (v, v): one token twice
+        return [[[v, v]]]
+
+    for b in range(1, K):
+        for side in (-1, 1):
+            cell = b if side > 0 else b - 1
+            assert validate_dataset(s, one(float(Fraction(b, K) + side * eta / 2)), Y,
+                                    grid_labels=True) == ((cell, cell),)
+            with pytest.raises(InvalidArgument, match=rf"cell boundary {b}/{K}"):
+                validate_dataset(s, one(float(Fraction(b, K) + side * 3 * eta / 8)), Y,
+                                 grid_labels=True)
+    for edge in (0.0, float(eta) / 4, 1.0 - float(eta) / 4, 1.0):
+        validate_dataset(s, one(edge), Y, grid_labels=True)
+
+
+def test_token_at_one_lies_in_the_top_cell(tau) -> None:
+    """``[0, 1]`` is closed: the entry 1.0 belongs to cell ``K − 1`` (as in ``cell_index``)."""
+    s = tau.sizes
+    cells = validate_dataset(s, [[[1.0, 0.0]]], [[[0.0, 0.0]]], grid_labels=True)
+    assert cells == ((s.K - 1, 0),)
+
+
+def test_collision_at_a_later_position_is_found_after_a_new_token(tau) -> None:
+    """Sequence 1 opens a new cell at position 0 and collides with sequence 0 at position 1:
+    every position is checked, not only those after a repeated token."""
+    s = tau.sizes
+    w = 1 / s.K
+    X = [[[0.5 * w, 1.4 * w]], [[2.5 * w, 1.6 * w]]]      # 1.4w and 1.6w share cell 1
+    with pytest.raises(InvalidArgument, match=r"\(sequence i=0, position j=1\) and "
+                                              r"\(sequence i=1, position j=1\) collide"):
+        validate_dataset(s, X, np.zeros((2, 1, 2)), grid_labels=True)
+
+
+def test_empty_dataset_is_refused(tau) -> None:
+    with pytest.raises(InvalidArgument, match=r"^X has shape \(0, 1, 2\)"):
+        validate_dataset(tau.sizes, np.zeros((0, 1, 2)), np.zeros((0, 1, 2)),
+                         grid_labels=True)
+    with pytest.raises(InvalidArgument, match=r"^Y has shape \(1, 2, 1\)"):
+        validate_dataset(tau.sizes, np.zeros((1, 1, 2)), np.zeros((1, 2, 1)),
+                         grid_labels=True)
+
+
+def test_exact_rational_data_are_read_as_their_values(tau) -> None:
+    """Inputs and labels given as ``Fraction`` objects (exact ``t/M`` labels) give the same
+    prompt as the same numbers given as floats."""
+    X, Y = _toy_dataset(tau)
+    Xq = [[[Fraction(float(v)) for v in row] for row in x] for x in X]
+    Yq = [[[Fraction(float(v)) for v in row] for row in y] for y in Y]
+    assert memorising_prompt(tau, Xq, Yq).entries == memorising_prompt(tau, X, Y).entries
+
+
+# --- the table and the prompt: defaults and argument checks ---------------------------------
+
+
+def test_default_fill_is_level_zero_and_fill_reaches_the_prompt(tau) -> None:
+    """Unused slots hold level 0 unless ``fill`` says otherwise, in the table and in the
+    prompt (whose ``levels`` are the table); the prompt names the dataset size."""
+    X, Y = _toy_dataset(tau)
+    one = (X[:1], Y[:1])
+    table = memorisation_table(tau, *one, grid_labels=True)
+    used = {table_slot(tau, k, validate_dataset(tau.sizes, *one, grid_labels=True)[0])
+            for k in range(tau.sizes.L)}
+    assert len(used) == tau.sizes.L
+    assert all(table[0][s] == 0 for s in range(tau.sizes.slots) if s not in used)
+    P0 = memorising_prompt(tau, *one)
+    assert P0.levels == tuple(tuple(r) for r in table)
+    P3 = memorising_prompt(tau, *one, fill=3)
+    assert all(P3.levels[0][s] == 3 for s in range(tau.sizes.slots) if s not in used)
+    assert P3.entries == prompt_from_levels(
+        tau, memorisation_table(tau, *one, grid_labels=True, fill=3), name="x").entries
+    assert "N=1" in P0.target and "N=16" in memorising_prompt(tau, X, Y).target
+
+
+@pytest.mark.parametrize("fill", [-1, 5])
+def test_fill_outside_the_output_levels_is_refused_by_name(tau, fill: int) -> None:
+    X, Y = _toy_dataset(tau)
+    with pytest.raises(InvalidArgument, match=rf"^fill={fill}"):
+        memorisation_table(tau, X, Y, grid_labels=True, fill=fill)
+
+
+def test_off_grid_labels_refused_by_default_and_when_asked(tau) -> None:
+    """``memorising_prompt`` checks grid labels unless told the labels are real, and so does
+    ``memorisation_table`` with ``grid_labels=True``."""
+    X, Y = _toy_dataset(tau)
+    y = Y.copy()
+    y[0, 0, 0] = 0.3
+    with pytest.raises(InvalidArgument, match="not on the output grid"):
+        memorising_prompt(tau, X, y)
+    with pytest.raises(InvalidArgument, match="not on the output grid"):
+        memorisation_table(tau, X, y, grid_labels=True)
+    # real labels: rounded half up to the nearest level (0.3·4 = 1.2 → 1)
+    on_grid = Y.copy()
+    on_grid[0, 0, 0] = 0.25
+    assert (memorising_prompt(tau, X, y, grid_labels=False).levels
+            == memorising_prompt(tau, X, on_grid).levels)
+
+
+def test_sizes_section_capacity_column_is_the_packing_count() -> None:
+    """``capacity LB (packing)`` is the least ``L_p`` with ``2^{b·d·L_p} ≥ 2^{packing bits}``,
+    i.e. ``⌈bits/(b·d)⌉``; (128, 1, 1) needs C = 64 and 64 packing bits, two entries."""
+    from core.bounds import packing_bits
+
+    for N, d, L in [(128, 1, 1), (64, 1, 2)]:
+        row = [c.strip() for c in sizes_section([(N, d, L)]).splitlines()[2].split("|")[1:-1]]
+        r = memorisation_request(N, d, L)
+        b = bits_per_prompt_coordinate(r.sizes())
+        assert int(row[12]) == -(-packing_bits(d, L, r.C, r.eps) // (b * d))
+    row = sizes_section([(128, 1, 1)]).splitlines()[2]
+    assert row.split("|")[13].strip() == "2"
+
+
+def test_sizes_section_lines_are_table_rows() -> None:
+    lines = sizes_section([(16, 2, 2), (8, 1, 1)]).splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith("| ") or line.startswith("|---") for line in lines)
+    assert all(line.endswith("|") for line in lines)

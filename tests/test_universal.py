@@ -24,6 +24,7 @@ from core.constructions import (
 )
 from core.constructions._pl import Region, layer_from_regions, profiles_of_layer
 from core.constructions.evaluate import compile_exact
+from core.constructions.sizes import UniversalSizes
 from core.constructions.universal import _torch_forward
 from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
 from core.lipschitz import make_target
@@ -363,3 +364,134 @@ def test_certificate_refuses_broken_structure(change: str) -> None:
         match = "not separable"
     with pytest.raises(ClaimViolation, match=match):
         check_structure(dataclasses.replace(ut, weights=w))
+
+
+# --- sizes: the docs table and the "nearest that fits" suggestion ----------------------------
+
+
+def test_sizes_table_every_column_and_each_kind_of_row() -> None:
+    """Header, separator, a fitting row (fields of the plan of the requested ``form``), a
+    too-large row (naming the refusal's own ``nearest``) and a fitting row after it."""
+    from core.constructions.sizes import sizes_table
+
+    configs = [(1, 1, 1.0, 0.3, 2), (4, 4, 64.0, 0.01, 1), (1, 2, 1.0, 0.5, 4)]
+    for form in ("deep", "wide"):
+        lines = sizes_table(configs, form=form).splitlines()
+        assert len(lines) == 5
+        assert all(line.startswith("| ") or line.startswith("|---") for line in lines)
+        assert all(line.endswith(" |") or line.endswith("---|") for line in lines)
+        header, rule, *rows = ([c.strip() for c in line.split("|")[1:-1]] for line in lines)
+        assert header == ["d", "L", "C", "ε", "p", "K", "M", "slots N", "L_p", "FF_pre width",
+                          "FF_post depth", "FF_post width", "bits", "e=Cδ/2+1/(2M)",
+                          "d_p bound formula"]
+        assert rule == ["---"] * 15 and [len(r) for r in rows] == [15, 15, 15]
+        for config, row in zip(configs, rows, strict=True):
+            assert row[:5] == [str(v) for v in config]
+            try:
+                s = plan_universal(*config, form=form)
+            except ConstructionTooLarge as exc:
+                assert row[5:] == [f"too large (nearest: {exc.nearest})"] + [""] * 9
+                assert exc.nearest is not None
+                continue
+            assert s.form == form and s.p == config[4]
+            assert row[5:] == [str(v) for v in (s.K, s.M, s.slots, s.prompt_tokens,
+                                                 s.pre_width, s.post_depth, s.post_width,
+                                                 s.precision_bits)] + [
+                f"{float(s.good_error):.4g}", f"{s.dp_bound_formula:.4g}"]
+        assert rows[0][10] == ("1" if form == "wide" else rows[0][7])   # depth 1 / N slots
+        assert rows[2][5] != "too large"       # (1, 2, 1, 0.5, 4): p = 4 fits, p = 2 would not
+
+
+def _fits(config: tuple, **change) -> UniversalSizes | None:
+    args = dict(zip(("d", "L", "C", "eps", "p"), config, strict=True)) | change
+    try:
+        return plan_universal(args["d"], args["L"], args["C"], args["eps"], args["p"])
+    except ConstructionTooLarge:
+        return None
+
+
+def _assert_row_is_that_plan(nearest: dict, s: UniversalSizes) -> None:
+    assert nearest["C"] == s.C
+    assert {k: nearest[k] for k in ("K", "M", "slots", "units", "precision_bits")} == {
+        "K": s.K, "M": s.M, "slots": s.slots, "units": s.units,
+        "precision_bits": s.precision_bits}
+
+
+def test_nearest_is_the_first_fitting_eps_on_the_five_percent_ladder() -> None:
+    """Refused (1, 3, C=1, ε=0.2, p=2): the suggestion keeps ``d, L, C, p``; its ε is
+    ``ε·1.05^k`` for the least ``k ≥ 1`` whose plan fits (rung ``k − 1`` does not), and the
+    sizes it lists are that plan's."""
+    config = (1, 3, 1.0, 0.2, 2)
+    with pytest.raises(ConstructionTooLarge) as info:
+        plan_universal(*config)
+    near = info.value.nearest
+    assert set(near) == {"eps", "C", "K", "M", "slots", "units", "precision_bits"}
+    rungs = [round(min(0.2 * 1.05**k, 0.999), 6) for k in range(1, 201)]
+    k = rungs.index(near["eps"]) + 1
+    s = _fits(config, eps=near["eps"])
+    assert s is not None and near["C"] == 1.0
+    _assert_row_is_that_plan(near, s)
+    assert all(_fits(config, eps=0.2 * 1.05**j) is None for j in range(1, k))
+
+
+def test_nearest_halves_c_when_no_eps_fits() -> None:
+    """(4, 4, C=64, ε=0.5, p=1): even ε → 1 needs K > 64·16/2 = 512 > 2^8, so the
+    suggestion keeps ε and takes the largest ``64/2^k`` that fits."""
+    config = (4, 4, 64.0, 0.5, 1)
+    with pytest.raises(ConstructionTooLarge) as info:
+        plan_universal(*config)
+    near = info.value.nearest
+    assert near["eps"] == 0.5 and "d" not in near
+    k = round(math.log2(64.0 / near["C"]))
+    assert near["C"] == 64.0 / 2**k and k >= 1
+    s = _fits(config, C=near["C"])
+    assert s is not None
+    _assert_row_is_that_plan(near, s)
+    assert _fits(config, C=64.0 / 2 ** (k - 1)) is None
+
+
+# (request, eps, expected (d, L)): with p = 1 and M ≤ 2^10 every plan has e ≥ 1/2048, so a
+# shape fits only if d·L < 2048·ε; the largest such d·L below the request is unique here.
+SMALLER_SHAPES = [((3, 4), 0.0046, (3, 3)), ((4, 3), 0.004, (4, 2)),
+                  ((4, 1), 0.0017, (3, 1)), ((1, 4), 0.0017, (1, 3))]
+
+
+@pytest.mark.parametrize(("shape", "eps", "want"), SMALLER_SHAPES)
+def test_nearest_falls_back_to_the_largest_smaller_shape(shape, eps, want) -> None:
+    d, L = shape
+    assert d * L >= 2048 * eps > want[0] * want[1]
+    assert all(a * b >= 2048 * eps or a * b <= want[0] * want[1]
+               for a in range(1, d + 1) for b in range(1, L + 1) if (a, b) != want)
+    with pytest.raises(ConstructionTooLarge) as info:
+        plan_universal(d, L, 64.0, eps, 1)
+    near = info.value.nearest
+    assert (near["d"], near["L"]) == want and near["eps"] == eps
+    s = _fits((*want, near["C"], eps, 1))
+    assert s is not None
+    _assert_row_is_that_plan(near, s)
+
+
+def test_nearest_is_none_when_nothing_fits_the_limits() -> None:
+    """With a one-unit budget no plan of any shape fits: no suggestion, rather than a
+    degenerate shape with ``d = 0`` or ``L = 0``."""
+    for d, L in [(1, 1), (2, 2)]:
+        with pytest.raises(ConstructionTooLarge) as info:
+            plan_universal(d, L, 1.0, 0.3, 2, limits={"units": 1})
+        assert info.value.nearest is None
+
+
+def test_cost_table_rows_after_no_grid_and_at_sixty_four_slots() -> None:
+    """A "no grid" row does not end the table; at exactly 64 slots the wide form's units
+    are still counted exactly: ``pre + d·(2·Σ_{s<N}(M+1)^{s+1} + 2)``."""
+    from core.constructions.sizes import form_cost_table
+
+    configs = [(1, 1, 64.0, 0.01, 1), (1, 4, 1.0, 0.5, 4)]
+    lines = form_cost_table(configs).splitlines()
+    assert len(lines) == 4 and all(line.startswith("|") and line.endswith("|")
+                                   for line in lines)
+    row = [c.strip() for c in lines[3].split("|")[1:-1]]
+    s = plan_universal(1, 4, 1.0, 0.5, 4)
+    assert s.slots == 64 and row[5] == "64"
+    regions = sum((s.M + 1) ** (j + 1) for j in range(64))
+    pre = s.d + 2 * (s.L - 1) + 2 * s.d * s.L * (s.K - 1)
+    assert row[10] == f"{pre + s.d * (2 * regions + 2):.3g}"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
 from core.constructions.contextual import contextual_separation, vocabulary
-from core.errors import ConstructionTooLarge, InvalidArgument
+from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
 
 
 def test_vocabulary_is_separated() -> None:
@@ -40,7 +42,8 @@ def test_too_many_contexts_refused_before_enumerating() -> None:
 
 
 BAD = [({"d": 0}, "d=0"), ({"L": 5}, "L=5"), ({"Lp": 4}, "Lp=4"), ({"vocab_x": 0}, "vocab_x=0"),
-       ({"vocab_p": 4}, "vocab_p=4"), ({"rank": 3}, "rank=3")]
+       ({"vocab_p": 4}, "vocab_p=4"), ({"rank": 3}, "rank=3"), ({"d": 5}, "^d=5"),
+       ({"L": 0}, "^L=0"), ({"vocab_x": 5}, "^vocab_x=5"), ({"vocab_p": 0}, "^vocab_p=0")]
 
 
 @pytest.mark.parametrize(("change", "named"), BAD)
@@ -66,3 +69,135 @@ def test_docs_table_rows_are_the_separation_results() -> None:
     assert row == ["2", "1", "1", "3/2", "1", str(r.contexts), f"{r.log10_gamma:.1f}",
                    f"{r.lam:.3g}", f"{r.B:.3g}", f"{r.sqrt_log_n:.3f}",
                    f"{r.B / r.sqrt_log_n:.3g}", f"{r.dps[0]}/{r.dps[1]}"]
+
+
+# --- the pieces: score gaps and the vocabulary --------------------------------------------------
+
+
+def test_min_top_gap_is_per_query_column() -> None:
+    """Top minus second score in each query column (keys along axis 0), least over columns;
+    a single key has no competitor (``inf``)."""
+    from core.constructions.contextual import _min_top_gap
+
+    scores = np.array([[3.0, 0.0], [2.9, 5.0], [0.0, 1.0]])    # columns: gaps 0.1 and 4
+    assert _min_top_gap(scores) == pytest.approx(0.1)
+    assert _min_top_gap(np.array([[1.0, 4.0], [3.0, 0.5]])) == pytest.approx(2.0)
+    assert _min_top_gap(np.array([[1.0, 2.0, 3.0]])) == math.inf
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vocabulary_meets_its_documented_defaults(seed: int) -> None:
+    """Tokens lie in ``[−1, 1]^d`` with norm ≥ 0.5 and pairwise gap ≥ 0.25 by default; in
+    ``d = 1`` four such tokens fit (two per half-line), so the defaults must allow it."""
+    for d, size in [(1, 4), (2, 8), (3, 6)]:
+        V = vocabulary(d, size, np.random.default_rng(seed))
+        assert V.shape == (d, size)
+        assert np.all(np.abs(V) <= 1.0)
+        assert np.all(np.linalg.norm(V, axis=0) >= 0.5)
+        gaps = [np.linalg.norm(V[:, a] - V[:, b]) for a in range(size)
+                for b in range(a + 1, size)]
+        assert min(gaps) >= 0.25
+
+
+# --- the whole map on weights we choose: γ, λ, B, spread and precision by hand ---------------
+
+
+class _KnownDraws:
+    """Stands in for ``np.random.default_rng``: every standard-normal draw is 1, except the
+    first matrix-shaped one, which is 0 (so the first ``A, W_Q`` draw is degenerate)."""
+
+    def __init__(self, seed: object = None) -> None:
+        self.first_matrix = True
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size=None):
+        z = 1.0
+        if isinstance(size, tuple) and self.first_matrix:
+            self.first_matrix, z = False, 0.0
+        return loc + scale * (z if size is None else np.full(size, z))
+
+
+def _with_known_weights(monkeypatch, tokens: dict[int, list[float]]) -> None:
+    import core.constructions.contextual as cm
+
+    monkeypatch.setattr(cm, "vocabulary",
+                        lambda d, size, rng, **kw: np.array([tokens[size]], dtype=float))
+    monkeypatch.setattr(np.random, "default_rng", _KnownDraws)
+
+
+def _reference(xs: list[float], ps: list[float], L: int, Lp: int) -> dict:
+    """d = rank = 1 with ``A = W_Q = 1``: positions ``0.1·(j/(n−1) − 1/2)``, scores
+    ``λ z_i z_k``, outputs ``z_k + (1/4) Σ_i z_i softmax_i`` in mpmath, 60 digits beyond
+    the smallest softmax weight ``e^{−spread}``."""
+    n = L + Lp
+    pos = [0.1 * (j / (n - 1) - 0.5) for j in range(n)] if n > 1 else [0.0]
+    seqs = [[t + e for t, e in zip(p + x, pos, strict=True)]
+            for p in itertools.product(ps, repeat=Lp) for x in itertools.product(xs, repeat=L)]
+
+    def gap(z, k):
+        s = sorted(z[i] * z[k] for i in range(n))
+        return s[-1] - s[-2] if n > 1 else math.inf
+
+    lam = (2 * math.log(n) + 3) / min(gap(z, k) for z in seqs for k in range(n)) \
+        if n > 1 else 1.0
+    spread = max(lam * (max(z[i] * z[k] for i in range(n)) - min(z[i] * z[k] for i in range(n)))
+                 for z in seqs for k in range(n))
+    with mpmath.workdps(math.ceil(spread / math.log(10)) + 60):
+        ys = []
+        for z in seqs:
+            zm = [mpmath.mpf(v) for v in z]
+            for k in range(n):
+                w = [mpmath.exp(lam * zm[i] * zm[k]) for i in range(n)]
+                ys.append(zm[k] + sum(zm[i] * w[i] for i in range(n)) / (4 * sum(w)))
+        gamma = min(abs(a - b) for a, b in itertools.combinations(ys, 2)) if len(ys) > 1 \
+            else mpmath.inf
+        log10_gamma = float(mpmath.log10(gamma))
+    low = max(30, math.ceil(spread / math.log(10)) + 25)
+    return {"contexts": len(seqs) * n, "lam": lam, "log10_gamma": log10_gamma,
+            "B": max(max(lam, 1.0) * abs(v) for z in seqs for v in z), "spread": spread,
+            "dps": (low, low + 15), "sqrt_log_n": math.sqrt(math.log(n))}
+
+
+KNOWN = [  # (input tokens, prompt tokens, L, Lp)
+    ([0.6, -0.9], [0.8], 1, 0), ([0.6, -0.9], [0.8], 1, 1), ([0.6, -0.9], [0.8, -0.55, 0.95], 2, 1)]
+
+
+@pytest.mark.parametrize(("xs", "ps", "L", "Lp"), KNOWN)
+def test_separation_on_known_weights_matches_a_hand_computation(monkeypatch, xs, ps, L,
+                                                                Lp) -> None:
+    """With the vocabulary and every draw fixed (a degenerate first draw is skipped), each
+    reported field equals its definition computed independently: the threshold λ, the norm
+    ``B``, the largest score range, the precisions it implies and the separation ``γ``."""
+    _with_known_weights(monkeypatch, {len(xs): xs, len(ps): ps})
+    r = contextual_separation(1, L, Lp, len(xs), len(ps), 1, 0)
+    want = _reference(xs, ps, L, Lp)
+    assert r.contexts == want["contexts"] and r.rank == 1
+    assert r.lam == pytest.approx(want["lam"], rel=1e-12)
+    assert r.B == pytest.approx(want["B"], rel=1e-12)
+    assert r.spread == pytest.approx(want["spread"], rel=1e-12, abs=1e-12)
+    assert r.dps == want["dps"]
+    assert r.sqrt_log_n == want["sqrt_log_n"]
+    assert r.log10_gamma == pytest.approx(want["log10_gamma"], rel=1e-12)
+    n = L + Lp
+    if n > 1:
+        assert r.score_gap == pytest.approx(2 * math.log(n) + 3, rel=1e-12)
+        assert 0 < r.rel_gap < 1e-20          # two different precisions, both resolved
+    else:
+        assert r.score_gap == math.inf        # one key: no competitor at any scale
+
+
+def test_precision_pair_follows_the_requested_dps(monkeypatch) -> None:
+    """``dps=(a, b)``: the low precision is ``max(a, ⌈spread/ln 10⌉ + 25)``, the high one
+    ``b − a`` digits above it."""
+    _with_known_weights(monkeypatch, {2: [0.6, -0.9], 1: [0.8]})
+    for dps in [(30, 45), (50, 57), (5, 6)]:
+        r = contextual_separation(1, 1, 1, 2, 1, 1, 0, dps=dps)
+        low = max(dps[0], math.ceil(r.spread / math.log(10)) + 25)
+        assert r.dps == (low, low + dps[1] - dps[0])
+
+
+def test_tied_top_scores_in_every_draw_are_refused(monkeypatch) -> None:
+    """A token at the position offset's negative makes a query ``z_k = 0``: every key scores
+    alike in every draw, so no scale separates; refused with ClaimViolation."""
+    _with_known_weights(monkeypatch, {1: [0.05], 2: [0.6, -0.9]})
+    with pytest.raises(ClaimViolation, match="tied top scores"):
+        contextual_separation(1, 1, 1, 2, 1, 1, 0)
