@@ -199,3 +199,66 @@ def test_rounding_allowance_is_the_documented_formula_and_infinite_past_its_rang
     Q, K, V = _inputs(n=30, m=30)
     _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=7)
     assert info.peak_feature_bytes == (2 * 7 + D_V + 1) * plan.rank * 8
+
+
+def test_output_dtype_follows_the_inputs_not_torchs_default_dtype() -> None:
+    """float32 in, float32 out (and close to the float64 result) even when torch's default
+    dtype is float64: every buffer the kernel creates takes the inputs' dtype."""
+    plan = _plan(eps=1e-4)
+    Q, K, V = (t.float().double() for t in _inputs(n=40, m=40))   # exact in float32
+    reference = polynomial_attention(Q, K, V, plan)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        out = polynomial_attention(Q.float(), K.float(), V.float(), plan, chunk=16)
+    finally:
+        torch.set_default_dtype(before)
+    assert out.dtype == torch.float32
+    _, info = polynomial_attention_with_info(Q.float(), K.float(), V.float(), plan)
+    _, info64 = polynomial_attention_with_info(Q, K, V, plan)
+    allowed = info.rounding_bound + info64.rounding_bound       # both runs' rounding
+    assert float((out.double() - reference).abs().max()) <= allowed
+
+
+def _lying_plan(coefficient: float) -> KernelPlan:
+    """A plan whose polynomial is the constant ``coefficient``, with a certificate that
+    (falsely) claims it approximates ``e^x``: the kernel's own guard must still catch it."""
+    from types import SimpleNamespace
+
+    from core.kernels import ExpPolynomial
+
+    plan = _plan()
+    poly = ExpPolynomial("taylor", 1, plan.radius, (coefficient, 0.0))
+    cert = SimpleNamespace(verdict="certified", degree=1, coefficients=poly.coefficients,
+                           radius=plan.radius, sup_upper=1e-8, eps=1e-8)
+    return KernelPlan(s=S, B=plan.B, beta=plan.beta, eps=1e-8, polynomial=poly,
+                      certificate=cert)
+
+
+@pytest.mark.parametrize("coefficient", [0.0, -1.0], ids=["zero", "negative"])
+def test_non_positive_normaliser_is_refused_even_with_a_lying_certificate(
+        coefficient: float) -> None:
+    """A normaliser ``Σ_i p(s_ij)`` that is ``<= 0`` (finite) raises NonFiniteError naming
+    the query block, instead of dividing by it."""
+    Q, K, V = _inputs(n=10, m=10)
+    with pytest.raises(NonFiniteError, match="query block 0"):
+        polynomial_attention(Q, K, V, _lying_plan(coefficient))
+
+
+def test_memory_refusals_name_the_structure_that_does_not_fit() -> None:
+    """Each memory guard names what it sizes: below ``3·r`` entries the rank check; with the
+    tables fitting but not ``S = [V; 1]·U2ᵀ`` (``(d_v+1) × r``), S. A limit of one byte is a
+    memory refusal, not a bad argument."""
+    plan = plan_kernel(s=1, B=0.8, beta=1.0, eps=1e-8, certifier=certify_polynomial)
+    r = plan.rank
+    gen = torch.Generator().manual_seed(3)
+    Q, K = (torch.rand(1, 6, generator=gen, dtype=torch.float64) * 0.8 for _ in range(2))
+    V = torch.rand(5, 6, generator=gen, dtype=torch.float64)
+    with pytest.raises(ConstructionTooLarge, match="^monomial features of rank r="):
+        polynomial_attention_with_info(Q, K, V, plan, memory_limit=3 * r * 8 - 1)
+    tables, s_bytes = r * (1 + 4) * 8, (5 + 1) * r * 8            # 40r < 48r
+    with pytest.raises(ConstructionTooLarge, match=r"^S = \[V; 1\]·U2ᵀ of shape \(6, ") as info:
+        polynomial_attention_with_info(Q, K, V, plan, memory_limit=tables)
+    assert (info.value.required, info.value.limit) == (s_bytes, tables)
+    with pytest.raises(ConstructionTooLarge):
+        polynomial_attention_with_info(Q, K, V, plan, memory_limit=1)

@@ -16,6 +16,7 @@ from core.kernels import MonomialFeatures, exp_polynomial, feature_rank, loose_r
 @pytest.mark.parametrize(("s", "g"), [(1, 0), (1, 5), (2, 3), (4, 4), (8, 4), (8, 5), (3, 7)])
 def test_tables_have_exact_rank_and_valid_exponents(s: int, g: int) -> None:
     f = MonomialFeatures.build(s, g)
+    assert (f.s, f.g) == (s, g)
     assert f.rank == math.comb(s + g, g) == feature_rank(s, g)
     assert len({tuple(row) for row in f.exponents}) == f.rank
     assert (f.exponents >= 0).all() and (f.degrees <= g).all()
@@ -90,3 +91,24 @@ def test_memory_guard_is_exact_at_its_limit(s: int, g: int) -> None:
     with pytest.raises(ConstructionTooLarge) as info:
         MonomialFeatures.build(s, g, memory_limit=below)
     assert info.value.nearest == g - 1
+
+
+@pytest.mark.parametrize("grad", [False, True], ids=["in-place", "functional"])
+def test_monomials_keep_the_input_dtype_whatever_the_default_dtype(grad: bool) -> None:
+    """"In the dtype of X", on both paths, even when torch's default dtype is float64:
+    float32 tokens give float32 monomials, within float32's rounding of at most ``g``
+    products (relative ``γ_g``) of the float64 monomials of the same tokens."""
+    s, g = 3, 4
+    f = MonomialFeatures.build(s, g)
+    X = torch.rand(s, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    X32 = X.float().requires_grad_(grad)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got = f.monomials(X32)
+    finally:
+        torch.set_default_dtype(before)
+    assert got.dtype == torch.float32
+    exact = f.monomials(X32.detach().double())
+    u32 = 2.0**-24
+    assert torch.allclose(got.detach().double(), exact, rtol=g * u32 / (1 - g * u32), atol=0)

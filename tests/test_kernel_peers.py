@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.attention import exact_attention
-from core.errors import InvalidArgument
+from core.errors import ConstructionTooLarge, InvalidArgument
 from core.kernels import (
     crossing_ratio,
     favor_plus_attention,
@@ -199,3 +199,47 @@ def test_sdpa_with_exactly_two_query_blocks() -> None:
     got = sdpa_attention(Q, K, V, 0.7, query_chunk=3)
     assert got.shape == (2, 6)
     assert torch.allclose(got, exact_attention(Q, K, V, 0.7), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("orthogonal", [True, False], ids=["orthogonal", "iid"])
+def test_direction_norms_are_chi_distributed(orthogonal: bool) -> None:
+    """Each direction ``ω_i`` has the norm of an ``N(0, I_s)`` vector (orthogonal blocks
+    rescaled by chi-distributed norms, Performer's default): ``E‖ω‖² = s`` with variance
+    ``2s`` per row, so the mean over ``M`` rows lies within 6 standard deviations."""
+    s, M = 4, 4000
+    omega = _directions(M, s, seed=3, orthogonal=orthogonal)
+    assert omega.shape == (M, s) and omega.dtype == torch.float64
+    sq = (omega**2).sum(dim=1)
+    assert abs(float(sq.mean()) - s) <= 6 * math.sqrt(2 * s / M)
+    # and the rows do not share one norm: the sample variance of ‖ω‖² is 2s, within 6
+    # standard errors (relative sqrt((κ − 1)/M), kurtosis κ = 3 + 12/s of a chi-square)
+    assert float(sq.var()) == pytest.approx(2 * s, rel=6 * math.sqrt((2 + 12 / s) / M))
+
+
+def test_performer_keeps_float32_whatever_the_default_dtype() -> None:
+    """float32 in, float32 out, also when torch's default dtype is float64 (directions are
+    drawn in float64 and cast to the inputs' dtype); within the float32 dtype table of the
+    float64 estimate on the same (float32-exact) inputs."""
+    Q, K, V = (t.float() for t in _inputs(n=32))
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        out = favor_plus_attention(Q, K, V, 0.5, num_features=64, chunk=10)
+    finally:
+        torch.set_default_dtype(before)
+    assert out.dtype == torch.float32
+    ref = favor_plus_attention(Q.double(), K.double(), V.double(), 0.5, num_features=64)
+    assert float((out.double() - ref).abs().max()) <= tolerance_for(torch.float32).bound(
+        float(ref.abs().max()))
+
+
+def test_performer_feature_block_guard_names_the_block_and_uses_the_limit() -> None:
+    """The ``M × chunk`` feature block is sized before allocation against ``memory_limit``:
+    exactly enough bytes pass, one fewer is refused, naming the FAVOR+ block."""
+    Q, K, V = _inputs(n=8)
+    need = 16 * 8 * 8                                   # M = 16, min(chunk, n) = 8, float64
+    favor_plus_attention(Q, K, V, 0.5, num_features=16, memory_limit=need)
+    with pytest.raises(ConstructionTooLarge) as info:
+        favor_plus_attention(Q, K, V, 0.5, num_features=16, memory_limit=need - 1)
+    assert str(info.value).startswith("FAVOR+ feature block of shape (16, 8) needs ")
+    assert (info.value.required, info.value.limit) == (need, need - 1)

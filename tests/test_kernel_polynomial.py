@@ -231,3 +231,77 @@ def test_plan_summary_reports_the_plan_itself() -> None:
     }
     assert r <= plan.radius <= r * (1 + 1e-14)
     assert plan.certified_eps <= 1e-6
+
+
+# --- edges of the degree rules -----------------------------------------------------------------
+
+
+def test_aggarwal_alman_order_floors_the_log_at_one() -> None:
+    """``max{log(1/ε)/max(log(log(1/ε)/R), 1), R}``: below ``log(1/ε)/R = e`` the
+    denominator is 1; between ``e`` and ``e²`` it is the logarithm itself (in ``(1, 2)``)."""
+    assert aggarwal_alman_degree(3.0, 1e-3) == pytest.approx(math.log(1e3))   # 2.3 < e
+    log_inv = math.log(1e6)                                                   # 13.8/2 = 6.9
+    assert math.e < log_inv / 2.0 < math.e**2
+    assert aggarwal_alman_degree(2.0, 1e-6) == pytest.approx(
+        log_inv / math.log(log_inv / 2.0), rel=1e-15)
+
+
+def test_candidate_degree_edges_are_inclusive() -> None:
+    """"Smallest g whose sampled error is at most ε": ε equal to the sampled error of degree
+    g gives g. The float64 guard refuses only ``e^{2R}u > ε/8``: ε = 8e^{2R}u is accepted,
+    the next float below it refused."""
+    from core.kernels.polynomial import float64_cancellation, sampled_relative_error
+
+    for method, g in (("chebyshev", 5), ("taylor", 7)):
+        errors = [sampled_relative_error(exp_polynomial(method, k, 1.0)) for k in range(g + 1)]
+        assert min(errors[:g]) > errors[g]
+        assert candidate_degree(method, 1.0, errors[g]) == g
+    edge = 8 * float64_cancellation(3.0)                       # times 8: exact in binary
+    assert candidate_degree("chebyshev", 3.0, edge) >= 1
+    with pytest.raises(InvalidArgument, match="radius=3.0"):
+        candidate_degree("chebyshev", 3.0, math.nextafter(edge, 0.0))
+
+
+def test_float64_cancellation_is_e_to_the_2r_times_unit_roundoff() -> None:
+    """``e^{2R}·u`` with ``u = 2^-53``, against mpmath."""
+    from core.kernels.polynomial import float64_cancellation
+
+    for R in (0.0, 0.5, 3.0, 10.0):
+        with mpmath.workdps(30):
+            expected = float(mpmath.exp(2 * mpmath.mpf(R)) * mpmath.mpf(2) ** -53)
+        assert float64_cancellation(R) == pytest.approx(expected, rel=4 * 2.0**-53)
+
+
+def test_sampled_error_visits_every_chebyshev_angle() -> None:
+    """With ``points = 3`` the samples are ``R·cos(0), R·cos(π/2), R·cos(π)`` = R, 0, −R:
+    a quadratic equal to ``e^x`` at ±R and to 5 at 0 has sampled error exactly 4 (its
+    error peaks inside, where only the middle angle looks)."""
+    from core.kernels.polynomial import ExpPolynomial, sampled_relative_error
+
+    R = 1.0
+    c0 = 5.0
+    c2 = (math.cosh(R) - c0) / R**2                       # p(±R) = c0 + c2 R² ± c1 R = e^{±R}
+    c1 = math.sinh(R) / R
+    poly = ExpPolynomial("chebyshev", 2, R, (c0, c1, c2))
+    assert sampled_relative_error(poly, points=3) == pytest.approx(4.0, rel=1e-15)
+
+
+def test_remainder_degree_is_the_smallest_including_equality_and_zero() -> None:
+    """Degree 0 when ``e^R·R`` already meets ε; ε equal to the bound at degree g gives g."""
+    assert taylor_degree_from_remainder(1e-8, 1e-3) == 0
+    for R, g in ((0.5, 6), (2.0, 15)):
+        eps = taylor_remainder_bound(g, R)
+        assert taylor_remainder_bound(g - 1, R) > eps
+        assert taylor_degree_from_remainder(R, eps) == g
+
+
+def test_polynomial_evaluates_in_float64_whatever_the_input_dtype() -> None:
+    """Horner "in float64": float32 or integer points give the float64 values at those
+    points."""
+    poly = exp_polynomial("chebyshev", 6, 1.0)
+    x32 = np.linspace(-1, 1, 9, dtype=np.float32)
+    got = poly(x32)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, poly(x32.astype(np.float64)))
+    ints = np.array([-1, 0, 1])
+    assert np.array_equal(poly(ints), poly(ints.astype(np.float64)))
