@@ -246,8 +246,8 @@ def _gb_points() -> list:
         # full loss (P's columns are queries too), one FF_pre layer, two samples
         GradientInstance(seed=3, d=2, s=2, L=2, Lp=3, n_pre=1, n_post=0, N=2, eps=1e-8,
                          full=True),
-        # readout loss, two FF_pre layers of different widths, positional encoding, Taylor
-        GradientInstance(seed=1, d=3, s=2, L=2, Lp=2, n_pre=2, hidden=3, n_post=0,
+        # readout loss, two FF_pre layers of width 5, positional encoding, Taylor
+        GradientInstance(seed=1, d=3, s=2, L=2, Lp=2, n_pre=2, hidden=5, n_post=0,
                          positional=True, N=3, eps=1e-6, method="taylor", full=False),
     ]
 
@@ -278,9 +278,9 @@ def test_gradient_bound_is_the_documented_formula(index: int) -> None:
 
 
 def test_gradient_bound_refuses_what_it_cannot_bound() -> None:
-    """A plan for another ``s`` or another ``β`` (each alone), ``ε'`` infinite or negative,
-    and ``ε + ρ >= 1`` (the normaliser may vanish) are refused by name; ``ε' = 0`` is a
-    valid certificate and enters ``ξ`` as ``(ε̃ + ρ')/(1 − ε̃)``."""
+    """A float32 model, a plan for another ``s`` or another ``β`` (each alone), ``ε'``
+    infinite or negative, and ``ε + ρ >= 1`` (the normaliser may vanish) are refused by
+    name; ``ε' = 0`` is a valid certificate and enters ``ξ`` as ``(ε̃ + ρ')/(1 − ε̃)``."""
     from core.errors import InvalidArgument
     from core.kernels.gradient_bound import prompt_gradient_bound
     from core.weights import TransformerWeights
@@ -294,6 +294,9 @@ def test_gradient_bound_refuses_what_it_cannot_bound() -> None:
     for bad in (other_s, other_beta, "plan"):
         with pytest.raises(InvalidArgument, match="^plan="):
             prompt_gradient_bound(*args, bad, eps_d, full=True)
+    model32 = PromptTunedTransformer(case.model.weights, dtype=torch.float32)
+    with pytest.raises(InvalidArgument, match="^model="):
+        prompt_gradient_bound(model32, *(t.float() for t in args[1:]), plan, eps_d, full=True)
     for bad_eps in (math.inf, -1e-300):
         with pytest.raises(InvalidArgument, match="^eps_derivative="):
             prompt_gradient_bound(*args, plan, bad_eps, full=True)
@@ -313,6 +316,21 @@ def test_gradient_bound_refuses_what_it_cannot_bound() -> None:
     t = torch.full((1, 1, 1), 0.5, dtype=torch.float64)
     with pytest.raises(InvalidArgument, match=r"^eps \+ rho = "):
         prompt_gradient_bound(model, t, t, t[0], wide, 0.0)
+    # exactly ε + ρ = 1 is refused too: a certificate claiming sup = 1 − ρ (fl(1 − ρ) + ρ
+    # rounds to 1 here) for the plan's own polynomial
+    from types import SimpleNamespace
+
+    rho = kernel_relative_rounding(plan, case.X.shape[-1] + case.P.shape[1], torch.float64)
+    sup = 1.0 - rho
+    assert sup + rho == 1.0
+    poly = plan.polynomial
+    cert = SimpleNamespace(verdict="certified", degree=poly.degree,
+                           coefficients=poly.coefficients, radius=plan.radius,
+                           sup_upper=sup, eps=sup)
+    edge = type(plan)(s=plan.s, B=plan.B, beta=plan.beta, eps=sup, polynomial=poly,
+                      certificate=cert)
+    with pytest.raises(InvalidArgument, match=r"^eps \+ rho = 1\.0"):
+        prompt_gradient_bound(*args, edge, 0.0, full=True)
 
 
 def test_derivative_rounding_is_the_documented_formula() -> None:
@@ -350,3 +368,24 @@ def test_derivative_certificate_without_a_verdict_is_refused_by_name() -> None:
     plan = plan_kernel(s=1, B=0.5, beta=1.0, eps=1e-6, certifier=certify_polynomial)
     with pytest.raises(InvalidArgument, match="verdict=None"):
         certified_derivative_eps(plan, lambda p: SimpleNamespace(derivative=True))
+
+
+def test_gradient_bound_grows_with_eps_derivative_and_averages_over_samples() -> None:
+    """Properties of the formula: the kernel part grows with ``ε'`` (through ``ξ``) while
+    the rounding part only through ``(1 + ξ)``; repeating one sample ``N`` times gives the
+    one-sample bound (per-sample bounds add up, each with ``c = 1/(N·d·m)``)."""
+    from core.kernels.gradient_bound import prompt_gradient_bound
+
+    inst = _gb_points()[0]
+    case, plan, eps_d = _gb_case(inst)
+    one = (case.X[:1], case.Y[:1], case.P)
+    low = prompt_gradient_bound(case.model, *one, plan, eps_d, full=True)
+    high = prompt_gradient_bound(case.model, *one, plan, 10 * eps_d, full=True)
+    assert (high.kernel_part > low.kernel_part).all()
+    assert torch.allclose(high.rounding_part / (1 + high.xi), low.rounding_part / (1 + low.xi),
+                          rtol=4 * 2.0**-52, atol=0)
+    X3, Y3 = case.X[:1].repeat(3, 1, 1), case.Y[:1].repeat(3, 1, 1)
+    three = prompt_gradient_bound(case.model, X3, Y3, case.P, plan, eps_d, full=True)
+    u = 2.0**-53
+    assert torch.allclose(three.bound, low.bound, rtol=8 * u, atol=0)
+    assert three.delta_att == low.delta_att

@@ -203,9 +203,10 @@ def test_sdpa_with_exactly_two_query_blocks() -> None:
 
 @pytest.mark.parametrize("orthogonal", [True, False], ids=["orthogonal", "iid"])
 def test_direction_norms_are_chi_distributed(orthogonal: bool) -> None:
-    """Each direction ``ω_i`` has the norm of an ``N(0, I_s)`` vector (orthogonal blocks
-    rescaled by chi-distributed norms, Performer's default): ``E‖ω‖² = s`` with variance
-    ``2s`` per row, so the mean over ``M`` rows lies within 6 standard deviations."""
+    """Each direction ``ω_i`` has the norm of an ``N(0, I_s)`` vector drawn in float64
+    (orthogonal blocks rescaled by chi-distributed norms, Performer's default):
+    ``E‖ω‖² = s`` with variance ``2s`` per row, so the mean over ``M`` rows lies within 6
+    standard deviations."""
     s, M = 4, 4000
     omega = _directions(M, s, seed=3, orthogonal=orthogonal)
     assert omega.shape == (M, s) and omega.dtype == torch.float64
@@ -214,6 +215,11 @@ def test_direction_norms_are_chi_distributed(orthogonal: bool) -> None:
     # and the rows do not share one norm: the sample variance of ‖ω‖² is 2s, within 6
     # standard errors (relative sqrt((κ − 1)/M), kurtosis κ = 3 + 12/s of a chi-square)
     assert float(sq.var()) == pytest.approx(2 * s, rel=6 * math.sqrt((2 + 12 / s) / M))
+    # drawn in float64: the norms are not float32 numbers (a float64 draw lands within
+    # 8 float64 ulps of a float32 number with probability about 2^-26 per row)
+    norms = omega.norm(dim=1)
+    near32 = (norms - norms.float().double()).abs() <= 8 * 2.0**-52 * norms
+    assert int(near32.sum()) <= M // 100
 
 
 def test_performer_keeps_float32_whatever_the_default_dtype() -> None:

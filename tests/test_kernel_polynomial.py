@@ -287,8 +287,10 @@ def test_sampled_error_visits_every_chebyshev_angle() -> None:
 
 
 def test_remainder_degree_is_the_smallest_including_equality_and_zero() -> None:
-    """Degree 0 when ``e^R·R`` already meets ε; ε equal to the bound at degree g gives g."""
+    """Degree 0 when ``e^R·R`` already meets ε; ε equal to the bound at degree g gives g;
+    at ``R = 0`` the bound ``e^0·0^{g+1}/(g+1)!`` is 0."""
     assert taylor_degree_from_remainder(1e-8, 1e-3) == 0
+    assert taylor_remainder_bound(0, 0.0) == 0.0 == taylor_remainder_bound(5, 0.0)
     for R, g in ((0.5, 6), (2.0, 15)):
         eps = taylor_remainder_bound(g, R)
         assert taylor_remainder_bound(g - 1, R) > eps
