@@ -495,3 +495,86 @@ def test_cost_table_rows_after_no_grid_and_at_sixty_four_slots() -> None:
     regions = sum((s.M + 1) ** (j + 1) for j in range(64))
     pre = s.d + 2 * (s.L - 1) + 2 * s.d * s.L * (s.K - 1)
     assert row[10] == f"{pre + s.d * (2 * regions + 2):.3g}"
+
+
+@pytest.mark.parametrize(("config", "form"), [(SMALL, "deep"), (TRUSTED, "deep"),
+                                              ((1, 1, 1.0, 0.3, 2), "wide"),
+                                              ((1, 1, 1.0, 0.3, 2), "deep")])
+def test_planned_sizes_describe_the_built_network(config: tuple, form: str) -> None:
+    """The plan, made before anything is built, matches what is built: FF_pre units and
+    FF_post depth exactly; FF_post width and all units bound the built ones from above (a
+    memory budget must not undercount) with at most 4 spare units per channel and layer;
+    one table slot per code; ``L_p`` prompt columns and ``n = L_p + L``."""
+    ut = build_universal(*config, form=form)
+    s, w = ut.sizes, ut.weights
+    post = [layer.hidden for layer in w.ff_post]
+    built = sum(layer.hidden for layer in w.ff_pre) + sum(post)
+    assert s.pre_width == sum(layer.hidden for layer in w.ff_pre)
+    assert s.post_depth == len(post) == (1 if form == "wide" else s.slots)
+    assert max(post) <= s.post_width <= max(post) + 4 * s.d
+    assert built <= s.units <= built + 4 * s.d * len(post)
+    assert len(ut.slot_values) == s.slots == s.L * s.K ** (s.d * s.L)
+    f = make_target("mcshane", s.d, s.L, s.C, 0)
+    assert all(len(row) == s.prompt_tokens for row in build_prompt(ut, f).entries)
+    assert s.n == s.prompt_tokens + s.L
+
+
+@pytest.mark.parametrize("form", ["deep", "wide"])
+def test_tau_reads_every_level_from_its_slot(form: str) -> None:
+    """For tables holding each level ``t ∈ 0..M`` (both ends included), τ_P at every cell
+    centre outputs ``t/M`` from the slot of (cell, position): read off, not interpolated."""
+    from core.constructions.memorise import table_slot
+
+    ut = build_universal(1, 1, 1.0, 0.3, 2, form=form)          # K = 2, M = 16, 2 slots
+    s = ut.sizes
+    for first in range(s.M + 1):
+        table = [[first, s.M - first]]
+        prompt = universal_module.prompt_from_levels(ut, table, name="levels")
+        for q in itertools.product(range(s.K), repeat=s.d * s.L):
+            out = ut.forward_exact(cell_centre(s, q), prompt)
+            assert out == [[Fraction(table[0][table_slot(ut, 0, q)], s.M)]]
+
+
+def test_float64_evaluation_takes_exact_inputs() -> None:
+    """The float64 path accepts the same exact (Fraction) input as the exact evaluator."""
+    ut = build_universal(*TRUSTED)
+    f = make_target("sinusoid", 2, 1, 1.0, 1)
+    prompt = build_prompt(ut, f)
+    X = [[Fraction(1, 4)], [Fraction(3, 4)]]
+    got = ut.forward_float64(X, prompt)
+    assert np.array_equal(got, np.array(ut.forward_exact(np.array([[0.25], [0.75]]), prompt),
+                                         dtype=float))
+
+
+def test_prompt_rows_are_the_documented_digit_expansion() -> None:
+    """Row ``c`` of the prompt sums to ``F_c = Σ_s (t_s+1) β^{−(s+1)} + (β/2) β^{−(N+1)}``;
+    column ``j`` holds digits ``j·m … (j+1)·m − 1`` (``m = ⌊48/log₂β⌋``), so it is a
+    multiple of ``β^{−(j+1)m}`` below ``β^{−jm}``, and the levels are kept as given."""
+    for config in [SMALL, (1, 3, 1.0, 0.5, 4), TRUSTED]:
+        ut = build_universal(*config)
+        s = ut.sizes
+        beta, N = s.beta, s.slots
+        m = 48 // (beta.bit_length() - 1)
+        assert universal_module.digits_per_prompt_entry(s) == m
+        rng = np.random.default_rng(N)
+        table = [[int(t) for t in rng.integers(0, s.M + 1, N)] for _ in range(s.d)]
+        table[0][0], table[0][-1] = 0, s.M
+        P = universal_module.prompt_from_levels(ut, table, name="digits")
+        assert P.levels == tuple(tuple(row) for row in table) and P.target == "digits"
+        for c in range(s.d):
+            F = sum(Fraction(t + 1, beta ** (r + 1)) for r, t in enumerate(table[c]))
+            assert sum(P.entries[c]) == F + Fraction(beta // 2, beta ** (N + 1))
+            assert len(P.entries[c]) == s.prompt_tokens == -(-(N + 1) // m)
+            for j, v in enumerate(P.entries[c]):
+                assert (v * beta ** ((j + 1) * m)).denominator == 1
+                assert 0 < v < Fraction(1, beta ** (j * m))
+
+
+def test_nearest_eps_ladder_stops_below_one() -> None:
+    """ε must stay below 1: with a 10 000-unit budget (1, 1, C=64) fits no ε < 1 (K = 64
+    at ε → 1 needs 24 201 units) but would at ε = 1.2; the suggestion halves C instead
+    (C = 16 needs 32 897 units, C = 8 needs 7 777)."""
+    with pytest.raises(ConstructionTooLarge) as info:
+        plan_universal(1, 1, 64.0, 0.3, 1, limits={"units": 10_000})
+    near = info.value.nearest
+    assert near["eps"] == 0.3 and near["C"] == 8.0 and near["units"] <= 10_000

@@ -61,6 +61,7 @@ def test_docs_table_rows_are_the_separation_results() -> None:
     from core.constructions.contextual import contextual_table
 
     rows = contextual_table(((2, 1, 1, 3, 2, 1, 0),)).splitlines()
+    assert len(rows) == 3 and all(line.startswith("|") and line.endswith("|") for line in rows)
     header, rule, row = ([c.strip() for c in line.split("|")[1:-1]] for line in rows)
     assert header == ["d", "L", "L_p", "vocab x/p", "rank", "contexts", "log10 γ", "λ", "B",
                       "√ln n", "B/√ln n", "dps"]
@@ -103,74 +104,87 @@ def test_vocabulary_meets_its_documented_defaults(seed: int) -> None:
 
 
 class _KnownDraws:
-    """Stands in for ``np.random.default_rng``: every standard-normal draw is 1, except the
+    """Stands in for ``np.random.default_rng``: every standard-normal draw is 1/2, except the
     first matrix-shaped one, which is 0 (so the first ``A, W_Q`` draw is degenerate)."""
 
     def __init__(self, seed: object = None) -> None:
         self.first_matrix = True
 
     def normal(self, loc: float = 0.0, scale: float = 1.0, size=None):
-        z = 1.0
+        z = 0.5
         if isinstance(size, tuple) and self.first_matrix:
             self.first_matrix, z = False, 0.0
         return loc + scale * (z if size is None else np.full(size, z))
 
 
-def _with_known_weights(monkeypatch, tokens: dict[int, list[float]]) -> None:
+def _with_known_weights(monkeypatch, tokens: dict[int, list]) -> None:
+    """The vocabulary of each size is ``tokens[size]`` (one token per entry) and the draws
+    are :class:`_KnownDraws`: ``u = (1,…,1)/√d`` and ``A = W_Q = (r/4)·J`` (all-ones ``J``)."""
     import core.constructions.contextual as cm
 
-    monkeypatch.setattr(cm, "vocabulary",
-                        lambda d, size, rng, **kw: np.array([tokens[size]], dtype=float))
+    monkeypatch.setattr(cm, "vocabulary", lambda d, size, rng, **kw: np.array(
+        tokens[size], dtype=float).reshape(size, d).T)
     monkeypatch.setattr(np.random, "default_rng", _KnownDraws)
 
 
-def _reference(xs: list[float], ps: list[float], L: int, Lp: int) -> dict:
-    """d = rank = 1 with ``A = W_Q = 1``: positions ``0.1·(j/(n−1) − 1/2)``, scores
-    ``λ z_i z_k``, outputs ``z_k + (1/4) Σ_i z_i softmax_i`` in mpmath, 60 digits beyond
-    the smallest softmax weight ``e^{−spread}``."""
+def _reference(d: int, rank: int, xs: list, ps: list, L: int, Lp: int) -> dict:
+    """The documented map on those weights: positions ``0.1·u·(j/(n−1) − 1/2)``, scores
+    ``λ (A z_i)·(W_Q z_k)`` with ``λ`` at the threshold ``2 ln n + 3``, outputs
+    ``z_k + (1/4) Σ_i z_i softmax_i`` in mpmath, 60 digits beyond ``e^{−spread}``."""
     n = L + Lp
-    pos = [0.1 * (j / (n - 1) - 0.5) for j in range(n)] if n > 1 else [0.0]
-    seqs = [[t + e for t, e in zip(p + x, pos, strict=True)]
+    u = np.ones(d) / math.sqrt(d)
+    pos = [0.1 * u * (j / (n - 1) - 0.5) if n > 1 else np.zeros(d) for j in range(n)]
+    A = W = np.full((d, d), rank / 4)
+    seqs = [[np.array(t, dtype=float).reshape(d) + e for t, e in zip(p + x, pos, strict=True)]
             for p in itertools.product(ps, repeat=Lp) for x in itertools.product(xs, repeat=L)]
 
+    def scores(z, k, lam=1.0):
+        return [float((lam * A @ z[i]) @ (W @ z[k])) for i in range(n)]
+
     def gap(z, k):
-        s = sorted(z[i] * z[k] for i in range(n))
+        s = sorted(scores(z, k))
         return s[-1] - s[-2] if n > 1 else math.inf
 
     lam = (2 * math.log(n) + 3) / min(gap(z, k) for z in seqs for k in range(n)) \
         if n > 1 else 1.0
-    spread = max(lam * (max(z[i] * z[k] for i in range(n)) - min(z[i] * z[k] for i in range(n)))
+    spread = max(max(scores(z, k, lam)) - min(scores(z, k, lam))
                  for z in seqs for k in range(n))
     with mpmath.workdps(math.ceil(spread / math.log(10)) + 60):
         ys = []
         for z in seqs:
-            zm = [mpmath.mpf(v) for v in z]
+            zm = [mpmath.matrix(list(v)) for v in z]
             for k in range(n):
-                w = [mpmath.exp(lam * zm[i] * zm[k]) for i in range(n)]
-                ys.append(zm[k] + sum(zm[i] * w[i] for i in range(n)) / (4 * sum(w)))
-        gamma = min(abs(a - b) for a, b in itertools.combinations(ys, 2)) if len(ys) > 1 \
-            else mpmath.inf
+                w = [mpmath.exp(mpmath.mpf(lam) * sum(
+                    (A @ z[i])[r] * mpmath.mpf((W @ z[k])[r]) for r in range(d)))
+                    for i in range(n)]
+                ys.append(zm[k] + sum((zm[i] * w[i] for i in range(1, n)), zm[0] * w[0])
+                          / (4 * sum(w)))
+        gamma = min(mpmath.norm(a - b) for a, b in itertools.combinations(ys, 2)) \
+            if len(ys) > 1 else mpmath.inf
         log10_gamma = float(mpmath.log10(gamma))
     low = max(30, math.ceil(spread / math.log(10)) + 25)
-    return {"contexts": len(seqs) * n, "lam": lam, "log10_gamma": log10_gamma,
-            "B": max(max(lam, 1.0) * abs(v) for z in seqs for v in z), "spread": spread,
-            "dps": (low, low + 15), "sqrt_log_n": math.sqrt(math.log(n))}
+    B = max(max(np.max(np.abs(lam * A @ v)), np.max(np.abs(W @ v))) for z in seqs for v in z)
+    return {"contexts": len(seqs) * n, "lam": lam, "log10_gamma": log10_gamma, "B": B,
+            "spread": spread, "dps": (low, low + 15), "sqrt_log_n": math.sqrt(math.log(n))}
 
 
-KNOWN = [  # (input tokens, prompt tokens, L, Lp)
-    ([0.6, -0.9], [0.8], 1, 0), ([0.6, -0.9], [0.8], 1, 1), ([0.6, -0.9], [0.8, -0.55, 0.95], 2, 1)]
+KNOWN = [  # (d, rank, input tokens, prompt tokens, L, Lp)
+    (1, 1, [0.6, -0.9], [0.8], 1, 0), (1, 1, [0.6, -0.9], [0.8], 1, 1),
+    (1, 1, [0.6, -0.9], [0.8, -0.55, 0.95], 2, 1),
+    (2, 1, [(0.6, -0.3), (-0.7, 0.5)], [(0.2, 0.9)], 1, 1),
+    (2, 2, [(0.6, -0.3), (-0.7, 0.5), (0.9, 0.8)], [(0.2, 0.9)], 1, 1)]
 
 
-@pytest.mark.parametrize(("xs", "ps", "L", "Lp"), KNOWN)
-def test_separation_on_known_weights_matches_a_hand_computation(monkeypatch, xs, ps, L,
-                                                                Lp) -> None:
+@pytest.mark.parametrize(("d", "rank", "xs", "ps", "L", "Lp"), KNOWN)
+def test_separation_on_known_weights_matches_a_hand_computation(monkeypatch, d, rank, xs, ps,
+                                                                L, Lp) -> None:
     """With the vocabulary and every draw fixed (a degenerate first draw is skipped), each
     reported field equals its definition computed independently: the threshold λ, the norm
     ``B``, the largest score range, the precisions it implies and the separation ``γ``."""
     _with_known_weights(monkeypatch, {len(xs): xs, len(ps): ps})
-    r = contextual_separation(1, L, Lp, len(xs), len(ps), 1, 0)
-    want = _reference(xs, ps, L, Lp)
-    assert r.contexts == want["contexts"] and r.rank == 1
+    r = contextual_separation(d, L, Lp, len(xs), len(ps), rank, 0)
+    want = _reference(d, rank, xs, ps, L, Lp)
+    assert r.contexts == want["contexts"] and r.rank == rank
     assert r.lam == pytest.approx(want["lam"], rel=1e-12)
     assert r.B == pytest.approx(want["B"], rel=1e-12)
     assert r.spread == pytest.approx(want["spread"], rel=1e-12, abs=1e-12)
@@ -201,3 +215,12 @@ def test_tied_top_scores_in_every_draw_are_refused(monkeypatch) -> None:
     _with_known_weights(monkeypatch, {1: [0.05], 2: [0.6, -0.9]})
     with pytest.raises(ClaimViolation, match="tied top scores"):
         contextual_separation(1, 1, 1, 2, 1, 1, 0)
+
+
+def test_coinciding_contexts_are_reported_as_gamma_zero(monkeypatch) -> None:
+    """A repeated token (separation violated) makes two contexts coincide: ``γ = 0`` is
+    reported as ``log10 γ = −inf`` (and an infinite relative gap), not as a crash."""
+    _with_known_weights(monkeypatch, {2: [0.6, 0.6], 1: [0.8]})
+    r = contextual_separation(1, 1, 0, 2, 1, 1, 0)
+    assert r.contexts == 2
+    assert r.log10_gamma == -math.inf and r.rel_gap == math.inf
