@@ -248,7 +248,7 @@ def _gb_points() -> list:
                          full=True),
         # readout loss, two FF_pre layers of width 5, positional encoding, Taylor
         GradientInstance(seed=1, d=3, s=2, L=2, Lp=2, n_pre=2, hidden=5, n_post=0,
-                         positional=True, N=3, eps=1e-6, method="taylor", full=False),
+                         positional=True, N=2, eps=1e-6, method="taylor", full=False),
     ]
 
 
