@@ -238,3 +238,16 @@ def test_too_large_error_carries_sizes() -> None:
     with pytest.raises(ConstructionTooLarge) as info:
         check_fits_in_memory("table", (10**6, 10**6), 8, limit=2**30)
     assert info.value.required == 8 * 10**12 and info.value.limit == 2**30
+
+
+def test_short_repr_keeps_80_characters_and_marks_the_cut() -> None:
+    """Error messages quote a value's repr up to 80 characters; a longer one is cut to 77
+    plus ``...`` (80 in all), and a tensor is named by shape and dtype."""
+    from core.validation import short_repr
+
+    exact = "x" * 78                          # repr adds two quotes: 80 characters
+    assert short_repr(exact) == repr(exact)
+    long = "y" * 79                           # 81 characters
+    assert short_repr(long) == repr(long)[:77] + "..." and len(short_repr(long)) == 80
+    assert short_repr(list(range(5)), limit=8) == "[0, 1..."
+    assert short_repr(torch.zeros(2, 3)) == "tensor(shape=(2, 3), dtype=torch.float32)"

@@ -130,3 +130,23 @@ def test_max_norm_ratio_uses_the_max_norm_on_both_sides() -> None:
     # differences, not sums: (1 − 0.75) / (0.5 − 0.25)
     assert max_norm_ratio(np.array([[1.0]]), np.array([[0.75]]),
                           np.array([[0.5]]), np.array([[0.25]])) == 1.0
+
+
+@pytest.mark.parametrize("family", ["mcshane", "sinusoid", "sawtooth"])
+@pytest.mark.parametrize(("C", "grid"), [(0.2, 1), (1.25, 4), (6.0, 1)])
+def test_witness_pair_lies_in_the_domain_and_attains_c(family: str, C: float, grid: int) -> None:
+    """The witness pair is two distinct points of ``[0, 1]^{d×L}`` whose rigorous ratio is at
+    least ``C·(1 − 10^-6)`` (the attained-constant claim's tolerance), across seeds that put
+    the witness near either face of the cube."""
+    from properties.claims_universal import _pair_ratio_lower
+
+    for seed in range(6):
+        f = make_target(family, 1, 2, C, seed, grid=grid)
+        pair = f.witness_pair()
+        assert pair is not None
+        a, b = pair
+        assert a.shape == b.shape == (1, 2)
+        for x in (a, b):
+            assert 0.0 <= x.min() and x.max() <= 1.0, (seed, x)
+        assert not np.array_equal(a, b)
+        assert _pair_ratio_lower(f, a, b) >= Fraction(C) * (1 - Fraction(1, 10**6)), seed

@@ -8,7 +8,7 @@ import torch
 
 from core.attention import exact_attention
 from core.model import PromptTunedTransformer
-from core.weights import TransformerWeights
+from core.weights import FeedForwardWeights, TransformerWeights
 from properties.strategies import ModelInstance, build_model_case
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -126,3 +126,50 @@ def test_beta_is_rounded_to_the_model_dtype_and_bad_inputs_are_named() -> None:
     with pytest.raises(InvalidArgument) as empty:
         model(torch.zeros(4, 2, 0, dtype=torch.float64), P)
     assert str(empty.value).startswith("X=") and "L >= 1" in str(empty.value)
+
+
+def test_float32_beta_is_rounded_whatever_torch_default_dtype() -> None:
+    """β of a float32 model is float32-rounded even when torch's default dtype is float64."""
+    eye = np.eye(2)
+    w = TransformerWeights(w_q=eye, w_k=eye, w_v=eye, w_o=eye, beta=0.1)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert PromptTunedTransformer(w, dtype=torch.float32).beta == float(np.float32(0.1))
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def test_every_buffer_is_created_on_the_requested_device() -> None:
+    """``device`` places every weight buffer (``meta`` stands in for an accelerator here)."""
+    eye = np.eye(2)
+    ff = FeedForwardWeights(eye, np.zeros(2), eye, np.zeros(2))
+    w = TransformerWeights(w_q=eye, w_k=eye, w_v=eye, w_o=eye, beta=0.5, ff_pre=(ff,),
+                           ff_post=(ff,), pos=np.zeros((2, 3)))
+    model = PromptTunedTransformer(w, device="meta")
+    names = [name for name, _ in model.named_buffers()]
+    assert {"w_q", "w_k", "w_ov", "pos", "ff_pre0_w1", "ff_post0_b2"} <= set(names)
+    assert all(b.device.type == "meta" for b in model.buffers())
+
+
+def test_rounding_weights_keeps_every_part_rounded() -> None:
+    """``rounded_to(float32)`` rounds every array and β, and keeps the FF stacks and the
+    positional encoding (none dropped)."""
+    rng = np.random.default_rng(5)
+    a = lambda *shape: rng.normal(size=shape)  # noqa: E731
+    ff = FeedForwardWeights(a(3, 2), a(3), a(2, 3), a(2))
+    w = TransformerWeights(w_q=a(2, 2), w_k=a(2, 2), w_v=a(2, 2), w_o=a(2, 2), beta=0.1,
+                           ff_pre=(ff,), ff_post=(ff, ff), pos=a(2, 4))
+    r = w.rounded_to(np.float32)
+
+    def f32(x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float32).astype(np.float64)
+
+    assert r.beta == float(np.float32(0.1))
+    assert r.pos is not None and np.array_equal(r.pos, f32(w.pos))
+    assert len(r.ff_pre) == 1 and len(r.ff_post) == 2
+    for mine, theirs in zip(r.ff_pre + r.ff_post, w.ff_pre + w.ff_post, strict=True):
+        for x, y in zip(mine.arrays(), theirs.arrays(), strict=True):
+            assert x.dtype == np.float64 and np.array_equal(x, f32(y))
+    for x, y in ((r.w_q, w.w_q), (r.w_k, w.w_k), (r.w_v, w.w_v), (r.w_o, w.w_o)):
+        assert x.dtype == np.float64 and np.array_equal(x, f32(y))
