@@ -12,6 +12,7 @@ import torch
 
 from core.errors import ConstructionTooLarge, InvalidArgument
 from core.kernels import feed_forward_lipschitz, forward_with_polynomial_attention, plan_kernel
+from core.kernels.phase import log_rank_over_n
 from core.model import PromptTunedTransformer, feed_forward
 from core.regime import attention_inputs, measure_regime
 from core.weights import FeedForwardWeights
@@ -121,3 +122,26 @@ def test_lipschitz_bound_of_an_empty_hidden_layer_and_options_reach_the_kernel()
     plan = plan_kernel(s=2, B=B, beta=model.beta, eps=1e-7, certifier=certify_polynomial)
     with pytest.raises(ConstructionTooLarge):
         forward_with_polynomial_attention(model, X, P, plan, memory_limit=64)
+
+
+@pytest.mark.parametrize(("log2_n", "B"), [(1, 0.5), (1, 0.75), (2, 1.0), (2, 1.75), (3, 3.25)])
+def test_phase_row_uses_the_degree_for_delta_one_over_n(log2_n: int, B: float) -> None:
+    """``log_rank_over_n``: g is the least degree whose Taylor remainder ``e^R R^{g+1}/(g+1)!``
+    (R = B²) is at most ``ε = δ/(2+δ)`` with ``δ = 1/n``; rank is ``C(s+g, g)``. Recomputed
+    in mpmath at small n, where ε's ``2+δ`` (not ``2−δ``) decides the degree."""
+    import mpmath
+
+    s = 3
+    with mpmath.workdps(50):
+        n = mpmath.mpf(2) ** log2_n
+        delta = 1 / n
+        eps = delta / (2 + delta)
+        R = mpmath.mpf(B) ** 2
+        g = 0
+        while mpmath.e**R * R ** (g + 1) / mpmath.factorial(g + 1) > eps:
+            g += 1
+        log_ratio = float(mpmath.log(mpmath.binomial(s + g, g) / n))
+    degree, rank, got_log_ratio = log_rank_over_n(float(log2_n), B, s)
+    assert degree == g
+    assert rank == math.comb(s + g, g)
+    assert got_log_ratio == pytest.approx(log_ratio, rel=1e-12, abs=1e-12)
