@@ -145,3 +145,12 @@ def test_phase_row_uses_the_degree_for_delta_one_over_n(log2_n: int, B: float) -
     assert degree == g
     assert rank == math.comb(s + g, g)
     assert got_log_ratio == pytest.approx(log_ratio, rel=1e-12, abs=1e-12)
+
+
+def test_taylor_degree_log_accepts_a_remainder_equal_to_epsilon() -> None:
+    """At ``R = 1`` the remainder is ``e/(g+1)!``; with ``ε = e/4!`` exactly (in logs), degree 3
+    already meets ``remainder <= ε`` — the least such degree, not the next."""
+    from core.kernels.phase import taylor_degree_log
+
+    assert taylor_degree_log(1.0, math.lgamma(5) - 1.0) == 3
+    assert taylor_degree_log(1.0, math.lgamma(5) - 1.0 + 1e-9) == 4
