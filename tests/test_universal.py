@@ -38,6 +38,17 @@ TRUSTED = (2, 1, 1.0, 0.4, 2)         # 49 bits: float64 is enough
 UNTRUSTED = (2, 2, 1.0, 0.5, 4)       # 164 bits
 
 
+@pytest.fixture(autouse=True)
+def _fresh_exact_programs():
+    """Each test compiles its exact evaluators afresh. ``compile_exact`` keeps compiled
+    programs in a plain dict (not an ``lru_cache``, which tests/conftest.py clears under
+    mutation testing), so a process that already ran the tests would otherwise answer from
+    programs compiled by other code."""
+    import core.constructions.evaluate as evaluate_module
+
+    evaluate_module._CACHE.clear()
+
+
 @pytest.fixture(scope="module")
 def small():
     return build_universal(*SMALL)
@@ -571,10 +582,111 @@ def test_prompt_rows_are_the_documented_digit_expansion() -> None:
 
 
 def test_nearest_eps_ladder_stops_below_one() -> None:
-    """ε must stay below 1: with a 10 000-unit budget (1, 1, C=64) fits no ε < 1 (K = 64
-    at ε → 1 needs 24 201 units) but would at ε = 1.2; the suggestion halves C instead
-    (C = 16 needs 32 897 units, C = 8 needs 7 777)."""
+    """ε must stay below 1. With work ≤ 2000, (1, 1, C=64, p=1) fits no ε < 1 (ε → 1 still
+    needs K = 64: 64 slots × depth 64), while the rung just past 1 (0.305·1.05^25 ≈ 1.033)
+    would fit with K = 32; the suggestion halves C instead: C = 32 needs K = 64, C = 16
+    has K = 32 and work 32·32 = 1024."""
     with pytest.raises(ConstructionTooLarge) as info:
-        plan_universal(1, 1, 64.0, 0.3, 1, limits={"units": 10_000})
+        plan_universal(1, 1, 64.0, 0.305, 1, limits={"work": 2000})
     near = info.value.nearest
-    assert near["eps"] == 0.3 and near["C"] == 8.0 and near["units"] <= 10_000
+    assert near["eps"] == 0.305 and near["C"] == 16.0 and near["K"] == 32
+
+
+def test_profile_value_range_is_none_exactly_when_unbounded() -> None:
+    """``value_range`` is ``(min, max)`` of ``g`` over ℝ: a nonzero slope at either end makes
+    ``g`` unbounded (``None``); with flat ends it is the extreme knot values."""
+    from core.constructions._pl import PLProfile
+
+    xs, ys = (Fraction(0), Fraction(1), Fraction(2)), (Fraction(1, 2), Fraction(0), Fraction(1))
+    flat = PLProfile(xs=xs, ys=ys, left=Fraction(0), right=Fraction(0))
+    assert flat.value_range() == (Fraction(0), Fraction(1))
+    assert flat(Fraction(-5)) == Fraction(1, 2) and flat(Fraction(7)) == 1
+    for left, right in [(1, 0), (0, 1), (-1, 0), (0, Fraction(1, 2)), (1, 1)]:
+        prof = PLProfile(xs=xs, ys=ys, left=Fraction(left), right=Fraction(right))
+        assert prof.value_range() is None
+
+
+def _layer_by_formula(layer: FeedForwardWeights, c: int, y: Fraction) -> Fraction:
+    """Channel ``c`` of ``z + W_2 ReLU(W_1 z + b_1) + b_2`` at ``z = y·e_c`` (exact), for a
+    separable layer: the independent reference for :class:`PLProfile`."""
+    out = y + Fraction(float(layer.b2[c]))
+    for u in range(layer.hidden):
+        pre = Fraction(float(layer.w1[u, c])) * y + Fraction(float(layer.b1[u]))
+        out += Fraction(float(layer.w2[c, u])) * max(Fraction(0), pre)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_profiles_of_random_separable_layers_match_the_layer_formula(seed: int) -> None:
+    """Random separable layers (reads of either sign, a silent unit, shared breakpoints):
+    the profile equals the layer's own formula at every breakpoint, between
+    and beyond them, and its end slopes are the slopes far out."""
+    from core.constructions._pl import profiles_of_layer
+
+    rng = np.random.default_rng(seed)
+    d, h = 2, 9
+    w1 = np.zeros((h, d))
+    w2 = np.zeros((d, h))
+    chan = rng.integers(0, d, h)
+    for u in range(h - 1):
+        w1[u, chan[u]] = rng.choice([-2.0, -1.0, -0.5, 0.5, 1.0, 3.0])
+        w2[chan[u], u] = rng.choice([-1.5, -1.0, 0.25, 2.0])
+    w1[h - 1, 0] = 1.0                        # a silent unit: reads, writes nothing
+    b1 = rng.choice([-1.0, -0.5, 0.0, 0.25, 1.0, 2.0], h)
+    b2 = rng.choice([-1.0, 0.0, 0.75], d)
+    layer = FeedForwardWeights(w1=w1, b1=b1, w2=w2, b2=b2)
+    profiles = profiles_of_layer(layer)
+    assert len(profiles) == d
+    for c, prof in enumerate(profiles):
+        assert list(prof.xs) == sorted(set(prof.xs))
+        knots = list(prof.xs)
+        probes = knots + [Fraction(-7), Fraction(9), Fraction(1, 3)]
+        probes += [(a + b) / 2 for a, b in itertools.pairwise(knots)]
+        probes += [k + Fraction(1, 64) for k in knots] + [k - Fraction(1, 64) for k in knots]
+        for y in probes:
+            assert prof(y) == _layer_by_formula(layer, c, y)
+        for far, slope in ((Fraction(-1000), prof.left), (Fraction(1000), prof.right)):
+            step = _layer_by_formula(layer, c, far + 1) - _layer_by_formula(layer, c, far)
+            assert step == slope
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_layer_from_random_regions_is_exact_on_each_region(seed: int) -> None:
+    """Disjoint regions with dyadic affine maps: the built layer (evaluated by its own
+    formula) equals each region's map on the region and continues with the given end
+    slopes; interpolation fills the gaps continuously."""
+    from core.constructions._pl import layer_from_regions
+
+    rng = np.random.default_rng(seed)
+    lo = Fraction(int(rng.integers(-8, 0)))
+    regions = []
+    for _ in range(4):
+        width = Fraction(int(rng.integers(0, 4)), 4)
+        slope = Fraction(int(rng.integers(-4, 5)), 2)
+        value = Fraction(int(rng.integers(-8, 9)), 8)
+        regions.append(Region(lo, lo + width, slope, value))
+        lo = lo + width + Fraction(int(rng.integers(1, 12)), 8)
+    left, right = Fraction(int(rng.integers(-2, 3))), Fraction(int(rng.integers(-2, 3)), 2)
+    order = rng.permutation(len(regions))
+    layer = layer_from_regions(2, [regions[i] for i in order], left_slope=left,
+                               right_slope=right)
+    for c in range(2):
+        for r in regions:
+            for t in (Fraction(0), Fraction(1, 3), Fraction(1)):
+                y = r.lo + t * (r.hi - r.lo)
+                assert _layer_by_formula(layer, c, y) == r.value_at_lo + r.slope * (y - r.lo)
+        first, last = regions[0], regions[-1]
+        end = last.value_at_lo + last.slope * (last.hi - last.lo)
+        assert _layer_by_formula(layer, c, first.lo - 5) == first.value_at_lo - 5 * left
+        assert _layer_by_formula(layer, c, last.hi + 5) == end + 5 * right
+
+
+def test_overlapping_regions_are_refused() -> None:
+    from core.constructions._pl import layer_from_regions
+
+    a = Region(Fraction(0), Fraction(1), Fraction(0), Fraction(0))
+    for b in (Region(Fraction(1), Fraction(2), Fraction(0), Fraction(0)),
+              Region(Fraction(1, 2), Fraction(2), Fraction(0), Fraction(0)),
+              Region(Fraction(3), Fraction(2), Fraction(0), Fraction(0))):
+        with pytest.raises(InvalidArgument, match="overlaps or is empty"):
+            layer_from_regions(1, [a, b], left_slope=Fraction(0), right_slope=Fraction(0))
