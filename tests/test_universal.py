@@ -640,7 +640,7 @@ def test_profiles_of_random_separable_layers_match_the_layer_formula(seed: int) 
     for c, prof in enumerate(profiles):
         assert list(prof.xs) == sorted(set(prof.xs))
         knots = list(prof.xs)
-        probes = knots + [Fraction(-7), Fraction(9), Fraction(1, 3)]
+        probes = [*knots, Fraction(-7), Fraction(9), Fraction(1, 3)]
         probes += [(a + b) / 2 for a, b in itertools.pairwise(knots)]
         probes += [k + Fraction(1, 64) for k in knots] + [k - Fraction(1, 64) for k in knots]
         for y in probes:
