@@ -77,6 +77,54 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
                                   "(R > ~16), far below where degree 200 is needed"),
     "core.lipschitz.x_max_norm_ratio__mutmut_24":
         ('float("INF")', "float('INF') for float('inf'): Python reads both as infinity"),
+    "core.packing.xǁBumpPackingǁcentre__mutmut_11":
+        ("np.asarray(cell, dtype=None)", "a cell is a tuple of ints (Sequence[int]); "
+                                         "int + 0.5 is float64 with or without the dtype"),
+    "core.packing.xǁBumpPackingǁcentre__mutmut_13":
+        ("(np.asarray(cell, ) + 0.5)", "as centre mutant 11"),
+    "core.lipschitz.xǁLipschitzTargetǁwitness_pair__mutmut_28":
+        ("x0[0] < 0.5", "x0 is a uniform random draw; x0[0] == 0.5 exactly does not occur, "
+                        "and there both directions stay in [0, 1]"),
+    "core.lipschitz.xǁLipschitzTargetǁwitness_pair__mutmut_60":
+        ("np.full(n, u0 - h)", "the sinusoid's derivative at u0 is the same from either "
+                               "side; a step of 1e-4/ω either way attains C to O(h)"),
+    "core.lipschitz.xǁLipschitzTargetǁwitness_pair__mutmut_61":
+        ("j = None", "x1[None] = t moves every entry by t: the max-norm distance is still t "
+                     "and every output's tooth still rises by C·t"),
+    "core.lipschitz.xǁLipschitzTargetǁwitness_pair__mutmut_78":
+        ("min(2.0 / self.grid", "the step min(1/K, 1/(2C)) still lies on the tooth's "
+                                "rising edge (width min(1/K, 1/C)): ratio C either way"),
+    "core.lipschitz.xǁLipschitzTargetǁwitness_pair__mutmut_80":
+        ("2.0 / self.C)", "the step min(1/(2K), 1/C) still lies on the tooth's rising edge"),
+    "core.model.xǁPromptTunedTransformerǁ__init____mutmut_13":
+        ("(dtype == torch.float64) and False", "for float64, float(torch.tensor(β, float64)) "
+                                               "is β exactly"),
+    "core.model.xǁPromptTunedTransformerǁ__init____mutmut_70":
+        ("layer.arrays(), strict=None)", "FeedForwardWeights.arrays() always returns the "
+                                         "four arrays w1, b1, w2, b2"),
+    "core.model.xǁPromptTunedTransformerǁ__init____mutmut_73":
+        ("layer.arrays(), )", "as mutant 70"),
+    "core.model.xǁPromptTunedTransformerǁ__init____mutmut_82":
+        ("layer.arrays(), strict=False)", "as mutant 70"),
+    "core.model.xǁPromptTunedTransformerǁembed__mutmut_38":
+        ("self.pos.shape[+1]", "pos is validated as a 2-D (d, n) array: axis 1 is axis -1"),
+    "core.regime.x_attention_inputs__mutmut_23":
+        ("z[:, P.shape[+1]:]", "P is a 2-D (d, L_p) prompt (embed refuses others)"),
+    "core.regime.x_measure_regime__mutmut_9":
+        ("attention_inputs(model, X, P, )", "full=True is attention_inputs' default"),
+    "core.mp_twin.x_to_float64__mutmut_2":
+        ("for row in matrix], dtype=None)", "a nested list of Python floats becomes float64 "
+                                            "by default"),
+    "core.mp_twin.x_to_float64__mutmut_4":
+        ("for row in matrix], )", "as mutant 2"),
+    "core.attention.x_exact_attention__mutmut_76":
+        ("Q.shape[1] < query_chunk", "at m == query_chunk the chunked path runs one chunk: "
+                                     "the same scores, softmax and product"),
+    "core.weights.xǁTransformerWeightsǁrounded_to__mutmut_1":
+        ("astype(dtype).astype(None)", "numpy's astype(None) is float64"),
+    "core.kernels.model_forward.x__row_sum_upper__mutmut_13":
+        ("default=1.0", "only a width-0 layer has no rows in W_1; its W_2 then has no "
+                        "columns, norm 0, and the product rounds up to the same bound"),
 }
 
 
