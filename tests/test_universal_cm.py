@@ -224,3 +224,28 @@ def test_coinciding_contexts_are_reported_as_gamma_zero(monkeypatch) -> None:
     r = contextual_separation(1, 1, 0, 2, 1, 1, 0)
     assert r.contexts == 2
     assert r.log10_gamma == -math.inf and r.rel_gap == math.inf
+
+
+def test_max_dps_is_the_largest_precision_used(monkeypatch) -> None:
+    """A map whose softmax weights need exactly ``MAX_DPS`` digits is enumerated; one digit
+    more is refused before enumerating (a query ``z ≈ 0.0012`` next to ``z ≈ 0.85`` makes
+    the largest score range ~1560 times the threshold gap)."""
+    from core.constructions.contextual import MAX_DPS
+
+    _with_known_weights(monkeypatch, {2: [-0.9, -0.0488367], 1: [0.8]})
+    r = contextual_separation(1, 1, 1, 2, 1, 1, 0)
+    assert r.dps[0] == MAX_DPS == math.ceil(r.spread / math.log(10)) + 25
+    assert math.isfinite(r.log10_gamma)
+    _with_known_weights(monkeypatch, {2: [-0.9, -0.0488372], 1: [0.8]})
+    with pytest.raises(ConstructionTooLarge, match=f"limit {MAX_DPS}") as info:
+        contextual_separation(1, 1, 1, 2, 1, 1, 0)
+    assert info.value.required == MAX_DPS + 1
+
+
+def test_relative_gap_is_relative_to_gamma(monkeypatch) -> None:
+    """Tokens of size 10⁶ give a well-conditioned ``γ ≈ 144``: the two precisions then agree
+    to about ``dps[0]`` significant digits of ``γ`` (``|γ_low − γ_high| / γ_high``)."""
+    _with_known_weights(monkeypatch, {2: [0.6e6, -0.9e6], 1: [0.8e6]})
+    r = contextual_separation(1, 1, 1, 2, 1, 1, 0)
+    assert 2 < r.log10_gamma < 3
+    assert 0 < r.rel_gap < 10.0 ** (4 - r.dps[0])
