@@ -481,3 +481,18 @@ def test_sizes_section_lines_are_table_rows() -> None:
     assert len(lines) == 4
     assert all(line.startswith("| ") or line.startswith("|---") for line in lines)
     assert all(line.endswith("|") for line in lines)
+
+
+@pytest.mark.parametrize(("d", "L"), [(1, 1), (2, 2), (1, 3)])
+def test_request_refusal_names_the_largest_n_accepted(d: int, L: int) -> None:
+    """Past the largest fitting grid the refusal names ``N_max`` (its limit and nearest
+    ``N``): a request for ``N_max`` sequences is accepted (and records that ``N``), one more
+    is refused."""
+    with pytest.raises(ConstructionTooLarge) as info:
+        memorisation_request(10**9, d, L)
+    n_max = info.value.limit
+    assert info.value.nearest == {"N": n_max} and info.value.required == 10**9
+    r = memorisation_request(n_max, d, L)
+    assert (r.N, r.d, r.L) == (n_max, d, L) and r.sizes().K ** (d * L) >= n_max
+    with pytest.raises(ConstructionTooLarge, match=rf"use N <= {n_max}"):
+        memorisation_request(n_max + 1, d, L)

@@ -690,3 +690,11 @@ def test_overlapping_regions_are_refused() -> None:
               Region(Fraction(3), Fraction(2), Fraction(0), Fraction(0))):
         with pytest.raises(InvalidArgument, match="overlaps or is empty"):
             layer_from_regions(1, [a, b], left_slope=Fraction(0), right_slope=Fraction(0))
+
+
+def test_pow2_at_least_is_the_smallest_power_of_two_not_below() -> None:
+    from core.constructions.sizes import _pow2_at_least
+
+    for x in range(1, 300):
+        p = _pow2_at_least(x)
+        assert p >= x and p & (p - 1) == 0 and (p == 1 or p // 2 < x)
