@@ -480,6 +480,9 @@ def test_nearest_falls_back_to_the_largest_smaller_shape(shape, eps, want) -> No
     s = _fits((*want, near["C"], eps, 1))
     assert s is not None
     _assert_row_is_that_plan(near, s)
+    k = round(math.log2(64.0 / near["C"]))          # the largest C/2^k that fits
+    assert near["C"] == 64.0 / 2**k and (k == 0 or _fits((*want, 64.0 / 2 ** (k - 1), eps, 1))
+                                         is None)
 
 
 def test_nearest_is_none_when_nothing_fits_the_limits() -> None:
@@ -698,3 +701,15 @@ def test_pow2_at_least_is_the_smallest_power_of_two_not_below() -> None:
     for x in range(1, 300):
         p = _pow2_at_least(x)
         assert p >= x and p & (p - 1) == 0 and (p == 1 or p // 2 < x)
+
+
+def test_grid_search_reaches_exactly_k_two_to_the_eight() -> None:
+    """(1, 1, C=64, p=1): ``e ≥ C/(2K)`` must stay below ε. At ε = 0.2, K = 128 gives
+    0.25 and K = 256 gives 0.125, so K = 256 = 2^8 (the top of the search); at ε = 0.1 the
+    least admissible K is ⌈64/0.2⌉ = 320 > 2^8, refused as outside the search."""
+    s = plan_universal(1, 1, 64.0, 0.2, 1)
+    assert s.K == 256
+    assert s.good_error == Fraction(64) / 512 + Fraction(1, 2 * s.M) < Fraction(0.2)
+    with pytest.raises(ConstructionTooLarge, match=r"needs K ≥ 320 \(searched K ≤ 2\^8, "
+                                                   r"M ≤ 2\^10\), so slots ≥ 320"):
+        plan_universal(1, 1, 64.0, 0.1, 1)
