@@ -214,6 +214,9 @@ def prompt_outputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tens
     Returns:
         ``(outputs, measured_B, method)``.
     """
+    if exact_method not in EXACT_METHODS:         # checked even where n fits one block
+        raise InvalidArgument(
+            f"exact_method={exact_method!r}: expected one of {EXACT_METHODS}")
     n = P.shape[1] + X.shape[2]
     if plan is None and n <= query_chunk:
         with torch.no_grad():                      # B of the batch, as the kernel measures it

@@ -846,3 +846,14 @@ def test_measured_B_is_the_documented_norm_of_queries_and_keys() -> None:
             Y = model(X, P, full=full)
         rec = train_prompt(model, X, Y, P, steps=0, lr=0.1, full=full).history[0]
         assert rec.measured_B == pytest.approx(want[full], rel=1e-14) and rec.loss == 0.0
+
+
+def test_unknown_exact_method_is_refused_by_name_even_when_n_fits_one_block() -> None:
+    """``exact_method`` is checked before the batched path is chosen, so a misspelt method is
+    never silently ignored, and the refusal names ``exact_method``."""
+    model, X, Y, P = _small_problem(N=2)                       # n = 5 <= default query_chunk
+    for call in (lambda: pt.prompt_outputs(model, X, P, exact_method="flash"),
+                 lambda: pt.prompt_loss(model, X, Y, P, exact_method="flash")):
+        with pytest.raises(InvalidArgument) as info:
+            call()
+        assert str(info.value).startswith("exact_method='flash'"), str(info.value)
