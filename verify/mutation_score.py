@@ -125,6 +125,29 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "core.kernels.model_forward.x__row_sum_upper__mutmut_13":
         ("default=1.0", "only a width-0 layer has no rows in W_1; its W_2 then has no "
                         "columns, norm 0, and the product rounds up to the same bound"),
+    "core.prompt_tuning.x_check_training_data__mutmut_12":
+        ("isinstance(X, torch.Tensor) or isinstance(Y, torch.Tensor)",
+         "both are already checked to be tensors by the loop above it"),
+    "core.prompt_tuning.x_train_prompt__mutmut_59":
+        ("range(n_steps + 2)", "the loop breaks at step == n_steps, so a longer range never "
+                               "runs its extra iteration"),
+    "core.prompt_tuning.x_train_prompt__mutmut_61":
+        ("use = None", "with no plan use is None anyway; with a plan _regime_step overwrites "
+                       "it before it is read"),
+    "core.prompt_tuning.x_train_prompt__mutmut_69":
+        ("kernel_chunk=None)", "the exact (no-plan) branch never reads kernel_chunk"),
+    "core.prompt_tuning.x_train_prompt__mutmut_75":
+        ("query_chunk=query_chunk,\n" + " " * 44 + ")",
+         "as mutant 69: kernel_chunk dropped from the exact branch's call"),
+    "core.capacity_sweep.x_frozen_random_model__mutmut_4":
+        ("default_rng([seed, d, 8])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
+    "core.capacity_sweep.x_frozen_random_model__mutmut_19":
+        ("for _ in range(4)]", "one more weight matrix drawn and unused: the three used are "
+                               "still i.i.d. N(0, 1/d) from the seeded stream"),
+    "core.capacity_sweep.x_random_dataset__mutmut_3":
+        ("setting.N, 12])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
+    "core.capacity_sweep.x_capacity_row__mutmut_18":
+        ("default_rng([cfg.seed, lp, 14])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
 }
 
 
