@@ -8,6 +8,7 @@ registered under the name Hypothesis would otherwise fill with its built-in one)
 import functools
 import gc
 import os
+import sys
 
 from properties.profiles import load_profile
 
@@ -21,8 +22,14 @@ def pytest_sessionstart(session: object) -> None:
     ``lru_cache`` (certified plans, certificates, built constructions) still holds results
     computed by the *original* code, and a mutant behind a cache would look like a survivor.
     The child sets ``MUTANT_UNDER_TEST`` to the mutant's name (``...__mutmut_N``).
+    Module-level dict caches named ``_CACHE`` (the exact evaluator's compiled programs) are
+    cleared the same way.
     """
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         for obj in gc.get_objects():
             if isinstance(obj, functools._lru_cache_wrapper):
                 obj.cache_clear()
+        for name, module in list(sys.modules.items()):
+            cache = getattr(module, "_CACHE", None) if name.startswith("core.") else None
+            if isinstance(cache, dict):
+                cache.clear()
