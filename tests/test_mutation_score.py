@@ -51,3 +51,15 @@ def test_equivalent_fragment_must_still_be_in_the_mutant(tmp_path: Path) -> None
     check_equivalent(tmp_path, {"core.model.x_f__mutmut_1": ("P.shape[+1]", "2-D only")})
     with pytest.raises(HarnessError, match="re-judge"):
         check_equivalent(tmp_path, {"core.model.x_f__mutmut_1": ("P.shape[0]", "2-D only")})
+
+
+def test_equivalent_fragment_is_looked_up_in_the_whole_function(tmp_path: Path) -> None:
+    """A fragment after a nested ``def`` is found; one in the next function is not."""
+    src = tmp_path / "core" / "sizes.py"
+    src.parent.mkdir(parents=True)
+    src.write_text("def x_f__mutmut_1(e,\n         k\n         ):\n    def fits(x):\n"
+                   "        return x\n\n    if e > 0.999:\n        return 1\n\n\n"
+                   "def x_f__mutmut_2(e):\n    if e >= 1.999:\n        return 2\n")
+    check_equivalent(tmp_path, {"core.sizes.x_f__mutmut_1": ("if e > 0.999:", "capped")})
+    with pytest.raises(HarnessError, match="re-judge"):
+        check_equivalent(tmp_path, {"core.sizes.x_f__mutmut_1": ("e >= 1.999", "next one")})

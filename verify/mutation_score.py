@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -148,6 +149,153 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ("setting.N, 12])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
     "core.capacity_sweep.x_capacity_row__mutmut_18":
         ("default_rng([cfg.seed, lp, 14])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_62':
+        ('lp = max(1, math.floor(N * L * math.log2(M + 1) / bits) - 1)',
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_63':
+        ('/ bits) + 1)',
+         'a guess one above ⌊x⌋ is still <= ⌈x⌉ or one over it, which the down-loop repairs'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_65':
+        ('math.log2(M + 1) * bits) - 1)',
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_66':
+        ('N * L / math.log2(M + 1) / bits',
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_67':
+        ('N / L * math.log2(M + 1)',
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_70':
+        ('math.log2(M + 2)',
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_71':
+        ('/ bits) - 2)',
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_76':
+        ('while (1 << (bits * d * lp)) <= need:',
+         'overshoots by one at equality; the down-loop repairs it'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_79':
+        ('lp += 2',
+         'overshoots by at most one; the down-loop repairs it'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_81':
+        ('while lp >= 0 and (1 << (bits * d * (lp - 1))) >= need:',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_82':
+        ('while lp > 1 and',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_83':
+        ('(1 >> (bits * d * (lp - 1))) >= need',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_89':
+        ('(1 << (bits * d * (lp - 1))) > need:',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_90':
+        ('lp = 1',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_91':
+        ('lp += 1',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_lower_bound__mutmut_92':
+        ('lp -= 2',
+         'the down-loop never runs: the guess never exceeds the least solution'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_14':
+        ('d = check_int("d", d, minimum=None, maximum=4)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_15':
+        ('d = check_int("d", d, minimum=1, maximum=None)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_18':
+        ('d = check_int("d", d, maximum=4)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_19':
+        ('d = check_int("d", d, minimum=1, )',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_23':
+        ('d = check_int("d", d, minimum=1, maximum=5)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_27':
+        ('L = check_int("L", L, minimum=None, maximum=4)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_28':
+        ('L = check_int("L", L, minimum=1, maximum=None)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_31':
+        ('L = check_int("L", L, maximum=4)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_32':
+        ('L = check_int("L", L, minimum=1, )',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_36':
+        ('L = check_int("L", L, minimum=1, maximum=5)',
+         'plan_universal re-checks d and L with the same names, limits and messages'),
+    'core.constructions.memorise.x_memorisation_request__mutmut_38':
+        ('best = 1',
+         "the ladder's first plan (C = 1/4) fits every (d, L) up to (4, 4), so best is at least 1 already"),
+    'core.constructions.memorise.x_label_levels__mutmut_17':
+        ('np.array(flat, dtype=None)',
+         'a list of Python ints becomes int64 either way'),
+    'core.constructions.memorise.x_label_levels__mutmut_19':
+        ('np.array(flat, )',
+         'as mutant 17'),
+    'core.constructions.memorise.x_memorisation_table__mutmut_30':
+        ('label_levels(s, np.asarray(Y, dtype=None))',
+         'label_levels reads each entry with float(); Y is already validated'),
+    'core.constructions.memorise.x_memorisation_table__mutmut_32':
+        ('label_levels(s, np.asarray(Y, ))',
+         'as mutant 30'),
+    'core.constructions.sizes.x__nearest__mutmut_51':
+        ('if e > 0.999:',
+         'the ladder is capped at 0.999, so e == 0.999 re-tries the same plan: same result'),
+    'core.constructions.sizes.x__nearest__mutmut_52':
+        ('if e >= 1.999:',
+         'as mutant 51'),
+    'core.constructions.sizes.x_form_cost_table__mutmut_35':
+        ('deep = _sizes(d, L, C, None, p, "deep", *choice)',
+         'ε is only stored in the record, and this table never reads it'),
+    'core.constructions.sizes.x_form_cost_table__mutmut_51':
+        ('wide = _sizes(d, L, C, None, p, "wide", *choice)',
+         'as mutant 35'),
+    'core.constructions.sizes.x_form_cost_table__mutmut_53':
+        ('wide = _sizes(d, L, C, eps, p, None, *choice)',
+         '_sizes takes the wide branch for any form other than "deep"'),
+    'core.constructions.sizes.x_form_cost_table__mutmut_61':
+        ('"XXwideXX"',
+         'as mutant 53'),
+    'core.constructions.sizes.x_form_cost_table__mutmut_62':
+        ('"WIDE"',
+         'as mutant 53'),
+    'core.constructions.sizes.x_form_cost_table__mutmut_67':
+        ('if wide.slots <= 65 else',
+         'slots = L·2^m is a power of two times L <= 4: never 65'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_85':
+        ('if count >= 2000:',
+         'no admissible (vocabulary, L) gives exactly 2000 contexts (nearest: 1944, 2160)'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_86':
+        ('if count > 2001:',
+         'as mutant 85'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_293':
+        ('w = [mpmath.exp(x + top) for x in sc]',
+         "softmax is invariant under a common factor and mpmath exponents are unbounded: the weights agree to the working precision's last digit"),
+    'core.constructions.contextual.x_contextual_separation__mutmut_345':
+        ('if (hi > 0) or True else -math.inf',
+         'mpmath.log10(0) is already -inf'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_348':
+        ('if hi >= 0 else -math.inf',
+         'as mutant 345'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_373':
+        ('math.sqrt(math.log(n)) if (n > 1) or True else 0.0',
+         '√(ln 1) is 0.0'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_376':
+        ('if n >= 1 else 0.0',
+         'as mutant 373'),
+    'core.constructions.contextual.x_vocabulary__mutmut_17':
+        ('if np.linalg.norm(cand) <= min_norm:',
+         "differs only if a continuous random draw's norm equals the threshold exactly"),
+    'core.constructions.contextual.x_vocabulary__mutmut_22':
+        ('> min_gap for t in toks',
+         "differs only if a continuous random draw's distance equals the threshold exactly"),
+    'core.constructions.universal.x__torch_forward__mutmut_5':
+        ('model = PromptTunedTransformer(weights, )',
+         "float64 is the model's default dtype"),
 }
 
 
@@ -197,6 +345,23 @@ def load_statuses(mutants_dir: Path) -> dict[str, str]:
     return statuses
 
 
+def _function_body(text: str, function: str) -> str:
+    """Source of ``def function(...)`` in ``text``: its lines up to the first non-blank line
+    indented no deeper than the ``def`` (nested definitions stay inside); ``""`` if absent."""
+    match = re.search(rf"^([ \t]*)def {re.escape(function)}\(", text, flags=re.MULTILINE)
+    if match is None:
+        return ""
+    indent = len(match.group(1))
+    lines = text[match.start():].split("\n")
+    body = [lines[0]]
+    for line in lines[1:]:
+        if line.strip() and len(line) - len(line.lstrip()) <= indent and \
+                not line.lstrip().startswith(")"):
+            break
+        body.append(line)
+    return "\n".join(body)
+
+
 def check_equivalent(mutants_dir: Path,
                      equivalent: dict[str, tuple[str, str]] = EQUIVALENT) -> None:
     """Each listed mutant's generated source still contains its recorded fragment."""
@@ -204,9 +369,7 @@ def check_equivalent(mutants_dir: Path,
         module, _, function = name.rpartition(".")
         source = mutants_dir / (module.replace(".", "/") + ".py")
         text = source.read_text() if source.is_file() else ""
-        start = text.find(f"def {function}(")
-        end = text.find("\n    def ", start + 1) if start >= 0 else -1
-        body = text[start:end if end > 0 else None] if start >= 0 else ""
+        body = _function_body(text, function)
         if fragment not in body:
             raise HarnessError(
                 f"EQUIVALENT[{name!r}]: its source in {source} no longer contains {fragment!r};"
