@@ -141,35 +141,47 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ("query_chunk=query_chunk,\n" + " " * 44 + ")",
          "as mutant 69: kernel_chunk dropped from the exact branch's call"),
     "core.capacity_sweep.x_frozen_random_model__mutmut_4":
-        ("default_rng([seed, d, 8])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
+        ("default_rng([seed, d, 8])", "salt of a seeded stream: another constant gives an "
+         "equally distributed, equally reproducible draw (no other stream has this seed-sequence"
+         " length); which draw is not part of the contract"),
     "core.capacity_sweep.x_frozen_random_model__mutmut_19":
         ("for _ in range(4)]", "one more weight matrix drawn and unused: the three used are "
                                "still i.i.d. N(0, 1/d) from the seeded stream"),
     "core.capacity_sweep.x_random_dataset__mutmut_3":
-        ("setting.N, 12])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
+        ("setting.N, 12])", "salt of a seeded stream: another constant gives an equally "
+         "distributed, equally reproducible draw (no other stream has this seed-sequence "
+         "length); which draw is not part of the contract"),
     "core.capacity_sweep.x_capacity_row__mutmut_18":
-        ("default_rng([cfg.seed, lp, 14])", "salt of a seeded stream: another constant gives an equally distributed, equally reproducible draw (no other stream has this seed-sequence length); which draw is not part of the contract"),
+        ("default_rng([cfg.seed, lp, 14])", "salt of a seeded stream: another constant gives an "
+         "equally distributed, equally reproducible draw (no other stream has this seed-sequence"
+         " length); which draw is not part of the contract"),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_62':
         ('lp = max(1, math.floor(N * L * math.log2(M + 1) / bits) - 1)',
-         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >='
+         ' 1; the up-loop then lands on it whatever the guess'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_63':
         ('/ bits) + 1)',
          'a guess one above ⌊x⌋ is still <= ⌈x⌉ or one over it, which the down-loop repairs'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_65':
         ('math.log2(M + 1) * bits) - 1)',
-         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >='
+         ' 1; the up-loop then lands on it whatever the guess'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_66':
         ('N * L / math.log2(M + 1) / bits',
-         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >='
+         ' 1; the up-loop then lands on it whatever the guess'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_67':
         ('N / L * math.log2(M + 1)',
-         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >='
+         ' 1; the up-loop then lands on it whatever the guess'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_70':
         ('math.log2(M + 2)',
-         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >='
+         ' 1; the up-loop then lands on it whatever the guess'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_71':
         ('/ bits) - 2)',
-         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >= 1; the up-loop then lands on it whatever the guess'),
+         'the start guess ⌊x⌋−1 (x = N·L·log2(M+1)/bits) never exceeds the least solution ⌈x⌉ >='
+         ' 1; the up-loop then lands on it whatever the guess'),
     'core.constructions.memorise.x_memorisation_lower_bound__mutmut_76':
         ('while (1 << (bits * d * lp)) <= need:',
          'overshoots by one at equality; the down-loop repairs it'),
@@ -229,7 +241,8 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
          'plan_universal re-checks d and L with the same names, limits and messages'),
     'core.constructions.memorise.x_memorisation_request__mutmut_38':
         ('best = 1',
-         "the ladder's first plan (C = 1/4) fits every (d, L) up to (4, 4), so best is at least 1 already"),
+         "the ladder's first plan (C = 1/4) fits every (d, L) up to (4, 4), so best is at least "
+         "1 already"),
     'core.constructions.memorise.x_label_levels__mutmut_17':
         ('np.array(flat, dtype=None)',
          'a list of Python ints becomes int64 either way'),
@@ -274,7 +287,8 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
          'as mutant 85'),
     'core.constructions.contextual.x_contextual_separation__mutmut_293':
         ('w = [mpmath.exp(x + top) for x in sc]',
-         "softmax is invariant under a common factor and mpmath exponents are unbounded: the weights agree to the working precision's last digit"),
+         "softmax is invariant under a common factor and mpmath exponents are unbounded: the "
+         "weights agree to the working precision's last digit"),
     'core.constructions.contextual.x_contextual_separation__mutmut_345':
         ('if (hi > 0) or True else -math.inf',
          'mpmath.log10(0) is already -inf'),
