@@ -262,3 +262,26 @@ def test_memory_refusals_name_the_structure_that_does_not_fit() -> None:
     assert (info.value.required, info.value.limit) == (s_bytes, tables)
     with pytest.raises(ConstructionTooLarge):
         polynomial_attention_with_info(Q, K, V, plan, memory_limit=1)
+
+
+def test_rounding_allowance_is_infinite_when_the_denominator_is_exactly_zero() -> None:
+    """``1 − ε − ρ = 0`` exactly (ρ in [1/2, 1), so ``ε = 1 − ρ`` and ``1 − ε`` are exact):
+    the allowance ``2ρ/(1 − ε − ρ)·‖V‖_max`` is not finite, so it is ``inf`` (no division
+    by zero). The plan carries a certificate claiming ``sup = 1 − ρ``."""
+    from types import SimpleNamespace
+
+    from core.kernels.fast_attention import kernel_relative_rounding, rounding_allowance
+
+    base = plan_kernel(s=1, B=3.9, beta=1.0, eps=0.5, method="taylor",
+                       certifier=certify_polynomial)                       # R = 15.21
+    n = 200
+    rho = kernel_relative_rounding(base, n, torch.float64)
+    assert 0.5 <= rho < 1.0
+    eps = 1.0 - rho
+    assert 1.0 - eps - rho == 0.0
+    poly = base.polynomial
+    cert = SimpleNamespace(verdict="certified", degree=poly.degree,
+                           coefficients=poly.coefficients, radius=base.radius,
+                           sup_upper=eps, eps=eps)
+    edge = KernelPlan(s=1, B=base.B, beta=1.0, eps=eps, polynomial=poly, certificate=cert)
+    assert rounding_allowance(edge, n, 1.0, torch.float64) == math.inf
