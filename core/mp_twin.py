@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import mpmath
 import numpy as np
 
+from .errors import InvalidArgument
 from .validation import check_int
-from .weights import FeedForwardWeights, TransformerWeights
+from .weights import FeedForwardWeights, TransformerWeights, as_float64_matrix
 
 __all__ = ["MpMatrix", "mp_attention", "mp_forward", "to_float64", "to_mp"]
 
@@ -85,10 +86,15 @@ def mp_forward(weights: TransformerWeights, X: np.ndarray, P: np.ndarray, *, dps
     Returns the readout ``(d, L)`` or, with ``full``, all ``(d, L_p + L)`` columns.
     """
     dps = check_int("dps", dps, minimum=15, maximum=10_000)
-    lp = np.asarray(P).shape[1]
+    X = as_float64_matrix("X", X, rows=weights.d)
+    P = as_float64_matrix("P", P, rows=weights.d)
+    lp = P.shape[1]
+    if weights.pos is not None and weights.pos.shape[1] != lp + X.shape[1]:
+        raise InvalidArgument(
+            f"X has {X.shape[1]} and P {lp} columns: the positional encoding needs "
+            f"L + L_p = {weights.pos.shape[1]}")
     with mpmath.workdps(dps):
-        z = to_mp(np.concatenate([np.asarray(P, np.float64), np.asarray(X, np.float64)],
-                                 axis=1))
+        z = to_mp(np.concatenate([P, X], axis=1))
         if weights.pos is not None:
             z = _add(z, to_mp(weights.pos))
         for layer in weights.ff_pre:

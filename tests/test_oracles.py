@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import mpmath
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from core.mp_twin import mp_forward, to_float64
 from properties.strategies import ModelInstance, build_model_case
 from verify.compare import compare_arrays
 from verify.oracles import PRECISIONS, attention_oracle, converged, model_oracle
-from verify.tolerances import Tol
+from verify.tolerances import Tol, tolerance_for
 
 
 def test_model_oracle_leaves_global_precision_unchanged() -> None:
@@ -68,3 +70,38 @@ def test_comparison_table_reports_worst_entry() -> None:
     assert "2.5" in cmp.table()
     nan_cmp = compare_arrays(np.array([np.nan]), np.array([1.0]), Tol(1.0, 0.0, "t"))
     assert not nan_cmp.ok and nan_cmp.n_bad == 1
+
+
+def test_twin_refuses_shapes_that_disagree_with_the_weights() -> None:
+    """X and P need ``d`` rows and, with a positional encoding, ``L_p + L`` columns in all;
+    the twin names the argument instead of truncating a product."""
+    from core.errors import InvalidArgument
+
+    case = build_model_case(ModelInstance(seed=8, d=2, s=2, L=2, Lp=1, positional=True))
+    assert case.weights.pos is not None and case.weights.pos.shape == (2, 3)
+    bad = [(np.zeros((3, 2)), case.P, "X has shape (3, 2): expected 2 rows"),
+           (case.X, np.zeros((1, 1)), "P has shape (1, 1): expected 2 rows"),
+           (np.zeros((2, 3)), case.P, "the positional encoding needs L + L_p = 3"),
+           (case.X, np.zeros((2, 2)), "the positional encoding needs L + L_p = 3")]
+    for X, P, message in bad:
+        with pytest.raises(InvalidArgument, match=re.escape(message)):
+            mp_forward(case.weights, X, P, dps=30)
+    for dps in (14, 10_001):
+        with pytest.raises(InvalidArgument, match=f"^dps={dps}"):
+            mp_forward(case.weights, case.X, case.P, dps=dps)
+
+
+def test_twin_full_output_matches_the_float64_model_on_every_column() -> None:
+    """``full=True`` returns all ``L_p + L`` columns, the readout its last ``L``."""
+    import torch
+
+    from core.model import PromptTunedTransformer
+
+    case = build_model_case(ModelInstance(seed=9, d=2, s=2, L=2, Lp=2, n_pre=1, n_post=1))
+    model = PromptTunedTransformer(case.weights)
+    X, P = (torch.tensor(a, dtype=torch.float64) for a in (case.X, case.P))
+    for full, cols in ((True, 4), (False, 2)):
+        twin = to_float64(mp_forward(case.weights, case.X, case.P, dps=40, full=full))
+        want = model(X, P, full=full).detach().numpy()
+        assert twin.shape == (2, cols)
+        assert compare_arrays(want, twin, tolerance_for(torch.float64)).ok

@@ -46,6 +46,10 @@ _STATUS_BY_EXIT_CODE: dict[int | None, str] = {
 #: Mutants no test can kill because they do not change behaviour: mutmut name ->
 #: (a fragment of the mutated code, the reason). The fragment is checked against the mutant's
 #: source in ``mutants/``, so a renumbered mutant is noticed instead of silently excused.
+_SHAPES_VALIDATED = ("every shape is validated before the twin multiplies (TransformerWeights, "
+                     "FeedForwardWeights, mp_forward's X and P checks): zipped sequences have "
+                     "equal lengths, and strict= is a guard that cannot fire")
+
 EQUIVALENT: dict[str, tuple[str, str]] = {
     "core.model.xǁPromptTunedTransformerǁforward__mutmut_16":
         ("P.shape[+1]", "P.shape[+1] for P.shape[-1]: embed() admits only a 2-D prompt "
@@ -310,6 +314,48 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.constructions.universal.x__torch_forward__mutmut_5':
         ('model = PromptTunedTransformer(weights, )',
          "float64 is the model's default dtype"),
+    'core.mp_twin.x__matmul__mutmut_3':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__matmul__mutmut_5':
+        ('zip(*b, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__matmul__mutmut_6':
+        ('strict=False', _SHAPES_VALIDATED),
+    'core.mp_twin.x__matmul__mutmut_11':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__matmul__mutmut_14':
+        ('zip(row, col, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__matmul__mutmut_15':
+        ('strict=False', _SHAPES_VALIDATED),
+    'core.mp_twin.x__add__mutmut_4':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__add__mutmut_7':
+        ('zip(ra, rb, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__add__mutmut_8':
+        ('strict=False', _SHAPES_VALIDATED),
+    'core.mp_twin.x__add__mutmut_11':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__add__mutmut_14':
+        ('zip(a, b, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__add__mutmut_15':
+        ('strict=False', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_25':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_28':
+        ('zip(pre, b1, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_29':
+        ('strict=False', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_39':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_42':
+        ('zip(zrow, yrow, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_43':
+        ('strict=False', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_47':
+        ('strict=None', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_51':
+        ('zip(z, lifted, b2, )', _SHAPES_VALIDATED),
+    'core.mp_twin.x__feed_forward__mutmut_52':
+        ('strict=False', _SHAPES_VALIDATED),
 }
 
 
