@@ -254,7 +254,7 @@ def test_memory_refusals_name_the_structure_that_does_not_fit() -> None:
     gen = torch.Generator().manual_seed(3)
     Q, K = (torch.rand(1, 6, generator=gen, dtype=torch.float64) * 0.8 for _ in range(2))
     V = torch.rand(5, 6, generator=gen, dtype=torch.float64)
-    with pytest.raises(ConstructionTooLarge, match="^monomial features of rank r="):
+    with pytest.raises(ConstructionTooLarge, match=r"^monomial features of rank r="):
         polynomial_attention_with_info(Q, K, V, plan, memory_limit=3 * r * 8 - 1)
     tables, s_bytes = r * (1 + 4) * 8, (5 + 1) * r * 8            # 40r < 48r
     with pytest.raises(ConstructionTooLarge, match=r"^S = \[V; 1\]·U2ᵀ of shape \(6, ") as info:

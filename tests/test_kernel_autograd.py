@@ -292,13 +292,14 @@ def test_gradient_bound_refuses_what_it_cannot_bound() -> None:
     other_beta = plan_kernel(s=plan.s, B=plan.B, beta=plan.beta / 2, eps=1e-6,
                              certifier=certify_polynomial)
     for bad in (other_s, other_beta, "plan"):
-        with pytest.raises(InvalidArgument, match="^plan="):
-            prompt_gradient_bound(*args, bad, eps_d, full=True)
+        with pytest.raises(InvalidArgument, match=r"^plan="):
+            prompt_gradient_bound(*args, bad, eps_d, full=True)  # type: ignore[arg-type]
     model32 = PromptTunedTransformer(case.model.weights, dtype=torch.float32)
-    with pytest.raises(InvalidArgument, match="^model="):
-        prompt_gradient_bound(model32, *(t.float() for t in args[1:]), plan, eps_d, full=True)
+    with pytest.raises(InvalidArgument, match=r"^model="):
+        prompt_gradient_bound(model32, case.X.float(), case.Y.float(), case.P.float(), plan,
+                              eps_d, full=True)
     for bad_eps in (math.inf, -1e-300):
-        with pytest.raises(InvalidArgument, match="^eps_derivative="):
+        with pytest.raises(InvalidArgument, match=r"^eps_derivative="):
             prompt_gradient_bound(*args, plan, bad_eps, full=True)
     gb = prompt_gradient_bound(*args, plan, 0.0, full=True)
     e_t = plan.certified_eps + gb.rho
