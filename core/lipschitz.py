@@ -9,7 +9,8 @@ exactly or nearly (``witness_pair``; ``None`` where no such pair is known).
 Families (all frozen, built from ``(d, L, C, seed)``):
 
 - ``relu_mlp``: ``clip(b + W_2 ReLU(W_1 vec(X) + b_1), 0, 1)`` with ``W_2`` rescaled so that
-  ``‖W_2‖_∞ ‖W_1‖_∞ ≤ C`` (∞-operator norms; the product is an upper bound only).
+  ``‖W_2‖_∞ ‖W_1‖_∞ ≤ C`` (∞-operator norms; the product is an upper bound only), and ``b``
+  chosen so that ``f = 1/2`` at the centre of the cube (up to float64 rounding of ``b``).
 - ``mcshane``: McShane extension ``min(1, min_k Y_k + C ‖X − X_k‖_max)`` of random data;
   exactly C-Lipschitz, attained next to the data point carrying value 0.
 - ``sinusoid``: ``1/2 + Σ_r a_r sin(ω_r (u(X) − u_0))`` with ``u`` a convex combination of

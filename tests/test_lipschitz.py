@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
 from core.errors import InvalidArgument
 from core.lipschitz import FAMILIES, make_target, max_norm_ratio
+from verify.tolerances import tolerance_for
 
 SHAPES = [(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]
 
@@ -150,3 +153,54 @@ def test_witness_pair_lies_in_the_domain_and_attains_c(family: str, C: float, gr
             assert 0.0 <= x.min() and x.max() <= 1.0, (seed, x)
         assert not np.array_equal(a, b)
         assert _pair_ratio_lower(f, a, b) >= Fraction(C) * (1 - Fraction(1, 10**6)), seed
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("d", "L", "C", "grid"), [(2, 2, 6.0, 3), (1, 3, 0.5, 1)])
+def test_enclosure_contains_the_float64_values(family: str, d: int, L: int, C: float,
+                                               grid: int) -> None:
+    """``enclose`` (exact or arb) and ``values`` (float64) describe the same function: the
+    float64 value lies in the enclosure widened by the float64 tolerance table, entry by
+    entry, shape included, at random points and the corners (relu_mlp at C = 6 clips there)."""
+    tol = tolerance_for(torch.float64)
+    f = make_target(family, d, L, C, 4, grid=grid)
+    corners = np.array(list(itertools.product((0.0, 1.0), repeat=d * L))).reshape(-1, d, L)
+    X = np.concatenate([np.random.default_rng(1).uniform(0.0, 1.0, (12, d, L)), corners])
+    for x, v in zip(X, f.values(X), strict=True):
+        lo, hi = f.enclose(_rat(x))
+        assert len(lo) == len(hi) == d and all(len(r) == L for r in lo + hi)
+        for i in range(d):
+            for j in range(L):
+                slack = Fraction(tol.bound(float(v[i, j])))
+                assert lo[i][j] - slack <= Fraction(float(v[i, j])) <= hi[i][j] + slack
+
+
+def test_enclose_refuses_a_point_of_the_wrong_shape() -> None:
+    f = make_target("mcshane", 2, 2, 1.0, 0)
+    for bad in ([[Fraction(0)] * 2] * 3, [[Fraction(0)] * 3] * 2, [[Fraction(0)] * 2]):
+        with pytest.raises(InvalidArgument, match="expected a 2×2"):
+            f.enclose(bad)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_relu_mlp_constant_is_the_norm_product_and_its_centre_value_is_one_half(
+        seed: int) -> None:
+    """The proved constant: ``‖W_2‖_∞ ‖W_1‖_∞ ≤ C`` exactly in rationals; and ``f = 1/2`` at
+    the cube's centre."""
+    C = 2.5
+    f = make_target("relu_mlp", 2, 2, C, seed)
+    norm = [max(sum(abs(Fraction(float(v))) for v in row) for row in f.params[k])
+            for k in ("w1", "w2")]
+    assert norm[0] * norm[1] <= Fraction(C)
+    centre = np.full((2, 2), 0.5)
+    tol = tolerance_for(torch.float64)                       # b is rounded to float64
+    assert np.abs(f.values(centre) - 0.5).max() <= tol.bound(0.5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mcshane_is_zero_at_its_zero_data_point(seed: int) -> None:
+    """The data point carrying value 0 (where C is attained) has ``f = 0`` on output 0."""
+    f = make_target("mcshane", 1, 2, 1.5, seed)
+    x = f.params["xs"][int(f.params["zero_point"])]
+    lo, hi = f.enclose(_rat(x.reshape(1, 2)))
+    assert lo[0][0] == hi[0][0] == 0
