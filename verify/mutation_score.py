@@ -356,6 +356,25 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('zip(z, lifted, b2, )', _SHAPES_VALIDATED),
     'core.mp_twin.x__feed_forward__mutmut_52':
         ('strict=False', _SHAPES_VALIDATED),
+    'core.lipschitz.xǁLipschitzTargetǁenclose__mutmut_37':
+        ('range(len(x))), ))',
+         'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
+         ' the sum is never empty (d·L >= 1 entries)'),
+    'core.lipschitz.xǁLipschitzTargetǁenclose__mutmut_52':
+        ('range(len(h))), ))',
+         'as mutant 37 (the hidden width is fixed and positive)'),
+    'core.lipschitz.xǁLipschitzTargetǁenclose__mutmut_135':
+        ('p["sign"][i] >= 0',
+         "the sawtooth's signs are drawn from {-1, +1}: never 0"),
+    'core.lipschitz.xǁLipschitzTargetǁ_enclose_sinusoid__mutmut_25':
+        ('range(len(x))), )',
+         'sum() starting at int 0 instead of arb(0): 0 + arb is the same ball'),
+    'core.lipschitz.xǁLipschitzTargetǁ_enclose_sinusoid__mutmut_32':
+        ('arb(None)',
+         'python-flint reads arb(None) as the exact ball 0'),
+    'core.lipschitz.x__build_sawtooth__mutmut_13':
+        ('rng.permutation(n).astype(None)',
+         "numpy's astype(None) is float64"),
 }
 
 
