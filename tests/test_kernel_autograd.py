@@ -390,3 +390,25 @@ def test_gradient_bound_grows_with_eps_derivative_and_averages_over_samples() ->
     u = 2.0**-53
     assert torch.allclose(three.bound, low.bound, rtol=8 * u, atol=0)
     assert three.delta_att == low.delta_att
+
+
+def test_gradient_bound_refuses_a_plan_whose_b_does_not_cover_every_sample() -> None:
+    """The bound needs every sample's scores inside ``[−R, R]``: a plan whose ``B`` is below
+    some sample's measured ``B`` is refused by name; one at exactly the largest is accepted."""
+    from core.errors import InvalidArgument
+    from core.kernels.fast_attention import measured_norm
+    from core.kernels.gradient_bound import prompt_gradient_bound
+    from core.regime import attention_inputs
+
+    case, plan, eps_d = _gb_case(_gb_points()[0])
+    with torch.no_grad():
+        b = [measured_norm(i.Q, i.K) for i in (attention_inputs(case.model, x, case.P, full=True)
+                                               for x in case.X)]
+    below = plan_kernel(s=plan.s, B=math.nextafter(max(b), 0.0), beta=plan.beta, eps=1e-6,
+                        certifier=certify_polynomial)
+    with pytest.raises(InvalidArgument, match=rf"^plan=.*sample {b.index(max(b))} has B="):
+        prompt_gradient_bound(case.model, case.X, case.Y, case.P, below, eps_d, full=True)
+    exact = plan_kernel(s=plan.s, B=max(b), beta=plan.beta, eps=1e-6,
+                        certifier=certify_polynomial)
+    assert prompt_gradient_bound(case.model, case.X, case.Y, case.P, exact, eps_d,
+                                 full=True).bound.isfinite().all()

@@ -44,7 +44,7 @@ from ..model import PromptTunedTransformer
 from ..prompt_tuning import check_training_data
 from ..regime import attention_inputs
 from ..validation import short_repr
-from .fast_attention import higham_gamma, kernel_relative_rounding
+from .fast_attention import higham_gamma, kernel_relative_rounding, measured_norm
 from .plan import KernelPlan
 
 __all__ = [
@@ -167,6 +167,10 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
 
     Returns:
         a :class:`GradientBound`; everything is computed from the exact float64 pass.
+
+    Raises:
+        InvalidArgument: bad arguments, a model with ``FF_post``, ``ε + ρ >= 1``, or a sample
+            whose measured ``B`` exceeds ``plan.B``.
     """
     if not isinstance(model, PromptTunedTransformer) or model.dtype != torch.float64:
         raise InvalidArgument(f"model={short_repr(model)}: expected a float64 "
@@ -203,6 +207,11 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
     with torch.no_grad():
         for i in range(N):
             inp = attention_inputs(model, X[i], P, full=full)
+            measured = measured_norm(inp.Q, inp.K)
+            if measured > plan.B:
+                raise InvalidArgument(
+                    f"plan={short_repr(plan)}: sample {i} has B={measured!r} above the plan's "
+                    f"B={plan.B!r}, so its scores may leave [-R, R] and no bound holds")
             w = torch.softmax(plan.beta * inp.K.T @ inp.Q, dim=0)            # (n, m)
             att = inp.V @ w                                                  # (d, m)
             G = 2 * c * (inp.queries + att - Y[i])                           # (d, m)
