@@ -375,6 +375,120 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.lipschitz.x__build_sawtooth__mutmut_13':
         ('rng.permutation(n).astype(None)',
          "numpy's astype(None) is float64"),
+    'core.kernels.gradient_bound.x_certified_derivative_eps__mutmut_19':
+        ('if not getattr(cert, "derivative", None):',
+         'a missing attribute gives None or False: both falsy'),
+    'core.kernels.gradient_bound.x__ff_pre_abs_jacobian__mutmut_20':
+        ('torch.eye(d, dtype=None)',
+         'an identity of exact 0s and 1s, promoted to float64 by the add'),
+    'core.kernels.gradient_bound.x__ff_pre_abs_jacobian__mutmut_22':
+        ('torch.eye(d, )',
+         'as mutant 20'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_161':
+        ('A = (w * a).sum(dim=0, )',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_164':
+        ('A = (w * a).sum(dim=0, keepdim=False)',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_176':
+        ('att.abs().sum(dim=0, ) + d * delta_att',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_178':
+        ('att.abs().sum(dim=0, keepdim=False) + d * delta_att',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_184':
+        ('G.abs().sum(dim=0, ) * delta_att',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_186':
+        ('G.abs().sum(dim=0, keepdim=False) * delta_att',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_234':
+        ('(w * a_abs).sum(dim=0, ))',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_237':
+        ('(w * a_abs).sum(dim=0, keepdim=False))',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.fast_attention.x_rounding_allowance__mutmut_16':
+        ('float("INF")',
+         "Python reads 'INF' as infinity too"),
+    'core.kernels.fast_attention.x__chunk_size__mutmut_19':
+        ('fitting = (memory_limit - fixed) / per_column',
+         'int(min(...)) floors the quotient the same way below 2^53; larger would need terabyte '
+         'feature tables, refused earlier'),
+    'core.kernels.fast_attention.x__polynomial_attention__mutmut_21':
+        ('S = torch.zeros(features.rank, dtype=V.dtype, device=V.device)',
+         'a zero (r,) vector broadcasts to the same accumulated S (n >= 1)'),
+    'core.kernels.fast_attention.x__polynomial_attention__mutmut_68':
+        ('if (len(outs) == 1) and False else torch.cat(outs, dim=1)',
+         'torch.cat of a single block returns the same values'),
+    'core.kernels.features.xǁMonomialFeaturesǁbuild__mutmut_79':
+        ('for d, row in zip(degrees, exponents, strict=True)], dtype=None)',
+         'numpy makes an array of Python floats float64 by default'),
+    'core.kernels.features.xǁMonomialFeaturesǁbuild__mutmut_81':
+        ('for d, row in zip(degrees, exponents, strict=True)], )',
+         'as mutant 79'),
+    'core.kernels.features.xǁMonomialFeaturesǁbuild__mutmut_83':
+        ('float(math.factorial(int(d)) / math.prod(',
+         'a multinomial coefficient is an exact integer quotient: int true division and float(a '
+         '// b) are both correctly rounded'),
+    'core.kernels.features.xǁMonomialFeaturesǁbuild__mutmut_91':
+        ('zip(degrees, exponents, strict=None)], dtype=np.float64)',
+         'degrees and exponents have equal lengths by construction'),
+    'core.kernels.features.xǁMonomialFeaturesǁbuild__mutmut_94':
+        ('zip(degrees, exponents, )], dtype=np.float64)',
+         'as mutant 91'),
+    'core.kernels.features.xǁMonomialFeaturesǁbuild__mutmut_95':
+        ('zip(degrees, exponents, strict=False)], dtype=np.float64)',
+         'as mutant 91'),
+    'core.kernels.features.xǁMonomialFeaturesǁquery_weights__mutmut_3':
+        ('c = np.asarray(coefficients, dtype=None)',
+         'a tuple of Python floats becomes float64'),
+    'core.kernels.features.xǁMonomialFeaturesǁquery_weights__mutmut_5':
+        ('c = np.asarray(coefficients, )',
+         'as mutant 3'),
+    'core.kernels.features.xǁMonomialFeaturesǁquery_weights__mutmut_9':
+        ('self.degrees.astype(None)',
+         "numpy's astype(None) is float64"),
+    'core.kernels.features.xǁMonomialFeaturesǁmonomials__mutmut_1':
+        ('if torch.is_grad_enabled() or X.requires_grad:',
+         'the functional (autograd) path computes bit-identical values'),
+    'core.kernels.features.xǁMonomialFeaturesǁmonomials__mutmut_28':
+        ('out=out[row:row - count])',
+         'torch resizes the empty view in place at the same storage offset'),
+    'core.kernels.peers.x_favor_plus_features__mutmut_7':
+        ('sq = 0.5 * (X * X).sum(dim=0, )',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.peers.x_favor_plus_features__mutmut_10':
+        ('sq = 0.5 * (X * X).sum(dim=0, keepdim=False)',
+         'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
+    'core.kernels.peers.x_favor_plus_attention__mutmut_109':
+        ('S = torch.zeros(M, dtype=V.dtype, device=V.device)',
+         'a zero (M,) vector broadcasts to the same accumulated S'),
+    'core.kernels.peers.x_favor_plus_attention__mutmut_123':
+        ('S = S - values[:, j:j + chunk] @',
+         'numerator and denominator are both negated exactly: their quotient is unchanged'),
+    'core.kernels.peers.x_favor_plus_attention__mutmut_153':
+        ('if (len(outs) == 1) and False else torch.cat(outs, dim=1)',
+         'torch.cat of a single block returns the same values'),
+    'core.kernels.peers.x_sdpa_attention__mutmut_78':
+        ('if (len(blocks) == 1) and False else torch.cat(blocks, dim=1)',
+         'torch.cat of a single block returns the same values'),
+    'core.kernels.polynomial.xǁExpPolynomialǁ__call____mutmut_3':
+        ('np.zeros_like(np.asarray(None, dtype=np.float64))',
+         "a 0-d float64 zero broadcasts to x's shape on the first Horner step"),
+    'core.kernels.polynomial.x__inverse_factorial__mutmut_6':
+        ('if k < 170 else',
+         'at k = 170, 1.0/170! equals the correctly rounded value (checked)'),
+    'core.kernels.polynomial.x_sampled_relative_error__mutmut_14':
+        ('[+1.0, 1.0]])',
+         '-R is sampled anyway: cos(pi) is exactly -1.0 in float64'),
+    'core.kernels.polynomial.x_candidate_degree__mutmut_11':
+        ('for g in range(MAX_DEGREE - 1):',
+         'unreachable: the float64 guard limits R to about 17, where the least degree is <= 59 '
+         '(Taylor) or 36 (Chebyshev)'),
+    'core.kernels.polynomial.x_candidate_degree__mutmut_12':
+        ('for g in range(MAX_DEGREE + 2):',
+         'as mutant 11'),
 }
 
 
