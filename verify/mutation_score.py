@@ -384,28 +384,28 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.kernels.gradient_bound.x__ff_pre_abs_jacobian__mutmut_22':
         ('torch.eye(d, )',
          'as mutant 20'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_161':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_167':
         ('A = (w * a).sum(dim=0, )',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_164':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_170':
         ('A = (w * a).sum(dim=0, keepdim=False)',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_176':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_182':
         ('att.abs().sum(dim=0, ) + d * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_178':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_184':
         ('att.abs().sum(dim=0, keepdim=False) + d * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_184':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_190':
         ('G.abs().sum(dim=0, ) * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_186':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_192':
         ('G.abs().sum(dim=0, keepdim=False) * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_234':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_240':
         ('(w * a_abs).sum(dim=0, ))',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_237':
+    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_243':
         ('(w * a_abs).sum(dim=0, keepdim=False))',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
     'core.kernels.fast_attention.x_rounding_allowance__mutmut_16':
