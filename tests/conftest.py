@@ -26,10 +26,23 @@ def pytest_sessionstart(session: object) -> None:
     cleared the same way.
     """
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
-        for obj in gc.get_objects():
-            if isinstance(obj, functools._lru_cache_wrapper):
-                obj.cache_clear()
-        for name, module in list(sys.modules.items()):
-            cache = getattr(module, "_CACHE", None) if name.startswith("core.") else None
-            if isinstance(cache, dict):
-                cache.clear()
+        _clear_caches()
+
+
+def pytest_runtest_setup(item: object) -> None:
+    """While mutmut records which tests reach which function (``MUTANT_UNDER_TEST=stats``),
+    every test starts with empty caches: otherwise a cached result hides the functions
+    behind it from every test but the first, and mutmut never runs the others against
+    their mutants."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        _clear_caches()
+
+
+def _clear_caches() -> None:
+    for obj in gc.get_objects():
+        if isinstance(obj, functools._lru_cache_wrapper):
+            obj.cache_clear()
+    for name, module in list(sys.modules.items()):
+        cache = getattr(module, "_CACHE", None) if name.startswith("core.") else None
+        if isinstance(cache, dict):
+            cache.clear()
