@@ -182,10 +182,10 @@ def profiles_of_layer(layer: FeedForwardWeights) -> list[PLProfile]:
 
 def _values_at(xs: list[Fraction], pieces: list, const: Fraction) -> list[Fraction]:
     """``g`` at every breakpoint in ``O(h log h)`` via sorted sweeps of the active set."""
-    # g(y) = y + const + Σ_u w_u ReLU(a_u y + b_u); split units by the sign of a_u.
+    # g(y) = y + const + Σ_u w_u ReLU(a_u y + b_u); split units by the sign of a_u (never 0:
+    # profiles_of_layer keeps only units that read their channel).
     pos = sorted((p for p in pieces if p[1] > 0), key=lambda p: p[0])
     neg = sorted((p for p in pieces if p[1] < 0), key=lambda p: p[0])
-    zero = sum((p[3] * max(Fraction(0), p[2]) for p in pieces if p[1] == 0), Fraction(0))
     # active positive units at y: breakpoint < y; active negative units: breakpoint > y.
     ys = []
     pa = pb = Fraction(0)      # Σ w a, Σ w b over active positive units
@@ -201,5 +201,5 @@ def _values_at(xs: list[Fraction], pieces: list, const: Fraction) -> list[Fracti
             na -= neg[ineg][3] * neg[ineg][1]
             nb -= neg[ineg][3] * neg[ineg][2]
             ineg += 1
-        ys.append(x + const + zero + (pa + na) * x + pb + nb)
+        ys.append(x + const + (pa + na) * x + pb + nb)
     return ys
