@@ -251,3 +251,19 @@ def test_short_repr_keeps_80_characters_and_marks_the_cut() -> None:
     assert short_repr(long) == repr(long)[:77] + "..." and len(short_repr(long)) == 80
     assert short_repr(list(range(5)), limit=8) == "[0, 1..."
     assert short_repr(torch.zeros(2, 3)) == "tensor(shape=(2, 3), dtype=torch.float32)"
+
+
+def test_nonfinite_message_names_the_step_only_when_there_is_one() -> None:
+    """``check_finite_tensor``: the first bad index and value, and ``produced by step S``
+    only when a step is given."""
+    from core.validation import check_finite_tensor
+
+    t = torch.tensor([[1.0, float("inf")], [0.0, float("nan")]])
+    with pytest.raises(NonFiniteError) as plain:
+        check_finite_tensor("Z", t)
+    assert str(plain.value) == ("Z contains NaN or inf (first at index (0, 1), value inf); "
+                                "all entries must be finite")
+    with pytest.raises(NonFiniteError) as stepped:
+        check_finite_tensor("Z", t, step="ff_pre0")
+    assert str(stepped.value).startswith("Z produced by step 'ff_pre0' contains NaN or inf")
+    check_finite_tensor("Z", torch.zeros(2, 2))
