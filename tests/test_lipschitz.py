@@ -204,3 +204,26 @@ def test_mcshane_is_zero_at_its_zero_data_point(seed: int) -> None:
     x = f.params["xs"][int(f.params["zero_point"])]
     lo, hi = f.enclose(_rat(x.reshape(1, 2)))
     assert lo[0][0] == hi[0][0] == 0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sinusoid_weights_prove_its_constant_exactly(seed: int) -> None:
+    """The stored float64 parameters satisfy the proof in rationals: every row of ``w`` sums
+    to at most 1 (``u`` is a convex combination) and ``Σ_r a_r ω_r <= C`` per output."""
+    C = 1.7
+    f = make_target("sinusoid", 2, 2, C, seed)
+    p = {k: [[Fraction(float(v)) for v in row] for row in f.params[k]]
+         for k in ("w", "a", "omega")}
+    assert all(sum(row) <= 1 for row in p["w"])
+    assert all(sum(a * o for a, o in zip(ra, ro, strict=True)) <= Fraction(C)
+               for ra, ro in zip(p["a"], p["omega"], strict=True))
+
+
+def test_values_are_computed_in_float64_whatever_the_input_dtype() -> None:
+    """A float32 input is widened first: the sawtooth's tooth (Python-float arithmetic on the
+    input alone) is not computed in float32."""
+    f = make_target("sawtooth", 1, 2, 3.0, 0, grid=7)
+    X = np.random.default_rng(0).uniform(0.0, 1.0, (5, 1, 2)).astype(np.float32)
+    got = f.values(X)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, f.values(X.astype(np.float64)))
