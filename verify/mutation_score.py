@@ -489,6 +489,70 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.kernels.polynomial.x_candidate_degree__mutmut_12':
         ('for g in range(MAX_DEGREE + 2):',
          'as mutant 11'),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_3':
+        ('for row in self.entries], dtype=None)',
+         'a nested list of Python floats becomes float64'),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_5':
+        ('for row in self.entries], )',
+         'as mutant 3'),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_9':
+        ('zip(self.entries, out, strict=None)',
+         "the prompt's entries are d rows of L_p Fractions and out is built from them: equal "
+         "lengths"),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_12':
+        ('zip(self.entries, out, )',
+         "the prompt's entries are d rows of L_p Fractions and out is built from them: equal "
+         "lengths"),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_13':
+        ('zip(self.entries, out, strict=False)',
+         "the prompt's entries are d rows of L_p Fractions and out is built from them: equal "
+         "lengths"),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_16':
+        ('zip(row, frow, strict=None)',
+         "the prompt's entries are d rows of L_p Fractions and out is built from them: equal "
+         "lengths"),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_19':
+        ('zip(row, frow, )',
+         "the prompt's entries are d rows of L_p Fractions and out is built from them: equal "
+         "lengths"),
+    'core.constructions.universal.xǁPromptǁfloat64__mutmut_20':
+        ('zip(row, frow, strict=False)',
+         "the prompt's entries are d rows of L_p Fractions and out is built from them: equal "
+         "lengths"),
+    'core.mp_twin.x_mp_attention__mutmut_14':
+        ('mpmath.exp(x + top)',
+         "softmax is invariant under a common factor and mpmath exponents are unbounded: the "
+         "weights agree to the working precision's last digit"),
+    'core.mp_twin.x_mp_attention__mutmut_23':
+        ('zip(*out_cols, strict=None)',
+         'every output column has d entries by construction'),
+    'core.mp_twin.x_mp_attention__mutmut_25':
+        ('zip(*out_cols, )',
+         'as mutant 23'),
+    'core.mp_twin.x_mp_attention__mutmut_26':
+        ('zip(*out_cols, strict=False)',
+         'as mutant 23'),
+    'core.mp_twin.x_to_mp__mutmut_4':
+        ('np.asarray(array, dtype=None)',
+         'every caller passes float64 arrays (validated weights, X and P)'),
+    'core.mp_twin.x_to_mp__mutmut_6':
+        ('np.asarray(array, )]',
+         'as mutant 4'),
+    'core.mp_twin.x_mp_forward__mutmut_66':
+        ('_columns(z, lp, None)',
+         'a slice to None runs to the end, which is len(z[0])'),
+    'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_138':
+        ('np.where(p["sign"] >= 0,',
+         "the sawtooth's signs are drawn from {-1, +1}: never 0"),
+    'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_150':
+        ('np.clip(out, None, 1.0)',
+         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the tooth rises by at most C·w"),
+    'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_151':
+        ('np.clip(out, 0.0, None)',
+         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the tooth rises by at most C·w"),
+    'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_156':
+        ('np.clip(out, 0.0, 2.0)',
+         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the tooth rises by at most C·w"),
 }
 
 
