@@ -546,13 +546,16 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
          "the sawtooth's signs are drawn from {-1, +1}: never 0"),
     'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_150':
         ('np.clip(out, None, 1.0)',
-         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the tooth rises by at most C·w"),
+         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the "
+         "tooth rises by at most C·w"),
     'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_151':
         ('np.clip(out, 0.0, None)',
-         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the tooth rises by at most C·w"),
+         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the "
+         "tooth rises by at most C·w"),
     'core.lipschitz.xǁLipschitzTargetǁvalues__mutmut_156':
         ('np.clip(out, 0.0, 2.0)',
-         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the tooth rises by at most C·w"),
+         "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the "
+         "tooth rises by at most C·w"),
 }
 
 
