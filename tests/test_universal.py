@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
 import core.constructions.universal as universal_module
 import properties.claims_universal as claims_module
@@ -23,15 +24,18 @@ from core.constructions import (
     sizes_table,
 )
 from core.constructions._pl import Region, layer_from_regions, profiles_of_layer
-from core.constructions.evaluate import compile_exact
+from core.constructions.evaluate import compile_exact, exact_forward
 from core.constructions.sizes import UniversalSizes
 from core.constructions.universal import _torch_forward
 from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
 from core.lipschitz import make_target
-from core.weights import FeedForwardWeights
+from core.model import PromptTunedTransformer
+from core.weights import FeedForwardWeights, TransformerWeights
 from properties.registry import get_claim
 from properties.strategies_universal import UniversalInstance
 from verify.certify_universal import certify_universal, check_structure, float_upper
+from verify.compare import compare_arrays
+from verify.tolerances import tolerance_for
 
 SMALL = (1, 2, 1.0, 0.4, 2)           # K=2, M=16, 8 slots, 71 bits
 TRUSTED = (2, 1, 1.0, 0.4, 2)         # 49 bits: float64 is enough
@@ -713,3 +717,61 @@ def test_grid_search_reaches_exactly_k_two_to_the_eight() -> None:
     with pytest.raises(ConstructionTooLarge, match=r"needs K ≥ 320 \(searched K ≤ 2\^8, "
                                                    r"M ≤ 2\^10\), so slots ≥ 320"):
         plan_universal(1, 1, 64.0, 0.1, 1)
+
+
+# --- exact evaluator on general (non-constructed) weights ---------------------------------
+
+
+def _dense_uniform_weights(seed: int, *, zero: str = "w_q", pos: bool = False
+                           ) -> TransformerWeights:
+    """Random d = 2 weights with uniform attention (``zero`` is the zero projection), one
+    dense FF_pre and two non-separable FF_post layers."""
+    rng = np.random.default_rng(seed)
+
+    def ff() -> FeedForwardWeights:
+        return FeedForwardWeights(rng.normal(size=(3, 2)), rng.normal(size=3),
+                                  rng.normal(size=(2, 3)), rng.normal(size=2))
+
+    mats = {k: rng.normal(size=(2, 2)) for k in ("w_q", "w_k", "w_v", "w_o")}
+    mats[zero] = np.zeros((2, 2))
+    return TransformerWeights(**mats, beta=0.5, ff_pre=(ff(),), ff_post=(ff(), ff()),
+                              pos=rng.normal(size=(2, 4)) if pos else None)
+
+
+@pytest.mark.parametrize(("zero", "pos"), [("w_q", False), ("w_k", True)])
+def test_exact_forward_matches_the_float64_model_on_general_weights(zero: str,
+                                                                   pos: bool) -> None:
+    """On weights the constructions never produce (dense FF layers, uniform attention from
+    either zero projection, a positional encoding) the exact evaluator returns Fractions that
+    agree with the float64 model within its tolerance table, readout and full."""
+    weights = _dense_uniform_weights(3, zero=zero, pos=pos)
+    rng = np.random.default_rng(4)
+    X, P = rng.uniform(size=(2, 2)), rng.uniform(size=(2, 2))
+    model = PromptTunedTransformer(weights)
+    for full, cols in ((False, 2), (True, 4)):
+        exact = exact_forward(weights, X, P, full=full)
+        assert len(exact) == 2 and all(len(r) == cols for r in exact)
+        assert all(isinstance(v, Fraction) for r in exact for v in r)
+        want = model(torch.tensor(X), torch.tensor(P), full=full)
+        got = np.array([[float(v) for v in r] for r in exact])
+        assert compare_arrays(got, want, tolerance_for(torch.float64)).ok
+
+
+def test_exact_forward_keeps_rational_inputs_exact_and_allows_an_empty_prompt() -> None:
+    """With ``W_Q = 0`` and identities, ``τ_P(X) = X + mean of all tokens``: at X = 1/3 and
+    P = 0 that is exactly 1/2 (rational inputs are not rounded through float64); with no
+    prompt at all, X = 1/2 gives 1."""
+    one = np.ones((1, 1))
+    w = TransformerWeights(w_q=np.zeros((1, 1)), w_k=one, w_v=one, w_o=one, beta=1.0)
+    assert exact_forward(w, [[Fraction(1, 3)]], [[Fraction(0)]]) == [[Fraction(1, 2)]]
+    assert exact_forward(w, np.array([[0.5]]), np.zeros((1, 0))) == [[Fraction(1)]]
+
+
+def test_exact_evaluation_needs_uniform_attention() -> None:
+    """Either projection may be zero; both nonzero is refused (softmax of nonzero rational
+    scores is irrational)."""
+    for zero in ("w_q", "w_k"):
+        compile_exact(_dense_uniform_weights(5, zero=zero))
+    both = dataclasses.replace(_dense_uniform_weights(5), w_q=np.eye(2))
+    with pytest.raises(InvalidArgument, match="needs uniform attention"):
+        compile_exact(both)
