@@ -556,6 +556,45 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('np.clip(out, 0.0, 2.0)',
          "the sawtooth's clip only trims float64 rounding: base lies in [0, 1 - C·w] and the "
          "tooth rises by at most C·w"),
+    'core.constructions.evaluate.x_compile_exact__mutmut_14':
+        ('for k in range(weights.s)), )',
+         'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
+         ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.evaluate.x_compile_exact__mutmut_25':
+        ('b"XXXX".join(',
+         'a cache key only within this call: any separator maps equal layers to equal keys and, '
+         'for arrays of fixed shapes, distinct layers to distinct keys'),
+    'core.constructions.evaluate.x_rational_matrix__mutmut_4':
+        ('np.asarray(a, dtype=None)',
+         'Fraction(float(v)) reads the same value from any real dtype'),
+    'core.constructions.evaluate.x_rational_matrix__mutmut_6':
+        ('np.asarray(a, )]',
+         'as mutant 4'),
+    'core.constructions.evaluate.xǁExactProgramǁforward__mutmut_30':
+        ('for col in cols), ) / n',
+         'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
+         ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.evaluate.xǁExactProgramǁforward__mutmut_38':
+        ('total[c] for c in range(d)), )',
+         'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
+         ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.evaluate.xǁ_Denseǁapply__mutmut_12':
+        ('for c, w in row), ))',
+         'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
+         ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.evaluate.xǁ_Denseǁapply__mutmut_18':
+        ('zip(self.rows, self.b1, strict=None)',
+         'rows and b1 both have one entry per hidden unit, by construction in _Dense.of'),
+    'core.constructions.evaluate.xǁ_Denseǁapply__mutmut_21':
+        ('zip(self.rows, self.b1, )]',
+         'as mutant 18'),
+    'core.constructions.evaluate.xǁ_Denseǁapply__mutmut_22':
+        ('zip(self.rows, self.b1, strict=False)',
+         'as mutant 18'),
+    'core.constructions.evaluate.xǁ_Denseǁapply__mutmut_28':
+        ('for u, w in self.cols[c]), )',
+         'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
+         ' an empty sum (a unit reading no channel) gives 0 either way'),
 }
 
 
