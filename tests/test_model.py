@@ -173,3 +173,49 @@ def test_rounding_weights_keeps_every_part_rounded() -> None:
             assert x.dtype == np.float64 and np.array_equal(x, f32(y))
     for x, y in ((r.w_q, w.w_q), (r.w_k, w.w_k), (r.w_v, w.w_v), (r.w_o, w.w_o)):
         assert x.dtype == np.float64 and np.array_equal(x, f32(y))
+
+
+def test_feed_forward_layer_is_stored_as_float64_and_names_each_bad_array() -> None:
+    """Lists of ints become read-only float64 arrays under their own attribute, and a
+    shape error names the offending array (``ff.w1`` …) with the shape it must have."""
+    from core.errors import InvalidArgument
+
+    ff = FeedForwardWeights([[1, 0], [0, 1], [1, 1]], [0, 1, 2], [[1, 0, 1], [0, 1, 1]], [3, 4])
+    assert (ff.hidden, ff.d) == (3, 2)
+    expected = ([[1, 0], [0, 1], [1, 1]], [0, 1, 2], [[1, 0, 1], [0, 1, 1]], [3, 4])
+    for name, want in zip(("w1", "b1", "w2", "b2"), expected, strict=True):
+        got = getattr(ff, name)
+        assert isinstance(got, np.ndarray) and got.dtype == np.float64, name
+        assert np.array_equal(got, np.asarray(want, dtype=np.float64)), name
+    w1, b1, w2, b2 = np.ones((3, 2)), np.zeros(3), np.ones((2, 3)), np.zeros(2)
+    bad = {
+        "ff.w1": dict(w1=np.ones(3)),                 # not a matrix
+        "ff.b1": dict(b1=np.zeros(4)),                # h = 3 entries needed
+        "ff.w2": dict(w2=np.ones((3, 3))),            # d = 2 rows needed
+        "ff.w2 ": dict(w2=np.ones((2, 4))),           # h = 3 columns needed
+        "ff.b2": dict(b2=np.zeros(3)),                # d = 2 entries needed
+        "ff.b2 ": dict(b2=np.zeros((2, 1))),          # a vector, not a matrix
+    }
+    for name, change in bad.items():
+        parts = {"w1": w1, "b1": b1, "w2": w2, "b2": b2, **change}
+        with pytest.raises(InvalidArgument) as info:
+            FeedForwardWeights(**parts)
+        assert str(info.value).startswith(name.strip()), (name, str(info.value))
+
+
+def test_weights_digest_sees_beta_stack_placement_and_shapes() -> None:
+    """Two frozen models that differ only in β, only in whether a layer sits before or
+    after attention, or only in the shapes that hold the same numbers, get different
+    digests."""
+    eye = np.eye(2)
+    ff = FeedForwardWeights(eye, np.zeros(2), eye, np.zeros(2))
+    base = dict(w_q=eye, w_k=eye, w_v=eye, w_o=eye)
+    assert (TransformerWeights(**base, beta=0.5).digest()
+            != TransformerWeights(**base, beta=0.25).digest())
+    assert (TransformerWeights(**base, beta=0.5, ff_pre=(ff,)).digest()
+            != TransformerWeights(**base, beta=0.5, ff_post=(ff,)).digest())
+    # s = 1, d = 2 against s = 2, d = 1: the same eight numbers in the same order.
+    row, col = np.array([[1.0, 2.0]]), np.array([[1.0], [2.0]])
+    wide = TransformerWeights(w_q=row, w_k=row, w_v=row, w_o=col, beta=0.5)
+    tall = TransformerWeights(w_q=col, w_k=col, w_v=col, w_o=row, beta=0.5)
+    assert wide.digest() != tall.digest()

@@ -125,6 +125,9 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "core.attention.x_exact_attention__mutmut_76":
         ("Q.shape[1] < query_chunk", "at m == query_chunk the chunked path runs one chunk: "
                                      "the same scores, softmax and product"),
+    "core.weights.xǁTransformerWeightsǁdigest__mutmut_4":
+        ("self.pos is None)", "flips one boolean of the digest's header: equal weights "
+                              "still get equal digests and different weights different ones"),
     "core.weights.xǁTransformerWeightsǁrounded_to__mutmut_1":
         ("astype(dtype).astype(None)", "numpy's astype(None) is float64"),
     "core.kernels.model_forward.x__row_sum_upper__mutmut_13":
