@@ -765,6 +765,28 @@ def test_exact_forward_keeps_rational_inputs_exact_and_allows_an_empty_prompt() 
     w = TransformerWeights(w_q=np.zeros((1, 1)), w_k=one, w_v=one, w_o=one, beta=1.0)
     assert exact_forward(w, [[Fraction(1, 3)]], [[Fraction(0)]]) == [[Fraction(1, 2)]]
     assert exact_forward(w, np.array([[0.5]]), np.zeros((1, 0))) == [[Fraction(1)]]
+    assert exact_forward(w, [[Fraction(0)]], [[Fraction(1, 3)]]) == [[Fraction(1, 6)]]
+
+
+def test_exact_program_refuses_matrices_of_the_wrong_shape_by_name() -> None:
+    """X and P must be d×k lists of rows of one length (X with at least one token, P
+    possibly none); a bare ``[]`` prompt, a ragged or short matrix is refused by name."""
+    eye = np.eye(2)     # τ_P(X) = X + mean of all tokens
+    program = compile_exact(TransformerWeights(w_q=np.zeros((2, 2)), w_k=eye, w_v=eye,
+                                               w_o=eye, beta=1.0))
+    X, P = [[Fraction(1)], [Fraction(2)]], [[Fraction(3)], [Fraction(4)]]
+    assert program.forward(X, [[], []]) == [[Fraction(2)], [Fraction(4)]]
+    assert program.forward(X, P) == [[Fraction(3)], [Fraction(5)]]
+    for bad_x, bad_p, name in (
+            (X, [], "P"),                                    # no rows at all
+            (X, [[Fraction(3)]], "P"),                       # one row, d = 2 needed
+            (X, [[Fraction(3)], [Fraction(4), Fraction(5)]], "P"),   # ragged
+            (X, [[Fraction(3), Fraction(5)], [Fraction(4)]], "P"),   # ragged the other way
+            ([[], []], P, "X"),                              # no token
+            ([[Fraction(1)], [Fraction(2)], [Fraction(0)]], P, "X")):  # three rows
+        with pytest.raises(InvalidArgument, match=rf"^{name} has row lengths .* expected 2 "
+                                                  r"rows of one length k >= [01]"):
+            program.forward(bad_x, bad_p)
 
 
 def test_exact_evaluation_needs_uniform_attention() -> None:

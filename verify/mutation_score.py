@@ -563,6 +563,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('for k in range(weights.s)), )',
          'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
          ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.evaluate.x_compile_exact__mutmut_49':
+        ('len(_CACHE) >= 32', 'the cache is emptied one program earlier: only memory changes, '
+                              'every lookup still returns the program of that digest'),
+    'core.constructions.evaluate.x_compile_exact__mutmut_50':
+        ('len(_CACHE) > 33', 'as mutant 49: one program later'),
     'core.constructions.evaluate.x_compile_exact__mutmut_25':
         ('b"XXXX".join(',
          'a cache key only within this call: any separator maps equal layers to equal keys and, '

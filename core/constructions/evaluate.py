@@ -86,9 +86,9 @@ class ExactProgram:
     def forward(self, X: RatMatrix, P: RatMatrix, *, full: bool = False) -> RatMatrix:
         """τ_P(X) exactly; ``X``: ``d×L``, ``P``: ``d×L_p`` (rationals); returns ``d×L``."""
         d = self.d
-        lp = len(P[0]) if P and P[0] else 0
-        cols = [[P[c][j] for c in range(d)] for j in range(lp)]
-        cols += [[X[c][j] for c in range(d)] for j in range(len(X[0]))]
+        prompt = _token_columns("P", P, d, at_least=0)
+        lp = len(prompt)
+        cols = prompt + _token_columns("X", X, d, at_least=1)
         n = len(cols)
         if self.pos is not None:
             if len(self.pos[0]) != n:
@@ -109,6 +109,17 @@ class ExactProgram:
             else:
                 out = [[post[c](v) for c, v in enumerate(col)] for col in out]
         return [[col[c] for col in out] for c in range(d)]
+
+
+def _token_columns(name: str, M: RatMatrix, d: int, *, at_least: int) -> RatMatrix:
+    """The token columns of a ``d×k`` rational matrix ``M`` (rows of equal length,
+    ``k >= at_least``); anything else is refused by ``name``."""
+    lengths = [len(row) for row in M]
+    if len(lengths) != d or any(k != lengths[0] for k in lengths) or lengths[0] < at_least:
+        raise InvalidArgument(
+            f"{name} has row lengths {lengths}: expected {d} rows of one length k >= "
+            f"{at_least} (a d×k matrix of rationals)")
+    return [[M[c][j] for c in range(d)] for j in range(lengths[0])]
 
 
 _CACHE: dict[str, ExactProgram] = {}
