@@ -196,6 +196,48 @@ def test_float64_refused_when_bits_exceed_53() -> None:
         ut.forward_float64(np.full((2, 2), 0.3), build_prompt(ut, f))
 
 
+def test_float64_is_trusted_up_to_exactly_53_bits(small) -> None:
+    """float64 covers an encoding of exactly 53 bits and not one of 54."""
+    at = {bits: dataclasses.replace(small, sizes=dataclasses.replace(small.sizes,
+                                                                   precision_bits=bits))
+          for bits in (53, 54)}
+    assert at[53].float64_trusted() and not at[54].float64_trusted()
+
+
+def test_cell_centre_reads_the_cell_digits_channel_fastest() -> None:
+    """``X[i, j] = (q[j·d + i] + 1/2) / K``: with d = L = 2 every digit lands in its own
+    entry."""
+    s = plan_universal(*UNTRUSTED)                     # d = L = 2, K = 2
+    assert (s.d, s.L, s.K) == (2, 2, 2)
+    q = (0, 1, 1, 0)
+    assert np.array_equal(cell_centre(s, q), np.array([[0.25, 0.75], [0.75, 0.25]]))
+
+
+def test_quantised_levels_are_int64_and_clipped_to_the_level_range(small) -> None:
+    """Levels are ``rint(f·M)`` as int64, clipped into ``0..M``: a value below 1/(2M)
+    reads level 0, values outside [0, 1] read the nearest end."""
+    from core.constructions.universal import quantised_levels
+
+    s = small.sizes
+    n = s.K ** (s.d * s.L)
+    raw = np.resize([-0.3, 0.2 / s.M, 0.5, 1.7], (n, s.d, s.L))
+
+    class Table:      # a stand-in target: only ``values`` is read
+        def values(self, X: np.ndarray) -> np.ndarray:
+            assert X.shape == (n, s.d, s.L)
+            return raw
+
+    levels = quantised_levels(small, Table())  # type: ignore[arg-type]
+    assert levels.dtype == np.int64
+    want = np.resize([0, 0, s.M // 2, s.M], (n, s.d, s.L))
+    assert np.array_equal(levels, want)
+
+
+def test_prompt_is_named_after_its_target(small) -> None:
+    f = make_target("sinusoid", 1, 2, 1.0, 3, grid=small.sizes.K)
+    assert build_prompt(small, f).target == "sinusoid:3:1.0"
+
+
 def test_float64_trusted_matches_exact() -> None:
     ut = build_universal(*TRUSTED)
     f = make_target("sinusoid", 2, 1, 1.0, 1)
@@ -611,6 +653,16 @@ def test_profile_value_range_is_none_exactly_when_unbounded() -> None:
     for left, right in [(1, 0), (0, 1), (-1, 0), (0, Fraction(1, 2)), (1, 1)]:
         prof = PLProfile(xs=xs, ys=ys, left=Fraction(left), right=Fraction(right))
         assert prof.value_range() is None
+
+
+def test_channel_no_unit_reads_keeps_the_identity_profile() -> None:
+    """A channel that no hidden unit reads or writes maps ``y ↦ y + b_2``."""
+    layer = FeedForwardWeights(w1=np.array([[2.0, 0.0]]), b1=np.array([-1.0]),
+                               w2=np.array([[1.0], [0.0]]), b2=np.array([0.5, 0.25]))
+    profiles = profiles_of_layer(layer)
+    for y in (Fraction(3), Fraction(-1, 3), Fraction(0)):
+        assert profiles[1](y) == y + Fraction(1, 4) == _layer_by_formula(layer, 1, y)
+        assert profiles[0](y) == _layer_by_formula(layer, 0, y)
 
 
 def _layer_by_formula(layer: FeedForwardWeights, c: int, y: Fraction) -> Fraction:

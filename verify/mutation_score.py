@@ -563,6 +563,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('for k in range(weights.s)), )',
          'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
          ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.universal.x_build_prompt__mutmut_15':
+        ('table = [[1] * s.slots', 'the initial table value is overwritten: the N = L·K^{dL} '
+                                   'slots are exactly the (cell, position) codes, which are '
+                                   'injective (test_codes_are_injective_and_match_the_network)'),
     'core.constructions.evaluate.x_compile_exact__mutmut_49':
         ('len(_CACHE) >= 32', 'the cache is emptied one program earlier: only memory changes, '
                               'every lookup still returns the program of that digest'),

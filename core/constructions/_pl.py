@@ -116,6 +116,7 @@ class PLProfile:
     """Channel map ``y ↦ g(y)`` of a separable layer, residual included, exactly.
 
     ``xs`` sorted breakpoints, ``ys = g(xs)``, ``left``/``right`` slopes beyond the ends.
+    With no breakpoints ``g`` is affine: ``ys = (g(0),)`` and ``left == right`` its slope.
     """
 
     xs: tuple[Fraction, ...]
@@ -126,7 +127,7 @@ class PLProfile:
     def __call__(self, y: Fraction) -> Fraction:
         xs, ys = self.xs, self.ys
         if not xs:
-            return ys[0] + self.left * y if ys else y * self.left
+            return ys[0] + self.left * y
         k = bisect.bisect_right(xs, y)
         if k == 0:
             return ys[0] + self.left * (y - xs[0])
@@ -137,7 +138,7 @@ class PLProfile:
 
     def value_range(self) -> tuple[Fraction, Fraction] | None:
         """``(min, max)`` of ``g`` over all of ℝ, or ``None`` if unbounded."""
-        if self.left != 0 or self.right != 0 or not self.ys:
+        if self.left != 0 or self.right != 0:
             return None
         return min(self.ys), max(self.ys)
 
