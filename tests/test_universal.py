@@ -92,6 +92,22 @@ def test_too_large_fails_fast_with_sizes_and_nearest() -> None:
     assert s.slots == nearest["slots"]
 
 
+def test_nearest_falls_back_only_to_smaller_inputs() -> None:
+    """Under a budget of 18 units, which no (1, 2) plan meets (at ε = 0.4 the least, at
+    C/16, is 21) but a (2, 1) plan at C/16 does, the nearest plan is the smaller input
+    (d, L) = (1, 1), never a larger d; when even that cannot fit, there is none (never an
+    input of length 0)."""
+    assert plan_universal(2, 1, 1.0 / 16, 0.4, 2).units == 18
+    with pytest.raises(ConstructionTooLarge) as info:
+        plan_universal(1, 2, 1.0, 0.4, 2, limits={"units": 18})
+    nearest = info.value.nearest
+    assert nearest is not None and (nearest["d"], nearest["L"]) == (1, 1)
+    assert plan_universal(1, 1, nearest["C"], 0.4, 2).units == nearest["units"] <= 18
+    with pytest.raises(ConstructionTooLarge) as none:
+        plan_universal(1, 2, 1.0, 0.4, 2, limits={"units": 8})
+    assert none.value.nearest is None
+
+
 BAD = [
     ({"d": 0}, "d=0"), ({"L": 5}, "L=5"), ({"C": -1.0}, "C=-1.0"), ({"eps": 1.0}, "eps=1.0"),
     ({"eps": 0.0}, "eps=0.0"), ({"p": 0}, "p=0"), ({"p": 2.5}, "p=2.5"),

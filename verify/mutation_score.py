@@ -563,6 +563,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('for k in range(weights.s)), )',
          'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
          ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions.universal.x__wide_post__mutmut_30':
+        ('enumerate(prefix)),\n' + ' ' * 24 + ')\n',
+         'sum() of a nonempty prefix (idx + 1 >= 1 terms) of Fractions: int 0 + Fraction is '
+         'the same Fraction'),
     'core.constructions.universal.x_build_prompt__mutmut_15':
         ('table = [[1] * s.slots', 'the initial table value is overwritten: the N = L·K^{dL} '
                                    'slots are exactly the (cell, position) codes, which are '
