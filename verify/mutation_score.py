@@ -292,6 +292,9 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.constructions.contextual.x_contextual_separation__mutmut_86':
         ('if count > 2001:',
          'as mutant 85'),
+    'core.constructions.contextual.x_contextual_separation__mutmut_208':
+        ('ratio <= best[0]:',
+         'differs only if two draws of continuous random matrices give exactly equal ratios'),
     'core.constructions.contextual.x_contextual_separation__mutmut_293':
         ('w = [mpmath.exp(x + top) for x in sc]',
          "softmax is invariant under a common factor and mpmath exponents are unbounded: the "
