@@ -285,3 +285,18 @@ def test_rounding_allowance_is_infinite_when_the_denominator_is_exactly_zero() -
                            sup_upper=eps, eps=eps)
     edge = KernelPlan(s=1, B=base.B, beta=1.0, eps=eps, polynomial=poly, certificate=cert)
     assert rounding_allowance(edge, n, 1.0, torch.float64) == math.inf
+
+
+def test_kernel_passes_stay_on_the_inputs_device_up_to_the_guard() -> None:
+    """The two passes allocate ``[V; 1]`` and ``S`` on the inputs' device: on ``meta``
+    tensors (standing in for an accelerator) the first failure is the guard's host sync,
+    not a CPU buffer meeting device tensors."""
+    from core.kernels import MonomialFeatures
+    from core.kernels.fast_attention import _polynomial_attention
+
+    f = MonomialFeatures.build(2, 3)
+    Q = K = torch.zeros(2, 5, dtype=torch.float64, device="meta")
+    V = torch.zeros(1, 5, dtype=torch.float64, device="meta")
+    weights = torch.ones(f.rank, dtype=torch.float64, device="meta")
+    with pytest.raises(RuntimeError, match=r"item\(\) cannot be called on meta tensors"):
+        _polynomial_attention(Q, K, V, f, weights, 2)

@@ -112,3 +112,14 @@ def test_monomials_keep_the_input_dtype_whatever_the_default_dtype(grad: bool) -
     exact = f.monomials(X32.detach().double())
     u32 = 2.0**-24
     assert torch.allclose(got.detach().double(), exact, rtol=g * u32 / (1 - g * u32), atol=0)
+
+
+def test_monomials_are_built_on_the_device_of_the_tokens() -> None:
+    """Both the in-place and the autograd path allocate on ``X``'s device (``meta`` stands
+    in for an accelerator on this CPU-only machine): a buffer left on the CPU would fail to
+    mix with ``X``."""
+    f = MonomialFeatures.build(2, 3)
+    X = torch.zeros(2, 5, dtype=torch.float64, device="meta")
+    assert f.monomials(X).device.type == "meta"
+    assert f.monomials(X.clone().requires_grad_(True)).device.type == "meta"
+    assert f.monomials(X).shape == (f.rank, 5)
