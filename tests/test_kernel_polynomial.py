@@ -270,6 +270,9 @@ def test_float64_cancellation_is_e_to_the_2r_times_unit_roundoff() -> None:
         with mpmath.workdps(30):
             expected = float(mpmath.exp(2 * mpmath.mpf(R)) * mpmath.mpf(2) ** -53)
         assert float64_cancellation(R) == pytest.approx(expected, rel=4 * 2.0**-53)
+    saturated = math.exp(700.0) * 2.0**-53            # documented cap: finite, not e^{2R}
+    assert float64_cancellation(350.0) == float64_cancellation(400.0) == saturated
+    assert float64_cancellation(1e308) == saturated
 
 
 def test_sampled_error_visits_every_chebyshev_angle() -> None:

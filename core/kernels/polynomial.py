@@ -161,7 +161,8 @@ def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
 
 def float64_cancellation(radius: float) -> float:
     """``e^{2R}·u`` (``u = 2^-53``): relative accuracy float64 loses summing monomials with
-    signs on ``[−R, R]`` (NOTES.md, "Cancellation")."""
+    signs on ``[−R, R]`` (NOTES.md, "Cancellation"). Saturates at ``e^{700}·u`` (finite,
+    far above any accuracy) for ``R >= 350``."""
     return math.exp(min(2.0 * check_real("radius", radius, low=0.0), 700.0)) * 2.0**-53
 
 
