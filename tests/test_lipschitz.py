@@ -100,6 +100,7 @@ BAD = [
     ({"C": 100.0}, "C=100.0"),
     ({"seed": -1}, "seed=-1"),
     ({"family": "sawtooth", "grid": 0}, "grid=0"),
+    ({"family": "sawtooth", "grid": 2**20 + 1}, "grid=1048577"),
 ]
 
 
@@ -227,3 +228,26 @@ def test_values_are_computed_in_float64_whatever_the_input_dtype() -> None:
     got = f.values(X)
     assert got.dtype == np.float64
     assert np.array_equal(got, f.values(X.astype(np.float64)))
+
+
+def test_grid_is_required_and_recorded_for_sawtooth_only() -> None:
+    """``grid`` has no default for the sawtooth (its period is ``2/K``), may be as large as
+    ``2^20``, and is recorded as 0 by the other families, which ignore it."""
+    with pytest.raises(InvalidArgument, match="grid=0"):
+        make_target("sawtooth", 1, 1, 1.0, 0)
+    assert make_target("sawtooth", 1, 1, 1.0, 0, grid=2**20).grid == 2**20
+    for family in ("relu_mlp", "mcshane", "sinusoid"):
+        assert make_target(family, 1, 1, 1.0, 0, grid=4).grid == 0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_parameters_are_read_only_float64_arrays(family: str) -> None:
+    """Every stored parameter, integer indices included, is a read-only float64 array: a
+    frozen target cannot be edited behind its proved constant."""
+    f = make_target(family, 2, 1, 1.0, 3, grid=4)
+    assert f.params
+    for name, a in f.params.items():
+        assert isinstance(a, np.ndarray) and a.dtype == np.float64, name
+        assert not a.flags.writeable, name
+        with pytest.raises(ValueError):
+            a.flat[0] = 0.5
