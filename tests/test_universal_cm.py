@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import ClassVar
 
 import mpmath
 import numpy as np
@@ -72,6 +73,59 @@ def test_docs_table_rows_are_the_separation_results() -> None:
                    f"{r.B / r.sqrt_log_n:.3g}", f"{r.dps[0]}/{r.dps[1]}"]
 
 
+class _ScriptedDraws:
+    """Stands in for ``np.random.default_rng``: a vector draw is all 1/2 (so ``u`` is
+    ``(1,…,1)/√d``); matrix draws come from ``matrices`` in order, then zeros (a zero ``A``
+    ties every score, so such a draw is skipped)."""
+
+    matrices: ClassVar[list[np.ndarray]] = []
+
+    def __init__(self, seed: object = None) -> None:
+        self.queue = list(self.matrices)
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size=None):
+        if not isinstance(size, tuple):
+            return loc + scale * (0.5 if size is None else np.full(size, 0.5))
+        return self.queue.pop(0) if self.queue else np.zeros(size)
+
+
+# (A, W_Q) pairs found by search: draw 2 has the smaller ratio (largest per-query score range)
+# / (least top gap), 9.13 against 14.15; by the range over a whole score matrix, over keys,
+# or of reciprocal scores, draw 1 would look better. Draw 3 (ratio 4.54) beats both.
+_DRAW_1 = (np.array([[-2.7, 0.3], [0.9, -1.7]]), np.array([[0.6, 1.0], [-0.4, 0.3]]))
+_DRAW_2 = (np.array([[-0.6, -1.2], [-0.5, -0.7]]), np.array([[0.9, -0.6], [0.7, 0.9]]))
+_DRAW_3 = (np.array([[0.4, 0.4], [-0.9, -0.3]]), np.array([[-0.2, 0.8], [0.3, 0.6]]))
+
+
+@pytest.mark.parametrize(("draws", "kept"), [
+    ([_DRAW_1, _DRAW_2], _DRAW_2),
+    ([_DRAW_2, _DRAW_1], _DRAW_2),
+    ([_DRAW_1, _DRAW_2] + [None] * 14 + [_DRAW_3], _DRAW_2),    # a 17th draw is never made
+])
+def test_the_kept_draw_has_the_least_score_range_per_top_gap(monkeypatch, draws,
+                                                               kept) -> None:
+    """Of the 16 draws of ``(A, W_Q)`` the one with the least (largest per-query score range)
+    / (least top-score gap) is kept, and λ, ``B``, the spread and γ are those of that draw."""
+    import core.constructions.contextual as cm
+
+    xs, ps = [(0.6, -0.3), (-0.7, 0.5), (0.9, 0.8)], [(0.2, 0.9)]
+    eye, zero = np.eye(2), np.zeros((2, 2))
+    script = []
+    for pair in draws:           # A = N1 @ N2 and W_Q = N3 @ N4, with N2 = N4 = I
+        a, w = pair if pair is not None else (zero, zero)
+        script += [a, eye, w, eye]
+    monkeypatch.setattr(_ScriptedDraws, "matrices", script)
+    monkeypatch.setattr(cm, "vocabulary", lambda d, size, rng, **kw: np.array(
+        {3: xs, 1: ps}[size], dtype=float).reshape(size, d).T)
+    monkeypatch.setattr(np.random, "default_rng", _ScriptedDraws)
+    r = contextual_separation(2, 1, 1, 3, 1, 2, 0)
+    want = _reference(2, 2, xs, ps, 1, 1, A=kept[0], W=kept[1])
+    assert r.lam == pytest.approx(want["lam"], rel=1e-12)
+    assert r.B == pytest.approx(want["B"], rel=1e-12)
+    assert r.spread == pytest.approx(want["spread"], rel=1e-12)
+    assert r.log10_gamma == pytest.approx(want["log10_gamma"], rel=1e-9)
+
+
 # --- the pieces: score gaps and the vocabulary --------------------------------------------------
 
 
@@ -127,14 +181,17 @@ def _with_known_weights(monkeypatch, tokens: dict[int, list]) -> None:
     monkeypatch.setattr(np.random, "default_rng", _KnownDraws)
 
 
-def _reference(d: int, rank: int, xs: list, ps: list, L: int, Lp: int) -> dict:
+def _reference(d: int, rank: int, xs: list, ps: list, L: int, Lp: int,
+               A: np.ndarray | None = None, W: np.ndarray | None = None) -> dict:
     """The documented map on those weights: positions ``0.1·u·(j/(n−1) − 1/2)``, scores
     ``λ (A z_i)·(W_Q z_k)`` with ``λ`` at the threshold ``2 ln n + 3``, outputs
-    ``z_k + (1/4) Σ_i z_i softmax_i`` in mpmath, 60 digits beyond ``e^{−spread}``."""
+    ``z_k + (1/4) Σ_i z_i softmax_i`` in mpmath, 60 digits beyond ``e^{−spread}``.
+    ``A = W_Q = (r/4)·J`` unless given."""
     n = L + Lp
     u = np.ones(d) / math.sqrt(d)
     pos = [0.1 * u * (j / (n - 1) - 0.5) if n > 1 else np.zeros(d) for j in range(n)]
-    A = W = np.full((d, d), rank / 4)
+    if A is None or W is None:
+        A = W = np.full((d, d), rank / 4)
     seqs = [[np.array(t, dtype=float).reshape(d) + e for t, e in zip(p + x, pos, strict=True)]
             for p in itertools.product(ps, repeat=Lp) for x in itertools.product(xs, repeat=L)]
 

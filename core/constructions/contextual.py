@@ -14,7 +14,10 @@ Scale: ``W_K = λ·A`` with ``A, W_Q`` fixed; scores grow linearly in ``λ``. Ka
 argument needs every query's top-score gap ``Δ(λ) = λ·Δ(1)`` to satisfy
 ``β Δ ≥ 2 ln n + 3``; we take ``λ`` at that threshold and report the norm
 ``B = max(‖W_Q Z‖_max, ‖W_K Z‖_max)`` it induces next to ``√(ln n)`` (THEORY.md §3: the
-efficient regime is ``B = o(√log n)``).
+efficient regime is ``B = o(√log n)``). ``A`` and ``W_Q`` are products of standard normal
+``d×r`` and ``r×d`` matrices, drawn 16 times; the draw kept has the least ratio of the
+largest per-query score range to the least top-score gap, so it needs the fewest digits at
+its threshold ``λ``.
 """
 
 from __future__ import annotations
