@@ -767,6 +767,56 @@ def test_overlapping_regions_are_refused() -> None:
             layer_from_regions(1, [a, b], left_slope=Fraction(0), right_slope=Fraction(0))
 
 
+def test_pow2_floor_is_the_largest_power_of_two_not_above() -> None:
+    """Over integers, fractions below 1 and non-dyadic ratios (where the bit-length guess is
+    off by one either way) the result is a power of two ``w`` with ``w <= x < 2w``."""
+    from core.constructions._pl import _pow2_floor
+
+    xs = ([Fraction(k) for k in range(1, 70)] + [Fraction(1, k) for k in range(1, 70)]
+          + [Fraction(a, b) for a in range(1, 30) for b in (3, 7, 12, 1023)])
+    for x in xs:
+        w = _pow2_floor(x)
+        assert w <= x < 2 * w, x
+        assert w.numerator & (w.numerator - 1) == 0 and w.denominator & (w.denominator - 1) == 0
+        assert w.numerator == 1 or w.denominator == 1, x
+
+
+def test_transitions_between_regions_take_a_power_of_two_width() -> None:
+    """A gap of 3/4 between regions is bridged over the last 1/2 of it (the largest power of
+    two not above 3/4): the next region's map is extended back to ``prev.hi + 1/2``."""
+    a = Region(Fraction(0), Fraction(1), Fraction(0), Fraction(0))
+    b = Region(Fraction(7, 4), Fraction(2), Fraction(1), Fraction(1))
+    layer = layer_from_regions(1, [a, b], left_slope=Fraction(0), right_slope=Fraction(0))
+    (g,) = profiles_of_layer(layer)
+    assert g.xs == (Fraction(0), Fraction(1), Fraction(3, 2), Fraction(2))
+    assert g(Fraction(3, 2)) == Fraction(3, 4) and g(Fraction(7, 4)) == 1   # b's map, extended
+    assert g(Fraction(5, 4)) == Fraction(3, 8)                             # the bridge
+
+
+def test_left_slope_one_needs_no_extra_units_and_others_are_exact() -> None:
+    """``left_slope = 1`` is the residual's own slope: one unit per knot and nothing else;
+    any other left slope adds the pair ReLU(±y) and is honoured left of the first knot; a
+    slope float64 cannot hold is refused by name."""
+    region = Region(Fraction(0), Fraction(1), Fraction(0), Fraction(1, 2))
+    plain = layer_from_regions(2, [region], left_slope=Fraction(1), right_slope=Fraction(1))
+    assert plain.hidden == 2 * 2                       # two knots per channel
+    steep = layer_from_regions(2, [region], left_slope=Fraction(2), right_slope=Fraction(1))
+    assert steep.hidden == 2 * 4
+    for g in profiles_of_layer(steep):
+        assert g(Fraction(-5)) == Fraction(1, 2) - 10 and g.left == 2
+    with pytest.raises(InvalidArgument, match=r"^slope=-2/3: not exactly representable"):
+        layer_from_regions(1, [region], left_slope=Fraction(1, 3), right_slope=Fraction(1))
+
+
+def test_a_silent_unit_does_not_hide_the_units_after_it() -> None:
+    """A unit that writes nothing is skipped; the units after it still shape the profile."""
+    layer = FeedForwardWeights(w1=np.array([[1.0], [1.0]]), b1=np.array([0.0, -1.0]),
+                               w2=np.array([[0.0, 2.0]]), b2=np.array([0.0]))
+    (g,) = profiles_of_layer(layer)
+    for y in (Fraction(-1), Fraction(0), Fraction(3, 2), Fraction(4)):
+        assert g(y) == _layer_by_formula(layer, 0, y) == y + 2 * max(Fraction(0), y - 1)
+
+
 def test_pow2_at_least_is_the_smallest_power_of_two_not_below() -> None:
     from core.constructions.sizes import _pow2_at_least
 

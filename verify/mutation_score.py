@@ -566,6 +566,52 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('for k in range(weights.s)), )',
          'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
          ' an empty sum (a unit reading no channel) gives 0 either way'),
+    'core.constructions._pl.x__values_at__mutmut_3':
+        ('p[1] > 0), key=None)',
+         'sorting the (breakpoint, a, b, w) tuples themselves orders them by breakpoint first; '
+         'pieces that share a breakpoint are summed in either order'),
+    'core.constructions._pl.x__values_at__mutmut_5':
+        ('p[1] > 0), )',
+         'as mutant 3'),
+    'core.constructions._pl.x__values_at__mutmut_13':
+        ('p[1] < 0), key=None)',
+         'as mutant 3'),
+    'core.constructions._pl.x__values_at__mutmut_15':
+        ('p[1] < 0), )',
+         'as mutant 3'),
+    'core.constructions._pl.x__values_at__mutmut_7':
+        ('p[1] >= 0)',
+         'no piece has a = 0: profiles_of_layer keeps only units that read their channel '
+         "(flatnonzero of w1's row)"),
+    'core.constructions._pl.x__values_at__mutmut_17':
+        ('p[1] <= 0)',
+         'as mutant 7'),
+    'core.constructions._pl.x__values_at__mutmut_29':
+        ('na = sum((p[3] * p[1] for p in neg), )',
+         'sum() starting at int 0: 0 + Fraction is the same Fraction, and an empty sum 0 only '
+         'enters Fraction arithmetic'),
+    'core.constructions._pl.x__values_at__mutmut_39':
+        ('nb = sum((p[3] * p[2] for p in neg), )',
+         'as mutant 29'),
+    'core.constructions._pl.x__values_at__mutmut_50':
+        ('pos[ip][0] <= x',
+         'a unit whose breakpoint is x contributes ReLU(0) = 0 at x whether or not it is active'),
+    'core.constructions._pl.x__values_at__mutmut_67':
+        ('neg[ineg][0] < x',
+         'as mutant 50'),
+    'core.constructions._pl.x_profiles_of_layer__mutmut_43':
+        ('if a * y + b > 0), )',
+         'sum() starting at int 0: 1 + 0 == Fraction(1), and the slope only enters Fraction '
+         'arithmetic and comparisons'),
+    'core.constructions._pl.x_profiles_of_layer__mutmut_45':
+        ('a * y - b > 0',
+         'at y = ±far, far = max|−b/a| + 1, |a·y| > |b|: the sign of a·y ± b is the sign of a·y'),
+    'core.constructions._pl.x_profiles_of_layer__mutmut_47':
+        ('a * y + b >= 0',
+         'as mutant 45: a·y + b is never 0 there'),
+    'core.constructions._pl.x_profiles_of_layer__mutmut_55':
+        ('for x in xs) + 2',
+         'any y beyond every breakpoint gives the same end slopes'),
     'core.constructions.universal.x__wide_post__mutmut_30':
         ('enumerate(prefix)),\n' + ' ' * 24 + ')\n',
          'sum() of a nonempty prefix (idx + 1 >= 1 terms) of Fractions: int 0 + Fraction is '

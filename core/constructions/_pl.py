@@ -48,13 +48,10 @@ def _exact(name: str, x: Fraction) -> float:
 
 def _pow2_floor(x: Fraction) -> Fraction:
     """Largest power of two ``≤ x`` (``x > 0``)."""
-    e = x.numerator.bit_length() - x.denominator.bit_length()
-    w = Fraction(2) ** e
-    while w > x:
-        w /= 2
-    while 2 * w <= x:
-        w *= 2
-    return w
+    # With a = p.bit_length(), b = q.bit_length() for x = p/q: 2^(a−1) ≤ p < 2^a and
+    # 2^(b−1) ≤ q < 2^b, so 2^(e−1) < x < 2^(e+1) for e = a − b: 2^e or half of it.
+    w = Fraction(2) ** (x.numerator.bit_length() - x.denominator.bit_length())
+    return w if w <= x else w / 2
 
 
 def _knots(regions: list[Region]) -> tuple[list[Fraction], list[Fraction]]:
@@ -170,14 +167,12 @@ def profiles_of_layer(layer: FeedForwardWeights) -> list[PLProfile]:
         def slope(y: Fraction, pieces: list = pieces) -> Fraction:
             return 1 + sum((w * a for _, a, b, w in pieces if a * y + b > 0), Fraction(0))
 
-        if xs:
-            far = max(abs(x) for x in xs) + 1
-            left, right = slope(-far), slope(far)
-        else:
-            left = right = Fraction(1)
+        if not xs:            # no unit reads this channel: y ↦ y + const
+            out.append(PLProfile(xs=(), ys=(const,), left=Fraction(1), right=Fraction(1)))
+            continue
+        far = max(abs(x) for x in xs) + 1
         out.append(PLProfile(xs=tuple(xs), ys=tuple(_values_at(xs, pieces, const)),
-                             left=left, right=right) if xs
-                   else PLProfile(xs=(), ys=(const,), left=Fraction(1), right=Fraction(1)))
+                             left=slope(-far), right=slope(far)))
     return out
 
 
