@@ -184,6 +184,41 @@ def test_tau_reproduces_the_quantised_table_at_every_centre(small) -> None:
         assert np.array_equal(np.array(out, dtype=float), want)
 
 
+def test_three_slots_read_back_any_table() -> None:
+    """L = 3 gives three slots, so the deep form stacks two shift layers and the second must
+    leave the already-shifted value alone: for random level tables, τ at the cell centre
+    reads ``table[c][slot]/M`` at every position. (The wide form's one layer has
+    ``(M+1)^3`` regions here: too slow for the default tier.)"""
+    from core.constructions.universal import prompt_from_levels
+
+    ut = build_universal(1, 3, 1.0, 0.9, 2)
+    s = ut.sizes
+    assert (s.K, s.slots) == (1, 3)
+    rank = {v: r for r, v in enumerate(ut.slot_values)}
+    rng = np.random.default_rng(8)
+    for _ in range(4):
+        table = [[int(t) for t in rng.integers(0, s.M + 1, s.slots)]]
+        prompt = prompt_from_levels(ut, table, name="random")
+        for q in itertools.product(range(s.K), repeat=s.d * s.L):
+            out = ut.forward_exact(cell_centre(s, q), prompt)
+            assert out == [[Fraction(table[0][rank[code_value(s, k, q)]], s.M)
+                            for k in range(s.L)]]
+
+
+def test_levels_must_be_integers_in_range(small) -> None:
+    """A level that is a float, a bool or outside 0..M is refused by its table position."""
+    from core.constructions.universal import prompt_from_levels
+
+    s = small.sizes
+    for bad in (1.0, 1.5, True, -1, s.M + 1):
+        table = [[0] * s.slots for _ in range(s.d)]
+        table[0][1] = bad
+        with pytest.raises(InvalidArgument, match=r"^table\[0\]\[1\]=.*integers in 0\.\.M"):
+            prompt_from_levels(small, table, name="bad")
+    assert prompt_from_levels(small, [[np.int64(s.M)] * s.slots], name="ok").levels[0][0] \
+        == s.M
+
+
 @pytest.mark.parametrize("form", ["deep", "wide"])
 def test_tau_does_not_depend_on_the_target(form: str) -> None:
     a = build_universal(1, 1, 1.0, 0.3, 2, form=form)

@@ -612,6 +612,37 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.constructions._pl.x_profiles_of_layer__mutmut_55':
         ('for x in xs) + 2',
          'any y beyond every breakpoint gives the same end slopes'),
+    'core.constructions.universal.x__deep_post__mutmut_3':
+        ('if len(vs) >= 1:',
+         'with one slot value the branch builds [shift] * 0 = []: no layer either way'),
+    'core.constructions.universal.x__deep_post__mutmut_14':
+        ('Region(const - vs[0], const + vs[0] + 1,',
+         'vs[0] = 0 always: slot values are sorted and code_value(s, 0, (0, …)) = 0, so ±vs[0] is'
+         ' the same'),
+    'core.constructions.universal.x__deep_post__mutmut_17':
+        ('const - vs[0] + 1, Fraction(1)',
+         'vs[0] = 0 always: slot values are sorted and code_value(s, 0, (0, …)) = 0, so ±vs[0] is'
+         ' the same'),
+    'core.constructions.universal.x__deep_post__mutmut_22':
+        ('Fraction(1), const - vs[0])]',
+         'vs[0] = 0 always: slot values are sorted and code_value(s, 0, (0, …)) = 0, so ±vs[0] is'
+         ' the same'),
+    'core.constructions.universal.x_prompt_from_levels__mutmut_50':
+        ('for r in chunk),\n                           ))',
+         'sum() of a nonempty chunk of Fractions (prompt_tokens = ⌈(N+1)/per_entry⌉ leaves no '
+         'empty chunk): int 0 + Fraction is the same Fraction'),
+    'core.constructions.universal.x__ff_pre__mutmut_13':
+        ('units.append((c, 1.0, -2.0, w2))',
+         'collapses every input token to 2 instead of 1 (inputs are ≥ 2 after the positions): a '
+         'uniform shift that const, computed by the same network at the centre of cell 0, absorbs'),
+    'core.constructions.universal.x__ff_pre__mutmut_82':
+        ('Fraction(float(edge)) != edge and Fraction(float(w)) != w',
+         'the guard cannot fire: w = R^(jd+i)/η and the knots o + b/K ± η/2 are dyadic with at '
+         'most ~45 significant bits (K, η powers of two, η ≥ 2^-40, o ≤ 10)'),
+    'core.constructions.universal.x__pos__mutmut_5':
+        ('E[:, : s.prompt_tokens] = -2.0',
+         'prompt tokens stay below 1, where the collapsing unit ReLU(y − 1) is silent: every '
+         'prompt token shifts by −1, a uniform shift of the attention mean that const absorbs'),
     'core.constructions.universal.x__wide_post__mutmut_30':
         ('enumerate(prefix)),\n' + ' ' * 24 + ')\n',
          'sum() of a nonempty prefix (idx + 1 >= 1 terms) of Fractions: int 0 + Fraction is '
