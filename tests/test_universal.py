@@ -229,6 +229,17 @@ def test_tau_does_not_depend_on_the_target(form: str) -> None:
     assert pa.entries != pb.entries
 
 
+def test_each_form_builds_the_planned_readout() -> None:
+    """``form="deep"`` stacks ``post_depth`` FF_post layers, ``form="wide"`` one; none wider
+    than planned (the plan counts a knot or two of spare)."""
+    for form in ("deep", "wide"):
+        ut = build_universal(1, 1, 1.0, 0.3, 2, form=form)
+        s = ut.sizes
+        assert s.form == form and len(ut.weights.ff_post) == s.post_depth
+        assert 0 < max(layer.hidden for layer in ut.weights.ff_post) <= s.post_width
+    assert build_universal(1, 1, 1.0, 0.3, 2, form="wide").sizes.post_depth == 1
+
+
 def test_deep_and_wide_agree_exactly() -> None:
     deep = build_universal(1, 1, 1.0, 0.3, 2, form="deep")
     wide = build_universal(1, 1, 1.0, 0.3, 2, form="wide")
