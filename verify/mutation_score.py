@@ -609,7 +609,7 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.constructions._pl.x_profiles_of_layer__mutmut_47':
         ('a * y + b >= 0',
          'as mutant 45: a·y + b is never 0 there'),
-    'core.constructions._pl.x_profiles_of_layer__mutmut_55':
+    'core.constructions._pl.x_profiles_of_layer__mutmut_70':
         ('for x in xs) + 2',
          'any y beyond every breakpoint gives the same end slopes'),
     'core.constructions.universal.x__deep_post__mutmut_3':
@@ -666,11 +666,11 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.constructions.evaluate.x_rational_matrix__mutmut_6':
         ('np.asarray(a, )]',
          'as mutant 4'),
-    'core.constructions.evaluate.xǁExactProgramǁforward__mutmut_30':
+    'core.constructions.evaluate.xǁExactProgramǁforward__mutmut_43':
         ('for col in cols), ) / n',
          'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
          ' an empty sum (a unit reading no channel) gives 0 either way'),
-    'core.constructions.evaluate.xǁExactProgramǁforward__mutmut_38':
+    'core.constructions.evaluate.xǁExactProgramǁforward__mutmut_51':
         ('total[c] for c in range(d)), )',
          'sum() starting at int 0 instead of Fraction(0): 0 + Fraction is the same Fraction, and'
          ' an empty sum (a unit reading no channel) gives 0 either way'),
