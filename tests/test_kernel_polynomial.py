@@ -83,12 +83,16 @@ def test_chebyshev_differs_from_taylor_except_at_radius_zero() -> None:
     assert at_zero.coefficients == tuple(1.0 / math.factorial(k) for k in range(4))
 
 
-def test_taylor_coefficients_are_inverse_factorials() -> None:
-    poly = exp_polynomial("taylor", 12, 1.0)
-    assert poly.coefficients == tuple(1.0 / math.factorial(k) for k in range(13))
-    top = exp_polynomial("taylor", 400, 1.0).coefficients     # 171! is beyond float64
-    assert top[171] == float(Fraction(1, math.factorial(171))) > 0.0 and top[400] == 0.0
-    assert all(c > 0 for c in poly.coefficients)
+def test_taylor_coefficients_are_inverse_factorials_correctly_rounded() -> None:
+    """Every coefficient is ``1/k!`` rounded once to float64, against mpmath at 60 digits
+    (``1.0/k!`` would round twice and be one ulp off at k = 23, 26, …); past 170! they
+    reach subnormals, then 0."""
+    top = exp_polynomial("taylor", 400, 1.0).coefficients
+    with mpmath.workdps(60):
+        want = [float(1 / mpmath.factorial(k)) for k in range(401)]
+    assert list(top) == want
+    assert top[23] != 1.0 / math.factorial(23)            # the double rounding it avoids
+    assert top[171] > 0.0 and top[400] == 0.0
 
 
 @pytest.mark.parametrize(("radius", "eps"), [(0.25, 1e-6), (1.0, 1e-9), (2.0, 1e-12)])

@@ -229,6 +229,11 @@ def test_tau_does_not_depend_on_the_target(form: str) -> None:
     assert pa.entries != pb.entries
 
 
+def test_defaults_are_p_2_and_the_deep_form() -> None:
+    s = build_universal(1, 1, 1.0, 0.3).sizes
+    assert (s.p, s.form) == (2, "deep")
+
+
 def test_each_form_builds_the_planned_readout() -> None:
     """``form="deep"`` stacks ``post_depth`` FF_post layers, ``form="wide"`` one; none wider
     than planned (the plan counts a knot or two of spare)."""
@@ -721,10 +726,31 @@ def test_channel_no_unit_reads_keeps_the_identity_profile() -> None:
     """A channel that no hidden unit reads or writes maps ``y ↦ y + b_2``."""
     layer = FeedForwardWeights(w1=np.array([[2.0, 0.0]]), b1=np.array([-1.0]),
                                w2=np.array([[1.0], [0.0]]), b2=np.array([0.5, 0.25]))
+    from core.constructions._pl import PLProfile
+
     profiles = profiles_of_layer(layer)
+    assert profiles[1] == PLProfile(xs=(), ys=(Fraction(1, 4),), left=Fraction(1),
+                                    right=Fraction(1))
     for y in (Fraction(3), Fraction(-1, 3), Fraction(0)):
         assert profiles[1](y) == y + Fraction(1, 4) == _layer_by_formula(layer, 1, y)
         assert profiles[0](y) == _layer_by_formula(layer, 0, y)
+    swapped = FeedForwardWeights(w1=np.array([[0.0, 2.0]]), b1=np.array([-1.0]),
+                                 w2=np.array([[0.0], [1.0]]), b2=np.array([0.25, 0.5]))
+    first, second = profiles_of_layer(swapped)       # the empty channel comes first
+    assert first(Fraction(3)) == Fraction(13, 4)
+    assert second(Fraction(3)) == _layer_by_formula(swapped, 1, Fraction(3)) == Fraction(17, 2)
+
+
+def test_weights_float64_cannot_hold_are_refused_by_what_they_are() -> None:
+    """A knot, a slope change or the output bias that float64 cannot hold exactly is refused,
+    named as such."""
+    third = Fraction(1, 3)
+    cases = {"knot": Region(third, Fraction(1), Fraction(1), Fraction(0)),
+             "slope change": Region(Fraction(0), Fraction(1), third, Fraction(0)),
+             "bias": Region(Fraction(0), Fraction(1), Fraction(0), third)}
+    for name, region in cases.items():
+        with pytest.raises(InvalidArgument, match=rf"^{name}=-?1/3: not exactly representable"):
+            layer_from_regions(1, [region], left_slope=Fraction(0), right_slope=Fraction(0))
 
 
 def _layer_by_formula(layer: FeedForwardWeights, c: int, y: Fraction) -> Fraction:

@@ -643,6 +643,29 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         ('E[:, : s.prompt_tokens] = -2.0',
          'prompt tokens stay below 1, where the collapsing unit ReLU(y − 1) is silent: every '
          'prompt token shifts by −1, a uniform shift of the attention mean that const absorbs'),
+    'core.constructions._pl.x_layer_from_regions__mutmut_36':
+        ('_exact(None, 1 - slopes[0])',
+         'the unit before it checks slopes[0] − 1, which float64 holds exactly iff it holds 1 − '
+         'slopes[0]: this check never fires first'),
+    'core.constructions._pl.x_layer_from_regions__mutmut_40':
+        ('_exact("XXslopeXX", 1 - slopes[0])',
+         'as mutant 36'),
+    'core.constructions._pl.x_layer_from_regions__mutmut_41':
+        ('_exact("SLOPE", 1 - slopes[0])',
+         'as mutant 36'),
+    'core.constructions.universal.x_build_universal__mutmut_46':
+        ('att["w_o"], beta=2.0,',
+         'attention is uniform (W_Q = 0): softmax of all-zero scores is 1/n at any β'),
+    'core.constructions.universal.x_build_universal__mutmut_128':
+        ('att["w_o"], beta=2.0,',
+         'as mutant 46'),
+    'core.constructions.universal.x_build_universal__mutmut_60':
+        ('Fraction(1, 3 * s.K)',
+         'const is read at one point of cell 0 away from its η-strip; x = 1/(3K) is such a point '
+         'as well as 1/(2K), and FF_pre maps both to the same code'),
+    'core.constructions.universal.x_digits_per_prompt_entry__mutmut_5':
+        ('return max(2, ',
+         'β = pow2 ≥ M + 3 with M ≤ 2^10, so log2 β ≤ 11 and ⌊48/log2 β⌋ ≥ 4: neither floor binds'),
     'core.constructions.universal.x__wide_post__mutmut_30':
         ('enumerate(prefix)),\n' + ' ' * 24 + ')\n',
          'sum() of a nonempty prefix (idx + 1 >= 1 terms) of Fractions: int 0 + Fraction is '
