@@ -219,3 +219,47 @@ def test_weights_digest_sees_beta_stack_placement_and_shapes() -> None:
     wide = TransformerWeights(w_q=row, w_k=row, w_v=row, w_o=col, beta=0.5)
     tall = TransformerWeights(w_q=col, w_k=col, w_v=col, w_o=row, beta=0.5)
     assert wide.digest() != tall.digest()
+
+
+def test_transformer_weights_store_float64_and_name_each_bad_argument() -> None:
+    """Lists become float64 arrays under their own names, β a float, the FF stacks tuples;
+    each shape, range or type error names its argument and what it must be."""
+    from core.errors import InvalidArgument
+
+    eye = [[1, 0], [0, 1]]
+    ff = FeedForwardWeights(np.eye(2), np.zeros(2), np.eye(2), np.zeros(2))
+    w = TransformerWeights(w_q=eye, w_k=[[2, 0], [0, 2]], w_v=[[3, 0], [0, 3]],
+                           w_o=[[4, 0], [0, 4]], beta=1, ff_pre=[ff], ff_post=[ff, ff],
+                           pos=[[0, 1, 2], [3, 4, 5]])
+    for scale, name in enumerate(("w_q", "w_k", "w_v", "w_o"), start=1):
+        got = getattr(w, name)
+        assert isinstance(got, np.ndarray) and got.dtype == np.float64, name
+        assert np.array_equal(got, scale * np.eye(2)), name
+    assert isinstance(w.pos, np.ndarray) and w.pos.dtype == np.float64
+    assert np.array_equal(w.pos, np.arange(6.0).reshape(2, 3))
+    assert isinstance(w.beta, float) and w.beta == 1.0
+    assert w.ff_pre == (ff,) and w.ff_post == (ff, ff)
+    wide = np.ones((1, 2))                   # s = 1, d = 2
+    good = dict(w_q=wide, w_k=wide, w_v=wide, w_o=np.ones((2, 1)), beta=0.5)
+    bad = [
+        ("w_q", dict(w_q=np.ones(2))),
+        ("w_k", dict(w_k=np.ones((2, 2)))),       # s = 1 row needed
+        ("w_k", dict(w_k=np.ones((1, 3)))),       # d = 2 columns needed
+        ("w_v", dict(w_v=np.ones((2, 2)))),
+        ("w_v", dict(w_v=np.ones((1, 3)))),
+        ("w_o", dict(w_o=np.ones((1, 1)))),       # d = 2 rows needed
+        ("w_o", dict(w_o=np.ones((2, 2)))),       # s = 1 column needed
+        ("beta", dict(beta=0.0)),                 # β > 0
+        ("beta", dict(beta=-1.0)),
+        ("pos", dict(pos=np.zeros((3, 4)))),      # d = 2 rows needed
+        ("ff_pre[0]", dict(ff_pre=("layer",))),
+        ("ff_post[1]", dict(ff_post=(ff, 3))),
+    ]
+    for name, change in bad:
+        with pytest.raises(InvalidArgument) as info:
+            TransformerWeights(**{**good, **change})
+        message = str(info.value)
+        assert message.startswith(name) and message[len(name)] in " =", (name, message)
+    small_ff = FeedForwardWeights(np.eye(1), np.zeros(1), np.eye(1), np.zeros(1))
+    with pytest.raises(InvalidArgument, match=r"^ff_post\[0\] acts on dimension 1: expected d=2"):
+        TransformerWeights(**good, ff_post=(small_ff,))
