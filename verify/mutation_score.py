@@ -482,9 +482,6 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.kernels.polynomial.xǁExpPolynomialǁ__call____mutmut_3':
         ('np.zeros_like(np.asarray(None, dtype=np.float64))',
          "a 0-d float64 zero broadcasts to x's shape on the first Horner step"),
-    'core.kernels.polynomial.x__inverse_factorial__mutmut_6':
-        ('if k < 170 else',
-         'at k = 170, 1.0/170! equals the correctly rounded value (checked)'),
     'core.kernels.polynomial.x_sampled_relative_error__mutmut_14':
         ('[+1.0, 1.0]])',
          '-R is sampled anyway: cos(pi) is exactly -1.0 in float64'),
