@@ -226,3 +226,20 @@ def test_nonfinite_reals_are_refused_by_name() -> None:
                 arg(value)
             assert str(info.value).startswith(f"{arg.name}="), (arg.label, str(info.value))
 
+
+
+def test_range_refusals_state_whether_the_end_is_allowed() -> None:
+    """``check_real`` says ``>=``/``<=`` for a closed end and ``>``/``<`` for an open one,
+    so a refusal tells the caller whether the end itself is allowed."""
+    from core.errors import InvalidArgument
+    from core.validation import check_real
+
+    cases = [(dict(low=0.0), -1.0, "x=-1.0: must be >= 0.0"),
+             (dict(low=0.0, low_open=True), 0.0, "x=0.0: must be > 0.0"),
+             (dict(high=1.0), 2.0, "x=2.0: must be <= 1.0"),
+             (dict(high=1.0, high_open=True), 1.0, "x=1.0: must be < 1.0")]
+    for bounds, value, message in cases:
+        with pytest.raises(InvalidArgument) as info:
+            check_real("x", value, **bounds)
+        assert str(info.value) == message
+    assert check_real("x", 0.0, low=0.0) == 0.0 and check_real("x", 1, high=1.0) == 1.0
