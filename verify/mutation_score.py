@@ -128,6 +128,10 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "core.weights.xǁTransformerWeightsǁdigest__mutmut_4":
         ("self.pos is None)", "flips one boolean of the digest's header: equal weights "
                               "still get equal digests and different weights different ones"),
+    'core.weights.x_as_float64_matrix__mutmut_16':
+        ('arr.shape[+1] != cols',
+         'every caller passing cols has ndim = 2 (ndim=1 callers pass rows only): axis 1 is '
+         'axis -1'),
     "core.weights.xǁTransformerWeightsǁrounded_to__mutmut_1":
         ("astype(dtype).astype(None)", "numpy's astype(None) is float64"),
     "core.kernels.model_forward.x__row_sum_upper__mutmut_13":
