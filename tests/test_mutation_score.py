@@ -28,6 +28,8 @@ def test_score_by_module_counts_kills_survivors_and_equivalents(tmp_path: Path) 
     assert by["core.kernels.plan"].killed == 2 and by["core.kernels.plan"].scored == 3
     assert by["core.kernels.plan"].score == pytest.approx(200 / 3)
     assert by["core.bounds"].scored == 1 and by["core.bounds"].score == 0.0   # no tests
+    assert by["core.kernels.plan"].floor == pytest.approx(200 / 4)     # mutant 4 unchecked
+    assert by["TOTAL"].floor == pytest.approx(200 / 5)
     assert by["TOTAL"].survivors == ["core.bounds.x_g__mutmut_2",
                                      "core.kernels.plan.x_f__mutmut_2"]
     with pytest.raises(HarnessError, match="no longer exist"):
@@ -63,3 +65,14 @@ def test_equivalent_fragment_is_looked_up_in_the_whole_function(tmp_path: Path) 
     check_equivalent(tmp_path, {"core.sizes.x_f__mutmut_1": ("if e > 0.999:", "capped")})
     with pytest.raises(HarnessError, match="re-judge"):
         check_equivalent(tmp_path, {"core.sizes.x_f__mutmut_1": ("e >= 1.999", "next one")})
+
+
+def test_report_states_the_floor_while_mutants_are_unchecked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("verify.mutation_score.EQUIVALENT", {})
+    _meta(tmp_path, "bounds", {"core.bounds.x_g__mutmut_1": 1, "core.bounds.x_g__mutmut_2": 1,
+                               "core.bounds.x_g__mutmut_3": 1, "core.bounds.x_g__mutmut_4": None})
+    assert main(["--mutants-dir", str(tmp_path)]) == 0
+    assert "1 mutants not yet checked: if all of them survived, the total would be 75.0%" \
+        in capsys.readouterr().out

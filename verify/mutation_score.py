@@ -745,6 +745,12 @@ class ModuleScore:
     def score(self) -> float | None:
         return 100.0 * self.killed / self.scored if self.scored else None
 
+    @property
+    def floor(self) -> float | None:
+        """The score if every mutant not yet checked survived: a bound that holds now."""
+        scored = self.scored + self.counts["not checked"]
+        return 100.0 * self.killed / scored if scored else None
+
 
 def load_statuses(mutants_dir: Path) -> dict[str, str]:
     """``{mutant name: status}`` from every ``*.meta`` file under ``mutants_dir/core``."""
@@ -854,6 +860,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mutation_score: error: {exc}", file=sys.stderr)
         return 2
     print(_table(rows))
+    total = rows[-1]
+    if total.counts["not checked"] and total.floor is not None:
+        print(f"{total.counts['not checked']} mutants not yet checked: if all of them "
+              f"survived, the total would be {total.floor:.1f}%")
     if args.survivors:
         for name in rows[-1].survivors:
             print(f"  survived: {name}")
