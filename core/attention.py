@@ -1,4 +1,4 @@
-"""The one exact attention reference (THEORY.md §1 and §3).
+"""The one exact attention reference (docs/theory.md §1 and §3).
 
 Tokens are columns. For queries ``Q ∈ R^{s×m}``, keys ``K ∈ R^{s×n}`` and values
 ``V ∈ R^{d_v×n}`` the reference computes
@@ -6,7 +6,7 @@ Tokens are columns. For queries ``Q ∈ R^{s×m}``, keys ``K ∈ R^{s×n}`` and 
     Att = V · softmax_col(β Kᵀ Q)            shape (d_v, m),
 
 where ``softmax_col`` normalises each column over the ``n`` keys. Every other module that
-needs exact attention imports :func:`exact_attention` from here (DESIGN.md: one reference,
+needs exact attention imports :func:`exact_attention` from here (docs/design.md: one reference,
 never drifting copies). Long sequences are processed in query chunks so that peak memory is
 ``O(n · chunk)`` instead of ``O(n²)``.
 """
@@ -53,7 +53,7 @@ def exact_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: flo
         V: values, shape ``(d_v, n)``.
         beta: score scale ``β > 0`` (``1/√s`` in practice, ``1/d`` in Alman–Song).
         last: if given, only the last ``last`` query columns are computed (prompt-tuning
-            readout of THEORY.md §3, "only the last L").
+            readout of docs/theory.md §3, "only the last L").
         query_chunk: query columns per block; peak extra memory is ``n · query_chunk``.
 
     Returns:

@@ -1,4 +1,4 @@
-"""Capacity lower bound of prompt tuning (THEORY.md §2, claim LB; our formalisation).
+"""Capacity lower bound of prompt tuning (docs/theory.md §2, claim LB; our formalisation).
 
 The counting argument, with the constants we verify:
 

@@ -1,6 +1,6 @@
 """Empirical capacity: how long a soft prompt gradient descent needs to memorise random data.
 
-**Empirical, not evidence for or against the theorems** (THEORY.md §2, M and LB; paper
+**Empirical, not evidence for or against the theorems** (docs/theory.md §2, M and LB; paper
 labels ``thm:PT_memo`` and the capacity lower bound). For each setting ``(d, L, N, ε)`` a
 seeded random dataset (inputs uniform in ``[0, 1]^{d×L}``, labels uniform in
 ``[0, 1]^{d×L}``) is fitted by :func:`core.prompt_tuning.train_prompt` (Adam, exact

@@ -1,4 +1,4 @@
-"""The one error family of ptlimits (DESIGN.md, "One error family").
+"""The one error family of ptlimits (docs/design.md, "One error family").
 
 Every error the harness raises on purpose derives from :class:`HarnessError`, so a caller
 can catch all of them at once; each also derives from the built-in exception a Python user

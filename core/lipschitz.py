@@ -1,6 +1,6 @@
 """C-Lipschitz target families f: [0,1]^{d×L} → [0,1]^{d×L} with known constants.
 
-THEORY.md §1 and §2 (claim U, paper label ``thm:PT_uni_multi_layer_FF2``): a target is
+docs/theory.md §1 and §2 (claim U, paper label ``thm:PT_uni_multi_layer_FF2``): a target is
 C-Lipschitz when ``‖f(X) − f(X')‖_max ≤ C ‖X − X'‖_max``. Every family here carries a
 constant that is *proved* from its stored float64 parameters (checked in exact rational
 arithmetic when the target is built), and a witness pair on which the constant is attained

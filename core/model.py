@@ -1,6 +1,6 @@
 """The one-layer, one-head prompt-tuned transformer τ_P as a ``torch.nn.Module``.
 
-THEORY.md §1:
+docs/theory.md §1:
 
     τ_P(X) = (FF_post ∘ Attn ∘ FF_pre)([P, X] + E)[:, L_p:]
     Attn(Z) = Z + W_O W_V Z · softmax_col(β (W_K Z)ᵀ (W_Q Z))
@@ -32,7 +32,7 @@ def feed_forward(z: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.
 
 
 class PromptTunedTransformer(nn.Module):
-    """τ of THEORY.md §1 with frozen weights, evaluated in float32 or float64.
+    """τ of docs/theory.md §1 with frozen weights, evaluated in float32 or float64.
 
     Args:
         weights: the frozen weights (float64; rounded to ``dtype`` on construction).

@@ -1,6 +1,6 @@
 """Pure-mpmath twin of :class:`core.model.PromptTunedTransformer` at any precision.
 
-The twin evaluates THEORY.md §1 from the same :class:`~core.weights.TransformerWeights`
+The twin evaluates docs/theory.md §1 from the same :class:`~core.weights.TransformerWeights`
 with every operation in ``mpmath`` at ``dps`` decimal digits. It is written independently
 of the torch code (plain loops, its own softmax) so that a bug in one is not mirrored in the
 other. Oracle discipline (SciPy's mpmath tests): everything runs inside

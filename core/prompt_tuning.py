@@ -1,7 +1,7 @@
 """Prompt tuning of the one-layer model, with exact or polynomial-method attention.
 
 Paper labels ``thm:inference_linear`` (the kernel) and ``thm:PT_memo`` (what training
-tries to reach); THEORY.md §1 (the model) and §3 (the kernel). Only the soft prompt ``P``
+tries to reach); docs/theory.md §1 (the model) and §3 (the kernel). Only the soft prompt ``P``
 ``(d, L_p)`` is trained; every weight of τ stays frozen.
 
 Loss: mean squared error ``ℓ(P) = mean_{i,a,j} (τ_P(X_i)_{aj} − Y_i,{aj})²`` over ``N``
@@ -293,7 +293,7 @@ def _check_options(steps: object, lr: object, optimizer: object, out_of_regime: 
                               f"{OUT_OF_REGIME_POLICIES}")
     if out_of_regime == "replan" and not callable(certifier):
         raise InvalidArgument(f"certifier={short_repr(certifier)}: out_of_regime='replan' "
-                              "needs a certifier (e.g. verify.certify.certify_polynomial)")
+                              "needs a certifier (e.g. core.kernels.certify.certify_polynomial)")
     margin = check_real("replan_margin", replan_margin, low=1.0)
     target = None if target_error is None else check_real("target_error", target_error,
                                                           low=0.0)
@@ -316,7 +316,7 @@ def train_prompt(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor
         plan: certified kernel plan, or ``None`` for exact attention.
         full: loss over all ``n`` columns (needs ``Y`` of width ``n``).
         out_of_regime: ``"raise"``, ``"replan"`` or ``"exact"`` (module docstring).
-        certifier: for ``"replan"`` (``verify.certify.certify_polynomial``).
+        certifier: for ``"replan"`` (``core.kernels.certify.certify_polynomial``).
         replan_margin: the new plan covers ``B·replan_margin`` (``>= 1``).
         target_error: stop once ``max |τ_P(X) − Y| <= target_error``.
         query_chunk, kernel_chunk: chunk sizes of the exact and the fast attention.

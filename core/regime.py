@@ -1,4 +1,4 @@
-"""The soft-prompt-induced norm regime ``B`` against ``√log n`` (THEORY.md §3).
+"""The soft-prompt-induced norm regime ``B`` against ``√log n`` (docs/theory.md §3).
 
 Paper labels ``thm:inference_linear`` (below the threshold) and
 ``thm:forward_efficiency_threshold`` (at it). For a frozen model τ, prompt ``P`` and input

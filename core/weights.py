@@ -1,4 +1,4 @@
-"""Frozen weights of the one-layer, one-head prompt-tuned transformer (THEORY.md §1).
+"""Frozen weights of the one-layer, one-head prompt-tuned transformer (docs/theory.md §1).
 
 The weights live here as float64 NumPy arrays so that the torch model
 (:mod:`core.model`) and the mpmath twin (:mod:`core.mp_twin`) evaluate *the same* numbers.
@@ -73,7 +73,7 @@ class FeedForwardWeights:
 
 @dataclass(frozen=True)
 class TransformerWeights:
-    """All frozen weights of τ (THEORY.md §1). Only the prompt ``P`` is free.
+    """All frozen weights of τ (docs/theory.md §1). Only the prompt ``P`` is free.
 
     Attributes:
         w_q, w_k, w_v: ``(s, d)`` projections.

@@ -1,4 +1,4 @@
-"""The Claim record: one checkable statement of THEORY.md (learned from PyTorch's OpInfo).
+"""The Claim record: one checkable statement of docs/theory.md (learned from PyTorch's OpInfo).
 
 Generic code iterates over the registry of claims: pytest templates, the audit and the
 regression runner. Adding a theorem means adding a record, not a test file.
@@ -33,10 +33,10 @@ __all__ = [
     "instance_to_json",
 ]
 
-#: Evidence levels, weakest first (THEORY.md §4).
+#: Evidence levels, weakest first (docs/theory.md §4).
 EVIDENCE_LEVELS: tuple[str, ...] = ("sampled", "oracle", "exhaustive", "certified")
 
-#: THEORY.md headings a claim may check; ``MODEL`` is §1.
+#: docs/theory.md headings a claim may check; ``MODEL`` is §1.
 THEORY_REFS: tuple[str, ...] = (
     "MODEL", "U", "CM", "M", "LB", "T", "K1", "K2", "K3", "K4", "K5", "K6", "K7")
 
@@ -95,7 +95,7 @@ class Claim:
 
     Attributes:
         id: snake_case identifier; the pytest id and the report key.
-        theory_ref: the THEORY.md heading it checks (one of :data:`THEORY_REFS`).
+        theory_ref: the docs/theory.md heading it checks (one of :data:`THEORY_REFS`).
         paper_ref: the paper label it mirrors (e.g. ``thm:inference_linear``) or
             ``"§1 (model definition)"`` for definitions.
         statement: one sentence saying what holds.

@@ -1,4 +1,4 @@
-"""Claims about the capacity lower bound (THEORY.md §2, claim LB; label ``thm:PT_memo``).
+"""Claims about the capacity lower bound (docs/theory.md §2, claim LB; label ``thm:PT_memo``).
 
 See :mod:`core.bounds` for the argument and its constants. Three checks:
 

@@ -1,4 +1,4 @@
-"""Claims about the polynomial-method kernel (THEORY.md §3: K1–K7 and T).
+"""Claims about the polynomial-method kernel (docs/theory.md §3: K1–K7 and T).
 
 Paper labels ``thm:inference_linear`` (K) and ``thm:forward_efficiency_threshold`` (T).
 Conventions: tokens are columns, scores are ``β kᵀq``, ``B = max(‖Q‖_max, ‖K‖_max)`` and
@@ -35,14 +35,14 @@ from core.kernels import (
     polynomial_attention_with_info,
     taylor_degree_from_remainder,
 )
+from core.kernels.certify import certify_polynomial
 from core.kernels.op_count import count_operations
 from core.kernels.plan import KernelPlan
 from core.model import PromptTunedTransformer
+from core.oracles import attention_oracle, converged, model_oracle
 from core.regime import measure_regime
 from core.weights import TransformerWeights
-from verify.certify import certify_polynomial
-from verify.oracles import attention_oracle, converged, model_oracle
-from verify.tolerances import tolerance_for
+from properties.tolerances import tolerance_for
 
 from .claim import Claim, Outcome
 from .strategies import build_model_case

@@ -1,4 +1,4 @@
-"""Claim M (THEORY.md §2, ``thm:PT_memo``) and the LB link for constructive prompt lengths.
+"""Claim M (docs/theory.md §2, ``thm:PT_memo``) and the LB link for constructive prompt lengths.
 
 The memorising τ is the universal route-B τ (:mod:`core.constructions.memorise`); every
 output is evaluated exactly in rational arithmetic (:meth:`UniversalTransformer.
@@ -114,7 +114,7 @@ def measure_mp_twin(inst: MemoriseInstance) -> Outcome:
 
     ``dps = max(15, ⌈bits·log₁₀2⌉ + 5)`` (the twin's floor is 15) from the τ's reported
     ``precision_bits``, and ``dps + 15``;
-    error: the largest ``|twin − Y|`` over both; bound: ``10^-(dps−10)`` (THEORY.md §2, M).
+    error: the largest ``|twin − Y|`` over both; bound: ``10^-(dps−10)`` (docs/theory.md §2, M).
     """
     ut = memoriser_of(inst)
     X, Y = dataset_of(inst, ut)
@@ -262,7 +262,7 @@ CLAIMS: tuple[Claim, ...] = (
                                   MemoriseInstance(seed=32, N=2, d=1, L=2),
                                   MemoriseInstance(seed=33, N=4, d=2, L=1)],
         measure=measure_mp_twin,
-        bound_source="THEORY.md §2 M: equality up to the working precision, 10^-(dps-10)",
+        bound_source="docs/theory.md §2 M: equality up to the working precision, 10^-(dps-10)",
         draws=0.25),
     Claim(
         id="memorise_real_labels_within_half_step", theory_ref="M", paper_ref=_PAPER,

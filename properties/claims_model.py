@@ -1,4 +1,4 @@
-"""Claims about the model itself (THEORY.md §1, ``theory_ref="MODEL"``).
+"""Claims about the model itself (docs/theory.md §1, ``theory_ref="MODEL"``).
 
 These pin down the definition every later claim relies on: the torch model agrees with its
 independent mpmath twin, the attention reference agrees with an mpmath oracle and with a
@@ -13,9 +13,9 @@ import torch
 
 from core.attention import exact_attention, softmax_columns
 from core.model import PromptTunedTransformer
-from verify.compare import compare_arrays
-from verify.oracles import attention_oracle, model_oracle
-from verify.tolerances import tolerance_for
+from core.oracles import attention_oracle, model_oracle
+from properties.compare import compare_arrays
+from properties.tolerances import tolerance_for
 
 from .claim import Claim, Outcome
 from .strategies import (

@@ -1,9 +1,9 @@
 """Claims about prompt tuning through the polynomial-method kernel (docs/training.md).
 
-Paper label ``thm:inference_linear`` applied to the backward pass; THEORY.md §3, K7 (the
+Paper label ``thm:inference_linear`` applied to the backward pass; docs/theory.md §3, K7 (the
 whole model with the kernel inside). The gradient of the mean-squared-error loss with
 respect to the soft prompt, computed through the kernel, is compared with the exact float64
-gradient, entrywise, against the bound of :func:`core.kernels.gradient_bound.
+gradient, entrywise, against the bound of :func:`core.gradient_bound.
 prompt_gradient_bound`, which uses the certified ``ε`` of ``p ≈ exp`` and the certified
 ``ε'`` of ``p' ≈ exp`` (both arb certificates on ``[−R, R]``).
 """
@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
+from core.gradient_bound import certified_derivative_eps, prompt_gradient_bound
 from core.kernels import plan_kernel
-from core.kernels.gradient_bound import certified_derivative_eps, prompt_gradient_bound
+from core.kernels.certify import certify_derivative, certify_polynomial
 from core.kernels.plan import KernelPlan
 from core.model import PromptTunedTransformer
 from core.prompt_tuning import prompt_gradient
-from verify.certify import certify_derivative, certify_polynomial
 
 from .claim import Claim, Outcome
 from .strategies_training import (

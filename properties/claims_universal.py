@@ -1,8 +1,8 @@
-"""Claims U and CM (THEORY.md §2): universality by prompt alone, contextual mapping.
+"""Claims U and CM (docs/theory.md §2): universality by prompt alone, contextual mapping.
 
 Paper labels: ``thm:PT_uni_multi_layer_FF2`` (deep FF_post), ``thm:PT_uni_two_layer_FF2``
 (one wide FF_post layer); CM is the any-rank contextual-mapping step inside them (our
-formalisation, THEORY.md §2). The construction is route B (:mod:`core.constructions`).
+formalisation, docs/theory.md §2). The construction is route B (:mod:`core.constructions`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from hypothesis import target
 from hypothesis.control import currently_in_test_context
 
 from core.constructions import Float64Untrusted, build_prompt, build_universal, cell_index
+from core.constructions.certify import certify_universal
 from core.constructions.contextual import contextual_separation
 from core.errors import ConstructionTooLarge
 from core.lipschitz import LipschitzTarget
 from core.mp_twin import mp_forward
-from verify.certify_universal import certify_universal
 
 from .claim import Claim, Outcome
 from .strategies_universal import (
@@ -449,7 +449,7 @@ CLAIMS: tuple[Claim, ...] = (
         id="universal_attention_norm_inside_efficient_regime", theory_ref="CM",
         paper_ref=_CM,
         statement="The route-B constructions induce keys and queries of norm B = 0, inside "
-                  "the efficient regime B = o(√log n) of THEORY.md §3.",
+                  "the efficient regime B = o(√log n) of docs/theory.md §3.",
         evidence="sampled", instance_type=UniversalInstance, strategy=universal_instances,
         reference_points=_u_points, measure=measure_norm_regime,
         bound_source="√(ln n), n = L_p + L", draws=0.25),

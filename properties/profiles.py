@@ -1,4 +1,4 @@
-"""Hypothesis profiles (DESIGN.md: run budgets by profile, never by editing tests).
+"""Hypothesis profiles (docs/design.md: run budgets by profile, never by editing tests).
 
 - ``dev``: the default on a workstation; random, 20 examples, with the example database.
 - ``ci``: 20 examples, derandomised — or, where the example database exists, replaying it

@@ -2,7 +2,7 @@
 
 Strategies draw small frozen *instances* (parameters plus a seed); the arrays are built
 deterministically from the seed by the ``build_*`` functions, so an instance prints in one
-line and replays exactly (DESIGN.md: "large arrays built from a drawn seed").
+line and replays exactly (docs/design.md: "large arrays built from a drawn seed").
 Plural nouns name what a strategy produces.
 """
 
@@ -43,7 +43,7 @@ def seeds() -> st.SearchStrategy[int]:
 
 @dataclass(frozen=True)
 class ModelInstance:
-    """Parameters of one (weights, prompt, input) draw for the model of THEORY.md §1.
+    """Parameters of one (weights, prompt, input) draw for the model of docs/theory.md §1.
 
     ``weight_scale`` multiplies weights drawn with entries ``N(0, 1/d)``; inputs ``X`` are
     uniform on ``[0, 1]^{d×L}``; prompt entries are ``N(0, 1)``.
@@ -116,7 +116,7 @@ def build_model_case(inst: ModelInstance) -> ModelCase:
     return ModelCase(weights=weights, X=X, P=P)
 
 
-# --- bounded-norm attention inputs (THEORY.md §3 norm regime) ------------------------------
+# --- bounded-norm attention inputs (docs/theory.md §3 norm regime) ------------------------------
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class AttentionInstance:
 def attention_instances(*, max_n: int = 12, max_B: float = 3.0,
                         patterns: tuple[str, ...] = ("uniform", "signs"),
                         ) -> st.SearchStrategy[AttentionInstance]:
-    """Attention draws with ``‖Q‖_max, ‖K‖_max <= B`` (the norm promise of THEORY.md §3)."""
+    """Attention draws with ``‖Q‖_max, ‖K‖_max <= B`` (the norm promise of docs/theory.md §3)."""
     return st.builds(
         AttentionInstance,
         seed=seeds(), s=st.integers(1, 6), d_v=st.integers(1, 4),

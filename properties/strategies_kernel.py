@@ -1,7 +1,7 @@
-"""Hypothesis strategies and builders for the kernel claims K1–K7 (THEORY.md §3).
+"""Hypothesis strategies and builders for the kernel claims K1–K7 (docs/theory.md §3).
 
 Instances are frozen dataclasses of JSON-able parameters plus a seed; arrays are built from
-the seed (DESIGN.md). Every strategy stays inside the regime the float64 kernel is built for
+the seed (docs/design.md). Every strategy stays inside the regime the float64 kernel is built for
 (``R = β·s·B² <= R_MAX``) so that a failure means a bug, not an out-of-regime input; the
 out-of-regime refusals are unit-tested separately.
 """

@@ -1,4 +1,4 @@
-"""Hypothesis strategies and builders for claim M (THEORY.md §2, ``thm:PT_memo``).
+"""Hypothesis strategies and builders for claim M (docs/theory.md §2, ``thm:PT_memo``).
 
 An instance is ``(seed, N, d, L, labels)``; τ is :func:`core.constructions.memorise.
 build_memoriser` of ``(N, d, L)`` (cached), and the dataset is built from the seed:

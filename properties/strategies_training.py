@@ -1,7 +1,7 @@
 """Hypothesis strategies and builders for the prompt-tuning gradient claim (docs/training.md).
 
 An instance is a small frozen model without ``FF_post`` (the gradient bound needs none; see
-:mod:`core.kernels.gradient_bound`), ``N`` inputs ``X`` in ``[0, 1]``, targets ``Y`` and a
+:mod:`core.gradient_bound`), ``N`` inputs ``X`` in ``[0, 1]``, targets ``Y`` and a
 prompt ``P``, all built in float64 from the instance's seed. Two patterns:
 
 - ``"random"``: weights as :func:`properties.strategies.build_model_case` (``FF_pre``,

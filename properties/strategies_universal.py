@@ -1,4 +1,4 @@
-"""Hypothesis strategies and builders for claims U and CM (THEORY.md §2).
+"""Hypothesis strategies and builders for claims U and CM (docs/theory.md §2).
 
 Instances are frozen dataclasses of JSON-able parameters plus a seed; τ, prompts, targets
 and inputs are built from them deterministically. Built transformers are cached by their
@@ -203,7 +203,7 @@ def too_large_instances() -> st.SearchStrategy[TooLargeInstance]:
 
 @dataclass(frozen=True)
 class ContextualInstance:
-    """Vocabulary sizes, lengths and rank of a softmax contextual map (THEORY.md §2, CM)."""
+    """Vocabulary sizes, lengths and rank of a softmax contextual map (docs/theory.md §2, CM)."""
 
     seed: int
     d: int

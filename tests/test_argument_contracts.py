@@ -24,6 +24,7 @@ from core.constructions.contextual import contextual_separation
 from core.constructions.memorise import memorisation_lower_bound, memorisation_request
 from core.constructions.sizes import plan_universal
 from core.errors import InvalidArgument
+from core.kernels.certify import certify_polynomial
 from core.kernels.features import feature_rank, loose_rank
 from core.kernels.peers import favor_plus_attention, sdpa_attention
 from core.kernels.phase import log_rank_over_n, taylor_degree_log
@@ -38,7 +39,6 @@ from core.kernels.polynomial import (
 )
 from core.lipschitz import make_target
 from core.packing import BumpPacking
-from verify.certify import certify_polynomial
 
 NEXT_BELOW_1 = math.nextafter(1.0, 0.0)
 

@@ -20,9 +20,9 @@ from core.model import PromptTunedTransformer
 from core.mp_twin import mp_forward
 from core.validation import check_fits_in_memory
 from core.weights import FeedForwardWeights, TransformerWeights
+from properties.compare import compare_arrays
 from properties.strategies import ModelInstance, build_model_case
-from verify.compare import compare_arrays
-from verify.tolerances import Tol, tolerance_for
+from properties.tolerances import Tol, tolerance_for
 
 F64 = torch.float64
 _CASE = build_model_case(ModelInstance(seed=1, d=2, s=2, L=3, Lp=2))
@@ -133,7 +133,7 @@ CASES = [
 
 def _plan():  # type: ignore[no-untyped-def]
     from core.kernels import plan_kernel
-    from verify.certify import certify_polynomial
+    from core.kernels.certify import certify_polynomial
 
     return plan_kernel(s=2, B=0.5, beta=0.5, eps=1e-6, certifier=certify_polynomial)
 
@@ -147,7 +147,7 @@ def _kernel(Q: torch.Tensor, plan: object = None) -> object:
 
 def _plan_with(**kw: object) -> object:
     from core.kernels import plan_kernel
-    from verify.certify import certify_polynomial
+    from core.kernels.certify import certify_polynomial
 
     args: dict[str, object] = dict(s=2, B=0.5, beta=0.5, eps=1e-6)
     args.update(kw)

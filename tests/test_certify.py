@@ -1,4 +1,4 @@
-"""Unit tests of the arb certificate (verify.certify, K1)."""
+"""Unit tests of the arb certificate (core.kernels.certify, K1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flint import ctx
 
 from core.errors import InvalidArgument
 from core.kernels import ExpPolynomial, exp_polynomial
-from verify.certify import Certificate, certify_polynomial
+from core.kernels.certify import Certificate, certify_polynomial
 
 
 def _relative_error(poly: ExpPolynomial, x: float) -> mpmath.mpf:

@@ -16,7 +16,7 @@ from core.kernels import (
     polynomial_attention,
     polynomial_attention_with_info,
 )
-from verify.certify import certify_polynomial
+from core.kernels.certify import certify_polynomial
 
 S, D_V, N = 4, 3, 300
 

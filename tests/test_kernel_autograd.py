@@ -1,5 +1,5 @@
 """Gradients through the fast kernel reach the prompt P, and match exact attention's within a
-derived first-order bound (float64 only, as NOTES.md advises for gradient checks).
+derived first-order bound (float64 only, as docs/theory.md §6 advises for gradient checks).
 
 Derivation. Take ``L = Σ_j ⟨C_j, Att_j⟩`` for a fixed ``C``; write the scores ``x_ij = β
 k_iᵀq_j``, exact weights ``w_ij = e^{x_ij}/Σ_i e^{x_ij}``, ``a_ij = C_jᵀ v_i`` and
@@ -28,11 +28,11 @@ from torch.autograd.functional import jacobian
 
 from core.kernels import ExpPolynomial, forward_with_polynomial_attention, plan_kernel
 from core.kernels import polynomial_attention as fast_attention
+from core.kernels.certify import certify_polynomial
 from core.model import PromptTunedTransformer
 from core.regime import attention_inputs
 from properties.strategies import ModelInstance, build_model_case
-from verify.certify import certify_polynomial
-from verify.tolerances import tolerance_for
+from properties.tolerances import tolerance_for
 
 
 def _derivative_eps(plan) -> float:  # type: ignore[no-untyped-def]
@@ -109,7 +109,7 @@ def test_kernel_passes_gradcheck() -> None:
                                     (Q, K, V))
 
 
-# --- the gradient-gap bound (core.kernels.gradient_bound) against docs/training.md -----------
+# --- the gradient-gap bound (core.gradient_bound) against docs/training.md -----------
 #
 # The bound is a formula; a test that only checks "gap <= bound" cannot notice a bound made
 # looser. So the formula of docs/training.md (steps 1-9) is written out again below, entry by
@@ -256,7 +256,7 @@ def _gb_points() -> list:
 def test_gradient_bound_is_the_documented_formula(index: int) -> None:
     """Kernel part, rounding part, their sum and the scalar ingredients (ρ, ρ', κ, ξ,
     δ_att) equal docs/training.md's formulas recomputed in mpmath, within γ_K; float64."""
-    from core.kernels.gradient_bound import prompt_gradient_bound
+    from core.gradient_bound import prompt_gradient_bound
 
     inst = _gb_points()[index]
     case, plan, eps_d = _gb_case(inst)
@@ -282,7 +282,7 @@ def test_gradient_bound_refuses_what_it_cannot_bound() -> None:
     infinite or negative, and ``ε + ρ >= 1`` (the normaliser may vanish) are refused by
     name; ``ε' = 0`` is a valid certificate and enters ``ξ`` as ``(ε̃ + ρ')/(1 − ε̃)``."""
     from core.errors import InvalidArgument
-    from core.kernels.gradient_bound import prompt_gradient_bound
+    from core.gradient_bound import prompt_gradient_bound
     from core.weights import TransformerWeights
 
     case, plan, eps_d = _gb_case(_gb_points()[0])
@@ -339,7 +339,7 @@ def test_derivative_rounding_is_the_documented_formula() -> None:
     step 9a), recomputed in exact rationals for float64 and float32; ``inf`` once N'u >= 1."""
     from fractions import Fraction
 
-    from core.kernels.gradient_bound import derivative_rounding
+    from core.gradient_bound import derivative_rounding
 
     plan = plan_kernel(s=2, B=0.7, beta=0.9, eps=1e-5, method="chebyshev",
                        certifier=certify_polynomial)
@@ -364,7 +364,7 @@ def test_derivative_certificate_without_a_verdict_is_refused_by_name() -> None:
     from types import SimpleNamespace
 
     from core.errors import InvalidArgument
-    from core.kernels.gradient_bound import certified_derivative_eps
+    from core.gradient_bound import certified_derivative_eps
 
     plan = plan_kernel(s=1, B=0.5, beta=1.0, eps=1e-6, certifier=certify_polynomial)
     with pytest.raises(InvalidArgument, match="verdict=None"):
@@ -375,7 +375,7 @@ def test_gradient_bound_grows_with_eps_derivative_and_averages_over_samples() ->
     """Properties of the formula: the kernel part grows with ``ε'`` (through ``ξ``) while
     the rounding part only through ``(1 + ξ)``; repeating one sample ``N`` times gives the
     one-sample bound (per-sample bounds add up, each with ``c = 1/(N·d·m)``)."""
-    from core.kernels.gradient_bound import prompt_gradient_bound
+    from core.gradient_bound import prompt_gradient_bound
 
     inst = _gb_points()[0]
     case, plan, eps_d = _gb_case(inst)
@@ -396,8 +396,8 @@ def test_gradient_bound_refuses_a_plan_whose_b_does_not_cover_every_sample() -> 
     """The bound needs every sample's scores inside ``[−R, R]``: a plan whose ``B`` is below
     some sample's measured ``B`` is refused by name; one at exactly the largest is accepted."""
     from core.errors import InvalidArgument
+    from core.gradient_bound import prompt_gradient_bound
     from core.kernels.fast_attention import measured_norm
-    from core.kernels.gradient_bound import prompt_gradient_bound
     from core.regime import attention_inputs
 
     case, plan, eps_d = _gb_case(_gb_points()[0])

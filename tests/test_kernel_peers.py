@@ -21,7 +21,7 @@ from core.kernels import (
 )
 from core.kernels.peers import _directions
 from core.kernels.phase import taylor_degree_log
-from verify.tolerances import tolerance_for
+from properties.tolerances import tolerance_for
 
 
 def _inputs(n: int = 64, s: int = 4, B: float = 0.5) -> tuple[torch.Tensor, ...]:

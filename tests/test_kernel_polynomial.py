@@ -20,9 +20,9 @@ from core.kernels import (
     taylor_degree_from_remainder,
     taylor_remainder_bound,
 )
-from verify.certify import certify_polynomial
+from core.kernels.certify import certify_polynomial
 
-# NOTES.md, measured minimal degrees (Taylor / Chebyshev)
+# docs/theory.md §6, measured minimal degrees (Taylor / Chebyshev)
 NOTES_DEGREES = [
     (0.25, 1e-6, 5, 4),
     (1.0, 1e-6, 9, 7),

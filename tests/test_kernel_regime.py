@@ -12,12 +12,12 @@ import torch
 
 from core.errors import ConstructionTooLarge, InvalidArgument
 from core.kernels import feed_forward_lipschitz, forward_with_polynomial_attention, plan_kernel
+from core.kernels.certify import certify_polynomial
 from core.kernels.phase import log_rank_over_n
 from core.model import PromptTunedTransformer, feed_forward
 from core.regime import attention_inputs, measure_regime
 from core.weights import FeedForwardWeights
 from properties.strategies import ModelInstance, build_model_case
-from verify.certify import certify_polynomial
 
 
 def _model(**kw: object) -> tuple[PromptTunedTransformer, torch.Tensor, torch.Tensor]:

@@ -11,7 +11,7 @@ import torch
 
 from core.errors import InvalidArgument
 from core.lipschitz import FAMILIES, make_target, max_norm_ratio
-from verify.tolerances import tolerance_for
+from properties.tolerances import tolerance_for
 
 SHAPES = [(1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]
 

@@ -10,10 +10,10 @@ import pytest
 
 from core.errors import ClaimViolation
 from core.mp_twin import mp_forward, to_float64
+from core.oracles import PRECISIONS, attention_oracle, converged, model_oracle
+from properties.compare import compare_arrays
 from properties.strategies import ModelInstance, build_model_case
-from verify.compare import compare_arrays
-from verify.oracles import PRECISIONS, attention_oracle, converged, model_oracle
-from verify.tolerances import Tol, tolerance_for
+from properties.tolerances import Tol, tolerance_for
 
 
 def test_model_oracle_leaves_global_precision_unchanged() -> None:

@@ -1,6 +1,6 @@
 """Prompt tuning through the kernel (core.prompt_tuning), the gradient-gap bound
-(core.kernels.gradient_bound), the derivative certificate (verify.certify), and planted bugs
-that the gradient claim must catch. Float64 throughout, as NOTES.md advises for gradients."""
+(core.gradient_bound), the derivative certificate (core.kernels.certify), and planted bugs
+that the gradient claim must catch. Float64 throughout, as docs/theory.md §6 advises for gradients."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import torch
 
 import core.prompt_tuning as pt
 from core.errors import InvalidArgument, NonFiniteError
+from core.gradient_bound import certified_derivative_eps, prompt_gradient_bound
 from core.kernels import MonomialFeatures, exp_polynomial, plan_kernel
-from core.kernels.gradient_bound import certified_derivative_eps, prompt_gradient_bound
+from core.kernels.certify import certify_derivative, certify_polynomial
 from core.model import PromptTunedTransformer
 from core.prompt_tuning import (
     checkpointed_exact_attention,
@@ -26,7 +27,6 @@ from core.prompt_tuning import (
 from properties.claims_training import TIGHT_POINT, gradient_outcome, plan_for
 from properties.strategies import ModelInstance, build_model_case
 from properties.strategies_training import GradientInstance, build_gradient_case
-from verify.certify import certify_derivative, certify_polynomial
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 
 from core.errors import HarnessError, InvalidArgument
 from core.kernels import eps_for_error, plan_kernel
-from verify.certify import certify_polynomial
+from core.kernels.certify import certify_polynomial
 from verify.cli import main
 from verify.real_models import audit_model, kernel_decision, read_input_ids, threshold_ratio
 

@@ -24,6 +24,7 @@ from core.constructions import (
     sizes_table,
 )
 from core.constructions._pl import Region, layer_from_regions, profiles_of_layer
+from core.constructions.certify import certify_universal, check_structure, float_upper
 from core.constructions.evaluate import compile_exact, exact_forward
 from core.constructions.sizes import UniversalSizes
 from core.constructions.universal import _torch_forward
@@ -31,11 +32,10 @@ from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
 from core.lipschitz import make_target
 from core.model import PromptTunedTransformer
 from core.weights import FeedForwardWeights, TransformerWeights
+from properties.compare import compare_arrays
 from properties.registry import get_claim
 from properties.strategies_universal import UniversalInstance
-from verify.certify_universal import certify_universal, check_structure, float_upper
-from verify.compare import compare_arrays
-from verify.tolerances import tolerance_for
+from properties.tolerances import tolerance_for
 
 SMALL = (1, 2, 1.0, 0.4, 2)           # K=2, M=16, 8 slots, 71 bits
 TRUSTED = (2, 1, 1.0, 0.4, 2)         # 49 bits: float64 is enough

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from core.constructions import build_prompt, build_universal, cell_index
+from core.constructions.certify import certify_universal
 from core.lipschitz import FAMILIES, make_target
-from verify.certify_universal import certify_universal
 
 pytestmark = pytest.mark.slow
 

@@ -54,7 +54,7 @@ __all__ = ["AuditOptions", "audit_claim", "claim_entry", "claim_instances", "cla
 
 SCHEMA_VERSION = 1
 
-#: Printed in every report: T cannot be tested, only illustrated (THEORY.md §3).
+#: Printed in every report: T cannot be tested, only illustrated (docs/theory.md §3).
 CONDITIONAL_NOTE = (
     "Claim T (hardness above the √log n threshold) is conditional on SETH and is not "
     "testable; K6 only illustrates it. Evidence levels: sampled < oracle < exhaustive < "

@@ -51,12 +51,12 @@ from core.kernels import (
     polynomial_attention_with_info,
     sdpa_attention,
 )
+from core.kernels.certify import certify_polynomial
 from core.kernels.phase import crossing_ratio
 from core.model import PromptTunedTransformer
 from core.prompt_tuning import prompt_loss
 from core.weights import TransformerWeights
 
-from .certify import certify_polynomial
 from .report import write_atomically
 
 __all__ = ["BenchConfig", "TrainBenchConfig", "main", "run_capacity_bench", "run_kernel_bench",

@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("claims", help="list the registered claims",
-                       description="List every registered claim: id, THEORY.md heading, "
+                       description="List every registered claim: id, docs/theory.md heading, "
                                    "paper label, evidence level and statement.")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

@@ -92,7 +92,7 @@ def _claim_section(e: dict[str, Any]) -> str:
     trace = f"<details><summary>traceback</summary><pre>{_e(e['traceback'])}</pre></details>" \
         if e.get("traceback") else ""
     return (f"<h3 id='{_e(e['id'])}'><code>{_e(e['id'])}</code> — {_status(e['status'])}</h3>"
-            f"<p>{_e(e['statement'])}</p><p class=muted>THEORY.md {_e(e['theory_ref'])}; "
+            f"<p>{_e(e['statement'])}</p><p class=muted>docs/theory.md {_e(e['theory_ref'])}; "
             f"paper <code>{_e(e['paper_ref'])}</code>; evidence <b>{_e(e['evidence'])}</b>; "
             f"bound from: {_e(e['bound_source'])}; {e['n_checked']} checked, "
             f"{e['n_bad']} bad, {e['seconds']:.2f} s</p>{reason}{stats}{_worst_case(e)}{trace}")

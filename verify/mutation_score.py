@@ -385,37 +385,37 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     'core.lipschitz.x__build_sawtooth__mutmut_13':
         ('rng.permutation(n).astype(None)',
          "numpy's astype(None) is float64"),
-    'core.kernels.gradient_bound.x_certified_derivative_eps__mutmut_19':
+    'core.gradient_bound.x_certified_derivative_eps__mutmut_19':
         ('if not getattr(cert, "derivative", None):',
          'a missing attribute gives None or False: both falsy'),
-    'core.kernels.gradient_bound.x__ff_pre_abs_jacobian__mutmut_20':
+    'core.gradient_bound.x__ff_pre_abs_jacobian__mutmut_20':
         ('torch.eye(d, dtype=None)',
          'an identity of exact 0s and 1s, promoted to float64 by the add'),
-    'core.kernels.gradient_bound.x__ff_pre_abs_jacobian__mutmut_22':
+    'core.gradient_bound.x__ff_pre_abs_jacobian__mutmut_22':
         ('torch.eye(d, )',
          'as mutant 20'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_167':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_167':
         ('A = (w * a).sum(dim=0, )',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_170':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_170':
         ('A = (w * a).sum(dim=0, keepdim=False)',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_182':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_182':
         ('att.abs().sum(dim=0, ) + d * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_184':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_184':
         ('att.abs().sum(dim=0, keepdim=False) + d * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_190':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_190':
         ('G.abs().sum(dim=0, ) * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_192':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_192':
         ('G.abs().sum(dim=0, keepdim=False) * delta_att',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_240':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_240':
         ('(w * a_abs).sum(dim=0, ))',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
-    'core.kernels.gradient_bound.x_prompt_gradient_bound__mutmut_243':
+    'core.gradient_bound.x_prompt_gradient_bound__mutmut_243':
         ('(w * a_abs).sum(dim=0, keepdim=False))',
          'a (m,) row broadcasts against (n, m) exactly like the (1, m) row keepdim gives'),
     'core.kernels.fast_attention.x_rounding_allowance__mutmut_16':

@@ -1,6 +1,6 @@
 """Regime audit of a real Hugging Face model, optionally with a PEFT soft prompt (issue 8).
 
-THEORY.md §3 (paper labels ``thm:inference_linear`` and ``thm:forward_efficiency_threshold``):
+docs/theory.md §3 (paper labels ``thm:inference_linear`` and ``thm:forward_efficiency_threshold``):
 the polynomial-method kernel is almost linear when the soft-prompt-induced queries and keys
 stay below about ``√log n`` in max norm. :func:`audit_model` answers that question for a
 ``transformers`` model in a local folder, on one input, for every layer and head:
@@ -371,7 +371,7 @@ def kernel_decision(s: int, B: float, beta: float, eps: float, n: int) -> dict[s
 
     Returns ``applies``, ``reason``, ``degree`` and ``rank`` (``None`` without a plan).
     """
-    from .certify import certify_polynomial
+    from core.kernels.certify import certify_polynomial
 
     try:
         plan = plan_kernel(s=s, B=B, beta=beta, eps=eps, certifier=certify_polynomial,

@@ -147,7 +147,7 @@ def fmt_number(x: Any) -> str:
 def _claim_lines(e: dict[str, Any]) -> list[str]:
     lines = [f"### `{e['id']}` — {e['status']}", "",
              f"- {e['statement']}",
-             f"- THEORY.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
+             f"- docs/theory.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
              f"evidence **{e['evidence']}**; {e['n_checked']} checked, {e['n_bad']} bad, "
              f"{e['seconds']:.2f} s",
              f"- bound from: {e['bound_source']}"]

@@ -1,4 +1,4 @@
-"""Constructions of THEORY.md §2: one frozen τ, prompts that tune it, contextual maps.
+"""Constructions of docs/theory.md §2: one frozen τ, prompts that tune it, contextual maps.
 
 - :mod:`.sizes`: sizes of the universal construction, planned before building (claim U).
 - :mod:`.universal`: the frozen τ (route B) and the prompt ``P(f)`` (claim U).

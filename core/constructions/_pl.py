@@ -1,6 +1,6 @@
 """Univariate piecewise-linear (PL) feed-forward layers, built and read back exactly.
 
-A *separable* feed-forward layer ``Z + W_2 ReLU(W_1 Z + b_1) + b_2`` (THEORY.md §1) is one
+A *separable* feed-forward layer ``Z + W_2 ReLU(W_1 Z + b_1) + b_2`` (docs/theory.md §1) is one
 whose every hidden unit reads one channel and writes only to that channel; channel ``c``
 then maps its scalar ``y`` by a continuous PL function ``g_c`` of one variable. This module
 

@@ -1,4 +1,4 @@
-"""Contextual mapping by one softmax head over a finite vocabulary (THEORY.md §2, CM).
+"""Contextual mapping by one softmax head over a finite vocabulary (docs/theory.md §2, CM).
 
 Our formalisation of the paper's any-rank extension of Kajitsuka–Sato (2024) (the paper
 states it inside the proof of ``thm:PT_uni_multi_layer_FF2``): tokens come from a finite
@@ -13,7 +13,7 @@ the minimum pairwise separation ``γ`` (2-norm).
 Scale: ``W_K = λ·A`` with ``A, W_Q`` fixed; scores grow linearly in ``λ``. Kajitsuka–Sato's
 argument needs every query's top-score gap ``Δ(λ) = λ·Δ(1)`` to satisfy
 ``β Δ ≥ 2 ln n + 3``; we take ``λ`` at that threshold and report the norm
-``B = max(‖W_Q Z‖_max, ‖W_K Z‖_max)`` it induces next to ``√(ln n)`` (THEORY.md §3: the
+``B = max(‖W_Q Z‖_max, ‖W_K Z‖_max)`` it induces next to ``√(ln n)`` (docs/theory.md §3: the
 efficient regime is ``B = o(√log n)``). ``A`` and ``W_Q`` are products of standard normal
 ``d×r`` and ``r×d`` matrices, drawn 16 times; the draw kept has the least ratio of the
 largest per-query score range to the least top-score gap, so it needs the fewest digits at

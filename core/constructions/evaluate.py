@@ -1,6 +1,6 @@
 """Exact (rational) evaluation of constructed transformers, and guarded float64 evaluation.
 
-The universal construction packs whole tables into single reals (THEORY.md §2, U), so a
+The universal construction packs whole tables into single reals (docs/theory.md §2, U), so a
 float64 forward pass is meaningless once an encoding needs more than 53 bits. This module
 evaluates the *same* :class:`~core.weights.TransformerWeights` exactly in
 :class:`fractions.Fraction` (every float64 weight is a dyadic rational, so this is the

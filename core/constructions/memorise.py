@@ -1,4 +1,4 @@
-"""Memorisation through the prompt (THEORY.md §2, claim M; paper label ``thm:PT_memo``).
+"""Memorisation through the prompt (docs/theory.md §2, claim M; paper label ``thm:PT_memo``).
 
 Our construction reuses the universal τ of :mod:`.universal` (route B) unchanged:
 

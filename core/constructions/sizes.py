@@ -1,7 +1,7 @@
 """Sizes of the universal prompt-tuning construction, computed before anything is built.
 
-THEORY.md §2, claim U (``thm:PT_uni_multi_layer_FF2`` for ``form="deep"``,
-``thm:PT_uni_two_layer_FF2`` for ``form="wide"``); route B of THEORY.md (positional
+docs/theory.md §2, claim U (``thm:PT_uni_multi_layer_FF2`` for ``form="deep"``,
+``thm:PT_uni_two_layer_FF2`` for ``form="wide"``); route B of docs/theory.md (positional
 encodings, digit-block codes, uniform attention, table lookup by digit extraction).
 
 From ``(d, L, C, ε, p)`` the plan picks the coarsest grid ``K = 1/δ`` (a power of two) and

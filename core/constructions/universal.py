@@ -1,6 +1,6 @@
 """One frozen τ for all C-Lipschitz targets, and the prompt ``P(f)`` that tunes it.
 
-THEORY.md §2, claim U: ``thm:PT_uni_multi_layer_FF2`` (``form="deep"``) and
+docs/theory.md §2, claim U: ``thm:PT_uni_multi_layer_FF2`` (``form="deep"``) and
 ``thm:PT_uni_two_layer_FF2`` (``form="wide"``). Route B (our construction; the paper's
 route A uses softmax contextual maps). With ``K, M, η, β, R`` from :mod:`.sizes`:
 

@@ -1,18 +1,18 @@
-"""Fast attention kernels: the polynomial method and its peers (THEORY.md §3).
+"""Fast attention kernels: the polynomial method and its peers (docs/theory.md §3).
 
 Paper label ``thm:inference_linear``. Build a certified plan, then call the kernel::
 
-    from verify.certify import certify_polynomial
-    plan = plan_kernel(s=8, B=0.5, beta=1/8, eps=eps_for_error(1e-6, 1.0),
-                       certifier=certify_polynomial)
+    plan = plan_kernel(s=8, B=0.5, beta=1/8, eps=eps_for_error(1e-6, 1.0))
     out, info = polynomial_attention_with_info(Q, K, V, plan)   # info.bound, info.measured_B
 
-Modules: :mod:`.polynomial` (degree selection), :mod:`.features` (exact-rank monomials),
+Modules: :mod:`.polynomial` (degree selection), :mod:`.certify` (ball-arithmetic
+certificates of ``p`` and ``p′``), :mod:`.features` (exact-rank monomials),
 :mod:`.plan` (certified plans, error lemma), :mod:`.fast_attention` (the kernel),
 :mod:`.peers` (torch SDPA, Performer FAVOR+), :mod:`.model_forward` (τ with the kernel),
 :mod:`.phase` (phase-transition data).
 """
 
+from .certify import Certificate, DerivativeCertificate, certify_derivative, certify_polynomial
 from .fast_attention import (
     DEFAULT_CHUNK,
     OUT_OF_REGIME,
@@ -50,8 +50,10 @@ __all__ = [
     "DEFAULT_CHUNK",
     "METHODS",
     "OUT_OF_REGIME",
+    "Certificate",
     "CertificateLike",
     "Certifier",
+    "DerivativeCertificate",
     "ExpPolynomial",
     "KernelInfo",
     "KernelPlan",
@@ -59,6 +61,8 @@ __all__ = [
     "PhaseRow",
     "aggarwal_alman_degree",
     "candidate_degree",
+    "certify_derivative",
+    "certify_polynomial",
     "crossing_ratio",
     "eps_for_error",
     "exp_polynomial",

@@ -1,4 +1,4 @@
-"""Polynomial-method attention in ``O(n·r·(s + d_v))`` time (THEORY.md §3, K3/K5).
+"""Polynomial-method attention in ``O(n·r·(s + d_v))`` time (docs/theory.md §3, K3/K5).
 
 Paper label ``thm:inference_linear`` (Alman & Song 2023's algorithm). Tokens are columns:
 ``Q`` ``(s, m)``, ``K`` ``(s, n)``, ``V`` ``(d_v, n)``. With the plan's certified polynomial
@@ -15,7 +15,7 @@ plus ``S``; the chunk is chosen so that it fits ``memory_limit`` (checked before
 With autograd recording, the saved feature blocks total ``O((n + m)·r)``.
 
 Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1−ε)·‖V‖_max`` with the
-certified ``ε`` of the plan. Rounding adds about ``u·e^{2R}`` relative (NOTES.md,
+certified ``ε`` of the plan. Rounding adds about ``u·e^{2R}`` relative (docs/theory.md §6,
 cancellation), which is why ``R`` should stay small in float32.
 """
 

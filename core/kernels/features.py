@@ -1,4 +1,4 @@
-"""Symmetric-monomial feature maps of exact rank ``r = C(s+g, g)`` (THEORY.md §3, K2/K4).
+"""Symmetric-monomial feature maps of exact rank ``r = C(s+g, g)`` (docs/theory.md §3, K2/K4).
 
 Paper label ``thm:inference_linear`` (the polynomial method of Alman & Song 2023). For a
 polynomial ``p(x) = Σ_{j<=g} c_j x^j`` and ``x = β kᵀq`` the multinomial theorem gives

@@ -1,4 +1,4 @@
-"""The prompt-tuned model with the polynomial kernel inside (THEORY.md §3, K7).
+"""The prompt-tuned model with the polynomial kernel inside (docs/theory.md §3, K7).
 
 Paper label ``thm:inference_linear``. ``τ_P`` with ``Attn`` computed by
 :func:`~core.kernels.fast_attention.polynomial_attention_with_info`; everything else is the

@@ -1,4 +1,4 @@
-"""Counting torch operations for the cost claim K5 (THEORY.md §3, ``thm:inference_linear``).
+"""Counting torch operations for the cost claim K5 (docs/theory.md §3, ``thm:inference_linear``).
 
 :func:`count_operations` runs code under a ``TorchDispatchMode`` that sees every aten op:
 matrix products count ``2·M·N·K``, floating elementwise ``mul``/``div``/``add`` count their

@@ -2,7 +2,7 @@
 
 Paper labels ``thm:inference_linear`` (below) and ``thm:forward_efficiency_threshold`` (the
 SETH threshold, which this data *illustrates* and cannot test). Convention: Alman–Song's
-``β = 1/s`` (NOTES.md), so ``R = β·s·B² = B²``; with ``B = c·√log n`` this is
+``β = 1/s`` (docs/theory.md §3), so ``R = β·s·B² = B²``; with ``B = c·√log n`` this is
 ``R = c²·ln n``. The target is ``δ_F = 1/n`` in max norm with ``‖V‖_max <= 1``, i.e. a
 relative error ``ε = δ/(2 + δ)`` (the error lemma solved for ``ε``).
 

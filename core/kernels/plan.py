@@ -1,4 +1,4 @@
-"""Kernel plans: a certified polynomial for a norm regime (THEORY.md §3, K1 and K3).
+"""Kernel plans: a certified polynomial for a norm regime (docs/theory.md §3, K1 and K3).
 
 Paper label ``thm:inference_linear``. A :class:`KernelPlan` fixes the head dimension ``s``,
 the norm promise ``B`` (``‖Q‖_max, ‖K‖_max <= B``), the score scale ``β`` and the target
@@ -8,12 +8,12 @@ here), and the plan carries a degree-``g`` polynomial together with a *certifica
 certificate for exactly its coefficients, so the kernel never uses an uncertified
 polynomial.
 
-Layering: certificates are produced by ``verify.certify`` (ball arithmetic), which imports
-``core``; ``core`` never imports ``verify``. :func:`plan_kernel` therefore takes the
-certifier as an argument (``verify.certify.certify_polynomial`` in practice) and checks
-what it returns against the :class:`CertificateLike` protocol.
+The certifier defaults to :func:`core.kernels.certify.certify_polynomial` (ball arithmetic);
+another callable with the same signature may be passed (tests inject refusing or
+inconclusive certifiers). Whatever it returns is checked against the
+:class:`CertificateLike` protocol before a plan exists.
 
-Error lemma (NOTES.md): entrywise relative error ``ε < 1`` in the unnormalised matrix gives
+Error lemma (docs/theory.md §3, K3): entrywise relative error ``ε < 1`` in the unnormalised matrix gives
 at most ``2ε/(1−ε)·‖V‖_max`` in the normalised output (exact arithmetic).
 """
 
@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from ..errors import HarnessError, InvalidArgument
 from ..validation import check_int, check_real
+from .certify import certify_polynomial
 from .features import feature_rank
 from .polynomial import (
     METHODS,
@@ -51,7 +52,7 @@ PAPER_REF = "thm:inference_linear"
 
 
 class CertificateLike(Protocol):
-    """What the kernel needs from a certificate (``verify.certify.Certificate`` has it)."""
+    """What the kernel needs from a certificate (:class:`core.kernels.certify.Certificate`)."""
 
     verdict: str
     degree: int
@@ -166,7 +167,8 @@ class KernelPlan:
         }
 
 
-def plan_kernel(*, s: int, B: float, beta: float, eps: float, certifier: Certifier,
+def plan_kernel(*, s: int, B: float, beta: float, eps: float,
+                certifier: Certifier = certify_polynomial,
                 method: str = "chebyshev", max_degree: int = 200) -> KernelPlan:
     """The minimal certified degree of ``method`` for the regime, as a :class:`KernelPlan`.
 

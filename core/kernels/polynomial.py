@@ -1,6 +1,6 @@
 """Polynomial approximations of ``exp`` with relative error ``ε`` on ``[−R, R]``.
 
-THEORY.md §3, K1 (paper label ``thm:inference_linear``; Alman & Song 2023, Aggarwal &
+docs/theory.md §3, K1 (paper label ``thm:inference_linear``; Alman & Song 2023, Aggarwal &
 Alman 2022). Every score of the polynomial method is ``x = β kᵀq`` with ``|x| <= R``,
 ``R = β·s·B²``. A polynomial ``p`` of degree ``g`` is good for the kernel when
 
@@ -15,7 +15,7 @@ Two families:
   kind on ``[−R, R]``, converted to the monomial basis in ``x`` in mpmath (the change of
   basis cancels digits) and rounded once to float64.
 
-Coefficients are stored as float64 numbers: the certificate (``verify.certify``) checks
+Coefficients are stored as float64 numbers: the certificate (``core.kernels.certify``) checks
 exactly these numbers, so the polynomial the kernel uses is the polynomial certified.
 The degree chosen here from dense float64 sampling is only a *candidate*; the kernel plan
 (:mod:`core.kernels.plan`) uses a degree only after a certifier has proved it.
@@ -162,7 +162,7 @@ def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
 
 def float64_cancellation(radius: float) -> float:
     """``e^{2R}·u`` (``u = 2^-53``): relative accuracy float64 loses summing monomials with
-    signs on ``[−R, R]`` (NOTES.md, "Cancellation"). Saturates at ``e^{700}·u`` (finite,
+    signs on ``[−R, R]`` (docs/theory.md §6, "Cancellation"). Saturates at ``e^{700}·u`` (finite,
     far above any accuracy) for ``R >= 350``."""
     return math.exp(min(2.0 * check_real("radius", radius, low=0.0), 700.0)) * 2.0**-53
 

@@ -1,4 +1,4 @@
-"""Rigorous certificates for the kernel's polynomial (THEORY.md §3, K1; ``thm:inference_linear``).
+"""Rigorous certificates for the kernel's polynomial (docs/theory.md §3, K1; ``thm:inference_linear``).
 
 :func:`certify_polynomial` proves, with python-flint ``arb`` ball arithmetic, that a
 polynomial ``p`` with the float64 coefficients the kernel uses satisfies
@@ -30,9 +30,9 @@ from functools import lru_cache
 
 from flint import arb, arb_poly, ctx
 
-from core.errors import InvalidArgument
-from core.kernels.polynomial import ExpPolynomial
-from core.validation import check_int, check_real
+from ..errors import InvalidArgument
+from ..validation import check_int, check_real
+from .polynomial import ExpPolynomial
 
 __all__ = ["VERDICTS", "Certificate", "DerivativeCertificate", "certify_derivative",
            "certify_polynomial"]
@@ -167,7 +167,7 @@ def certify_polynomial(poly: ExpPolynomial, eps: float, *, precision_bits: int =
                            float(poly.radius), e, bits, balls, depth)
 
 
-# --- the derivative p' against e^x (gradient bound of core.kernels.gradient_bound) ---------
+# --- the derivative p' against e^x (gradient bound of core.gradient_bound) ---------
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Tolerances are data (DESIGN.md): one ``Tol`` per dtype, overrides carry a reason.
+"""Tolerances are data (docs/design.md): one ``Tol`` per dtype, overrides carry a reason.
 
 The defaults are ``torch.testing.assert_close``'s table, itself derived from each dtype's
 machine epsilon (float32 ``eps = 1.19e-7``, float64 ``eps = 2.22e-16``).

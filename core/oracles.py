@@ -1,4 +1,4 @@
-"""mpmath oracles evaluated at two precisions (DESIGN.md, "Oracle discipline").
+"""mpmath oracles evaluated at two precisions (docs/design.md, "Oracle discipline").
 
 An oracle is a function ``dps -> float64 array`` that runs entirely inside
 ``mpmath.workdps(dps)`` and converts back with ``float(mpf)``. :func:`converged` runs it at
@@ -15,9 +15,9 @@ import mpmath
 import numpy as np
 import torch
 
-from core.errors import ClaimViolation
-from core.mp_twin import mp_attention, mp_forward, to_float64, to_mp
-from core.weights import TransformerWeights
+from .errors import ClaimViolation
+from .mp_twin import mp_attention, mp_forward, to_float64, to_mp
+from .weights import TransformerWeights
 
 __all__ = [
     "PRECISIONS",

@@ -1,4 +1,4 @@
-"""Certificate for the universal construction over the whole domain (THEORY.md §2, U).
+"""Certificate for the universal construction over the whole domain (docs/theory.md §2, U).
 
 :func:`certify_universal` proves, in exact rational arithmetic (targets' values at cell
 centres enclosed exactly or by arb balls), an upper bound on ``d_p(τ_P, f)`` and on the
@@ -30,10 +30,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from core.constructions import Prompt, UniversalTransformer
-from core.constructions.evaluate import compile_exact
-from core.errors import ClaimViolation, InvalidArgument
-from core.lipschitz import LipschitzTarget
+from ..errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
+from ..lipschitz import FAMILIES, LipschitzTarget, make_target
+from .evaluate import compile_exact
+from .universal import Prompt, UniversalTransformer, build_prompt, build_universal
 
 __all__ = ["UniversalCertificate", "certify_universal", "check_structure", "float_upper"]
 
@@ -207,10 +207,6 @@ def docs_table(configs: tuple[tuple[int, int, float, float, int, str], ...] = DO
     Every row is built, a prompt is made for one target of each family (seed ``seed``) and
     certified; refused rows show the refusal's required size and nearest fit.
     """
-    from core.constructions import build_prompt, build_universal
-    from core.errors import ConstructionTooLarge
-    from core.lipschitz import FAMILIES, make_target
-
     head = ("| d | L | C | ε | p | form | K | M | slots N | L_p | FF_pre width | FF_post depth"
             " | FF_post width | bits | a-priori d_p bound | certified d_p (worst family) |"
             " certified sup off strips |")
@@ -237,5 +233,5 @@ def docs_table(configs: tuple[tuple[int, int, float, float, int, str], ...] = DO
     return "\n".join(lines)
 
 
-if __name__ == "__main__":       # python -m verify.certify_universal prints the docs table
+if __name__ == "__main__":       # python -m core.constructions.certify prints the docs table
     print(docs_table())

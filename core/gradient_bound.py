@@ -1,7 +1,7 @@
 """A certified bound on the prompt-gradient gap, kernel vs exact attention (docs/training.md).
 
 Paper label ``thm:inference_linear`` (the polynomial method), applied to prompt tuning's
-backward pass. The model is τ of THEORY.md §1 **without FF_post** (a ReLU ``FF_post`` makes
+backward pass. The model is τ of docs/theory.md §1 **without FF_post** (a ReLU ``FF_post`` makes
 the gradient jump when the forward error moves a pre-activation across 0, so no bound of this
 kind holds; :func:`prompt_gradient_bound` refuses it). ``FF_pre`` and ``E`` act before
 attention and are identical in both passes.
@@ -27,7 +27,7 @@ gradient)`` covers the rounding of everything outside the kernel's sums (Higham-
 :func:`~core.kernels.fast_attention.rounding_allowance`).
 
 Layering: ``core`` never imports ``verify``; the certificate of ``p'`` comes from an injected
-certifier (``verify.certify.certify_derivative``) and is checked here against the plan.
+certifier (``core.kernels.certify.certify_derivative``) and is checked here against the plan.
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ from typing import Any
 
 import torch
 
-from ..errors import InvalidArgument
-from ..model import PromptTunedTransformer
-from ..prompt_tuning import check_training_data
-from ..regime import attention_inputs
-from ..validation import short_repr
-from .fast_attention import higham_gamma, kernel_relative_rounding, measured_norm
-from .plan import KernelPlan
+from .errors import InvalidArgument
+from .kernels.fast_attention import higham_gamma, kernel_relative_rounding, measured_norm
+from .kernels.plan import KernelPlan
+from .model import PromptTunedTransformer
+from .prompt_tuning import check_training_data
+from .regime import attention_inputs
+from .validation import short_repr
 
 __all__ = [
     "DerivativeCertifier",
