@@ -26,8 +26,8 @@ A float64 allowance ``2(1+ξ)γ_M·(the same chain on the absolute terms of the 
 gradient)`` covers the rounding of everything outside the kernel's sums (Higham-style, like
 :func:`~core.kernels.fast_attention.rounding_allowance`).
 
-Layering: ``core`` never imports ``verify``; the certificate of ``p'`` comes from an injected
-certifier (``core.kernels.certify.certify_derivative``) and is checked here against the plan.
+The certificate of ``p'`` comes from :func:`core.kernels.certify.certify_derivative` by default
+(another certifier may be injected) and is checked here against the plan.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from typing import Any
 import torch
 
 from .errors import InvalidArgument
+from .kernels.certify import certify_derivative
 from .kernels.fast_attention import higham_gamma, kernel_relative_rounding, measured_norm
 from .kernels.plan import KernelPlan
 from .model import PromptTunedTransformer
 from .prompt_tuning import check_training_data
-from .regime import attention_inputs
 from .validation import short_repr
 
 __all__ = [
@@ -62,7 +62,8 @@ PAPER_REF = "thm:inference_linear"
 DerivativeCertifier = Callable[[Any], Any]
 
 
-def certified_derivative_eps(plan: KernelPlan, certifier: DerivativeCertifier) -> float:
+def certified_derivative_eps(plan: KernelPlan,
+                             certifier: DerivativeCertifier = certify_derivative) -> float:
     """``ε' >= sup_{|x|<=R} |p'(x)e^{−x} − 1|``, certified for exactly the plan's ``p``.
 
     Raises:
@@ -130,9 +131,8 @@ def _ff_pre_abs_jacobian(model: PromptTunedTransformer) -> torch.Tensor:
     for any ReLU activation pattern (ReLU' ∈ {0, 1})."""
     d = model.d
     J = torch.eye(d, dtype=model.dtype)
-    for i in range(model._n_pre):
-        w1, w2 = getattr(model, f"ff_pre{i}_w1"), getattr(model, f"ff_pre{i}_w2")
-        J = (torch.eye(d, dtype=model.dtype) + w2.abs() @ w1.abs()) @ J
+    for layer in model.ff_pre_layers:
+        J = (torch.eye(d, dtype=model.dtype) + layer.w2.abs() @ layer.w1.abs()) @ J
     return J
 
 
@@ -176,10 +176,11 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
         raise InvalidArgument(f"model={short_repr(model)}: expected a float64 "
                               "PromptTunedTransformer")
     model, X, Y, P = check_training_data(model, X, Y, P, full=full)
-    if model._n_post:
+    if model.ff_post_layers:
         raise InvalidArgument(
-            f"model has {model._n_post} FF_post layer(s): a ReLU after attention makes the "
-            "gradient discontinuous in the attention output, so no gradient-gap bound holds")
+            f"model has {len(model.ff_post_layers)} FF_post layer(s): a ReLU after attention "
+            "makes the gradient discontinuous in the attention output, so no gradient-gap "
+            "bound holds")
     if not isinstance(plan, KernelPlan) or plan.s != model.weights.s or plan.beta != model.beta:
         raise InvalidArgument(f"plan={short_repr(plan)}: expected a KernelPlan with the "
                               "model's s and beta")
@@ -197,7 +198,7 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
         raise InvalidArgument(f"eps + rho = {eps_t!r}: the normaliser may vanish (needs < 1)")
     kappa, xi = 2 * eps_t / (1 - eps_t), (eps_t + eps_dt) / (1 - eps_t)
     d = model.d
-    hidden = sum(getattr(model, f"ff_pre{i}_w1").shape[0] + d for i in range(model._n_pre))
+    hidden = sum(layer.w1.shape[0] + d for layer in model.ff_pre_layers)
     gamma_m = higham_gamma(n + m + 2 * (plan.s + d) + hidden + 16, u)
     c = 1.0 / (N * d * m)
     J_abs = _ff_pre_abs_jacobian(model)
@@ -206,7 +207,7 @@ def prompt_gradient_bound(model: PromptTunedTransformer, X: torch.Tensor, Y: tor
     delta_att_max = 0.0
     with torch.no_grad():
         for i in range(N):
-            inp = attention_inputs(model, X[i], P, full=full)
+            inp = model.attention_inputs(X[i], P, full=full)
             measured = measured_norm(inp.Q, inp.K)
             if measured > plan.B:
                 raise InvalidArgument(

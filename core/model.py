@@ -8,9 +8,19 @@ docs/theory.md §1:
 Tokens are columns: ``X`` is ``(d, L)`` (or ``(..., d, L)`` for a batch), the soft prompt
 ``P`` is ``(d, L_p)`` and is shared across the batch. Every weight is a frozen buffer; only
 ``P`` varies. The mpmath twin of the same weights is :func:`core.mp_twin.mp_forward`.
+
+The model's pieces are public, and everything that runs part of τ (the regime audit, τ with
+the polynomial kernel, prompt tuning, the gradient bound) goes through them:
+:meth:`~PromptTunedTransformer.embed` (``[P, X] + E``), :meth:`~PromptTunedTransformer.ff_pre`,
+:meth:`~PromptTunedTransformer.attention_inputs` (``Q, K, V``),
+:meth:`~PromptTunedTransformer.attend` (exact attention with residual),
+:meth:`~PromptTunedTransformer.ff_post`, and :attr:`~PromptTunedTransformer.ff_pre_layers`
+/ :attr:`~PromptTunedTransformer.ff_post_layers` for the feed-forward weights as tensors.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +31,7 @@ from .errors import InvalidArgument
 from .validation import check_dtype, check_finite_tensor, short_repr
 from .weights import TransformerWeights
 
-__all__ = ["PromptTunedTransformer", "feed_forward"]
+__all__ = ["AttentionInputs", "FeedForwardLayer", "PromptTunedTransformer", "feed_forward"]
 
 
 def feed_forward(z: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
@@ -29,6 +39,44 @@ def feed_forward(z: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.
     """Token-wise ``Z + W_2 ReLU(W_1 Z + b_1 1ᵀ) + b_2 1ᵀ`` for ``Z`` of shape ``(..., d, n)``."""
     hidden = torch.relu(w1 @ z + b1[:, None])
     return z + w2 @ hidden + b2[:, None]
+
+
+@dataclass(frozen=True)
+class AttentionInputs:
+    """What attention sees: ``Z`` ``(..., d, n)`` (after ``E`` and ``FF_pre``), the query
+    tokens ``(..., d, m)`` used in the residual, ``Q = W_Q·queries`` ``(..., s, m)``,
+    ``K = W_K Z`` ``(..., s, n)`` and ``V = W_O W_V Z`` ``(..., d, n)``; ``m = n`` with
+    ``full``, else ``m = L`` (docs/theory.md §3)."""
+
+    Z: torch.Tensor
+    queries: torch.Tensor
+    Q: torch.Tensor
+    K: torch.Tensor
+    V: torch.Tensor
+
+
+class FeedForwardLayer(nn.Module):
+    """One frozen token-wise layer ``Z + W_2 ReLU(W_1 Z + b_1 1ᵀ) + b_2 1ᵀ`` (buffers)."""
+
+    w1: torch.Tensor
+    b1: torch.Tensor
+    w2: torch.Tensor
+    b2: torch.Tensor
+
+    def __init__(self, arrays: tuple[object, object, object, object], *, dtype: torch.dtype,
+                 device: str | torch.device):
+        super().__init__()
+        for part, array in zip(("w1", "b1", "w2", "b2"), arrays, strict=True):
+            self.register_buffer(part, torch.tensor(np.array(array), dtype=dtype,
+                                                    device=device))
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(W_1, b_1, W_2, b_2)``: ``(h, d)``, ``(h,)``, ``(d, h)``, ``(d,)``."""
+        return self.w1, self.b1, self.w2, self.b2
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return feed_forward(z, *self.tensors)
 
 
 class PromptTunedTransformer(nn.Module):
@@ -63,23 +111,39 @@ class PromptTunedTransformer(nn.Module):
         buf("w_k", weights.w_k)
         buf("w_ov", weights.w_o @ weights.w_v)   # W_O W_V, composed in float64 once
         buf("pos", weights.pos if weights.pos is not None else np.zeros(0))
-        self._n_pre = len(weights.ff_pre)
-        self._n_post = len(weights.ff_post)
-        for prefix, stack in (("pre", weights.ff_pre), ("post", weights.ff_post)):
-            for i, layer in enumerate(stack):
-                for part, array in zip(("w1", "b1", "w2", "b2"), layer.arrays(), strict=True):
-                    buf(f"ff_{prefix}{i}_{part}", array)
+        self.pre = nn.ModuleList(FeedForwardLayer(layer.arrays(), dtype=dtype, device=device)
+                                 for layer in weights.ff_pre)
+        self.post = nn.ModuleList(FeedForwardLayer(layer.arrays(), dtype=dtype, device=device)
+                                  for layer in weights.ff_post)
 
     @property
     def d(self) -> int:
         return self.weights.d
 
-    def _ff_stack(self, prefix: str, count: int, z: torch.Tensor) -> torch.Tensor:
-        for i in range(count):
-            z = feed_forward(z, *(getattr(self, f"ff_{prefix}{i}_{p}")
-                                  for p in ("w1", "b1", "w2", "b2")))
-            check_finite_tensor("activations", z, step=f"FF_{prefix}[{i}]")
+    @property
+    def ff_pre_layers(self) -> tuple[FeedForwardLayer, ...]:
+        """The ``FF_pre`` stack, first layer first."""
+        return tuple(self.pre)  # type: ignore[arg-type]
+
+    @property
+    def ff_post_layers(self) -> tuple[FeedForwardLayer, ...]:
+        """The ``FF_post`` stack, first layer first."""
+        return tuple(self.post)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _run_stack(stage: str, layers: nn.ModuleList, z: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(layers):
+            z = layer(z)
+            check_finite_tensor("activations", z, step=f"FF_{stage}[{i}]")
         return z
+
+    def ff_pre(self, z: torch.Tensor) -> torch.Tensor:
+        """``FF_pre`` on ``z`` ``(..., d, n)``; a non-finite activation names its layer."""
+        return self._run_stack("pre", self.pre, z)
+
+    def ff_post(self, z: torch.Tensor) -> torch.Tensor:
+        """``FF_post`` on ``z`` ``(..., d, m)``; a non-finite activation names its layer."""
+        return self._run_stack("post", self.post, z)
 
     def embed(self, X: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
         """``[P, X] + E``, shape ``(..., d, L_p + L)``, after validating both inputs."""
@@ -107,6 +171,27 @@ class PromptTunedTransformer(nn.Module):
             z = z + self.pos
         return z
 
+    def attention_inputs(self, X: torch.Tensor, P: torch.Tensor, *,
+                         full: bool = True) -> AttentionInputs:
+        """Queries, keys and values on ``[P, X] + E`` after ``FF_pre``.
+
+        ``X``: ``(..., d, L)``; ``P``: ``(d, L_p)``. ``full``: all ``n`` columns query (the
+        regime is measured over them), else only the last ``L``. Differentiable in ``P``.
+        """
+        z = self.ff_pre(self.embed(X, P))
+        queries = z if full else z[..., P.shape[-1]:]
+        inputs = AttentionInputs(Z=z, queries=queries, Q=self.w_q @ queries, K=self.w_k @ z,
+                                 V=self.w_ov @ z)
+        for name, t in (("queries", inputs.Q), ("keys", inputs.K), ("values", inputs.V)):
+            check_finite_tensor(name, t, step="attention projections")
+        return inputs
+
+    def attend(self, inputs: AttentionInputs) -> torch.Tensor:
+        """Exact attention with residual: ``queries + V·softmax_col(β KᵀQ)`` ``(..., d, m)``."""
+        out = inputs.queries + _attention_block(inputs.Q, inputs.K, inputs.V, self.beta)
+        check_finite_tensor("activations", out, step="attention")
+        return out
+
     def forward(self, X: torch.Tensor, P: torch.Tensor, *, full: bool = False) -> torch.Tensor:
         """Evaluate τ_P on ``X``.
 
@@ -122,14 +207,4 @@ class PromptTunedTransformer(nn.Module):
             NonFiniteError: an input holds NaN/inf, or a step produced one (named: e.g.
                 ``FF_pre[1]``, ``attention projections``, ``attention``).
         """
-        z = self._ff_stack("pre", self._n_pre, self.embed(X, P))
-        lp = P.shape[-1]
-        queries = z if full else z[..., lp:]
-        q = self.w_q @ queries
-        k = self.w_k @ z
-        v = self.w_ov @ z
-        for name, t in (("queries", q), ("keys", k), ("values", v)):
-            check_finite_tensor(name, t, step="attention projections")
-        out = queries + _attention_block(q, k, v, self.beta)
-        check_finite_tensor("activations", out, step="attention")
-        return self._ff_stack("post", self._n_post, out)
+        return self.ff_post(self.attend(self.attention_inputs(X, P, full=full)))

@@ -19,9 +19,10 @@ through its feature maps).
 Regime policy. Training moves ``P`` and with it ``B = max(‖Q‖_max, ‖K‖_max)``. Before every
 kernel step ``B`` is measured over all samples; if it exceeds ``plan.B`` the step is never
 silently approximate: ``out_of_regime="raise"`` (default) raises :class:`InvalidArgument`
-naming the step, ``"replan"`` certifies a new plan for ``B·replan_margin`` with the injected
-certifier and ``"exact"`` runs that step with exact attention; both record a
-:class:`RegimeEvent` in the result. The kernel itself also refuses an out-of-regime input.
+naming the step, ``"replan"`` certifies a new plan for ``B·replan_margin`` (with
+:func:`core.kernels.certify.certify_polynomial` unless another certifier is given) and
+``"exact"`` runs that step with exact attention; both record a :class:`RegimeEvent` in the
+result. The kernel itself also refuses an out-of-regime input.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .attention import DEFAULT_QUERY_CHUNK, exact_attention
 from .errors import InvalidArgument
+from .kernels.certify import certify_polynomial
 from .kernels.fast_attention import (
     DEFAULT_CHUNK,
     measured_norm,
@@ -42,8 +44,8 @@ from .kernels.fast_attention import (
 )
 from .kernels.peers import sdpa_attention
 from .kernels.plan import Certifier, KernelPlan, plan_kernel
-from .model import PromptTunedTransformer
-from .regime import AttentionInputs, attention_inputs
+from .kernels.regime import KernelRegime
+from .model import AttentionInputs, PromptTunedTransformer
 from .validation import check_finite_tensor, check_int, check_real, short_repr
 
 __all__ = [
@@ -197,7 +199,7 @@ def checkpointed_exact_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tens
 
 def _inputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor,
             full: bool) -> list[AttentionInputs]:
-    return [attention_inputs(model, X[i], P, full=full) for i in range(X.shape[0])]
+    return [model.attention_inputs(X[i], P, full=full) for i in range(X.shape[0])]
 
 
 def prompt_outputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor, *,
@@ -240,7 +242,7 @@ def _outputs_from_inputs(model: PromptTunedTransformer, inputs: list[AttentionIn
         else:
             att = polynomial_attention_with_info(inp.Q, inp.K, inp.V, plan,
                                                  chunk=kernel_chunk)[0]
-        outs.append(model._ff_stack("post", model._n_post, inp.queries + att))
+        outs.append(model.ff_post(inp.queries + att))
     return torch.stack(outs), B, "exact" if plan is None else "polynomial"
 
 
@@ -265,7 +267,8 @@ def _regime_step(model: PromptTunedTransformer, B: float, plan: KernelPlan, step
     if B <= plan.B:
         return plan, None
     what = (f"step {step}: the prompt drove B={B!r} above the plan's B={plan.B!r} "
-            f"(R = β·s·B² = {model.beta * plan.s * B * B!r} > {plan.radius!r})")
+            f"(R = β·s·B² = {KernelRegime(s=plan.s, beta=model.beta, B=B).radius!r} > "
+            f"{plan.radius!r})")
     if policy == "raise":
         raise InvalidArgument(what + "; pass out_of_regime='replan' (with a certifier) or "
                               "'exact', or start from a plan with a larger B")
@@ -293,7 +296,7 @@ def _check_options(steps: object, lr: object, optimizer: object, out_of_regime: 
                               f"{OUT_OF_REGIME_POLICIES}")
     if out_of_regime == "replan" and not callable(certifier):
         raise InvalidArgument(f"certifier={short_repr(certifier)}: out_of_regime='replan' "
-                              "needs a certifier (e.g. core.kernels.certify.certify_polynomial)")
+                              "needs a certifier (core.kernels.certify_polynomial)")
     margin = check_real("replan_margin", replan_margin, low=1.0)
     target = None if target_error is None else check_real("target_error", target_error,
                                                           low=0.0)
@@ -303,7 +306,8 @@ def _check_options(steps: object, lr: object, optimizer: object, out_of_regime: 
 def train_prompt(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor,
                  P0: torch.Tensor, *, steps: int, lr: float, optimizer: str = "adam",
                  plan: KernelPlan | None = None, full: bool = False,
-                 out_of_regime: str = "raise", certifier: Certifier | None = None,
+                 out_of_regime: str = "raise",
+                 certifier: Certifier | None = certify_polynomial,
                  replan_margin: float = 1.25, target_error: float | None = None,
                  query_chunk: int = DEFAULT_QUERY_CHUNK,
                  kernel_chunk: int = DEFAULT_CHUNK) -> TrainingResult:
@@ -316,7 +320,7 @@ def train_prompt(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor
         plan: certified kernel plan, or ``None`` for exact attention.
         full: loss over all ``n`` columns (needs ``Y`` of width ``n``).
         out_of_regime: ``"raise"``, ``"replan"`` or ``"exact"`` (module docstring).
-        certifier: for ``"replan"`` (``core.kernels.certify.certify_polynomial``).
+        certifier: certifies the new plans of ``"replan"``.
         replan_margin: the new plan covers ``B·replan_margin`` (``>= 1``).
         target_error: stop once ``max |τ_P(X) − Y| <= target_error``.
         query_chunk, kernel_chunk: chunk sizes of the exact and the fast attention.

@@ -13,48 +13,18 @@ is possible for ``B = o(√log n)`` and impossible (under SETH) for ``B = Θ(√
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from .errors import InvalidArgument
+from .kernels.regime import KernelRegime
 from .model import PromptTunedTransformer
 from .validation import short_repr
 
-__all__ = ["AttentionInputs", "RegimeReport", "attention_inputs", "measure_regime"]
+__all__ = ["RegimeReport", "measure_regime"]
 
 PAPER_REF = "thm:inference_linear"
-
-
-@dataclass(frozen=True)
-class AttentionInputs:
-    """What attention sees: ``Z`` ``(d, n)``, ``Q`` ``(s, m)``, ``K`` ``(s, n)``,
-    ``V = W_O W_V Z`` ``(d, n)``, and the query tokens ``(d, m)`` used in the residual;
-    ``m = n`` with ``full``, else ``m = L``."""
-
-    Z: torch.Tensor
-    queries: torch.Tensor
-    Q: torch.Tensor
-    K: torch.Tensor
-    V: torch.Tensor
-
-
-def attention_inputs(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor, *,
-                     full: bool = True) -> AttentionInputs:
-    """Queries, keys and values of ``model`` on ``[P, X]`` (after ``E`` and ``FF_pre``).
-
-    ``X``: ``(d, L)``; ``P``: ``(d, L_p)``. Differentiable in ``P`` (and ``X``).
-    """
-    if not isinstance(model, PromptTunedTransformer):
-        raise InvalidArgument(f"model={short_repr(model)}: expected a PromptTunedTransformer")
-    if isinstance(X, torch.Tensor) and X.ndim != 2:
-        raise InvalidArgument(f"X={short_repr(X)}: expected one (d, L) input, not a batch")
-    z = model.embed(X, P)
-    z = model._ff_stack("pre", model._n_pre, z)
-    queries = z if full else z[:, P.shape[-1]:]
-    return AttentionInputs(Z=z, queries=queries, Q=model.w_q @ queries, K=model.w_k @ z,
-                           V=model.w_ov @ z)
 
 
 @dataclass(frozen=True)
@@ -66,7 +36,8 @@ class RegimeReport:
         B: ``max(‖Q‖_max, ‖K‖_max)``; ``B_query``, ``B_key`` its two parts.
         sqrt_log_n: ``√(ln n)`` (natural log; ``0`` for ``n = 1``).
         ratio: ``B / √log n`` (``inf`` when ``n = 1``); the phase-transition coordinate.
-        radius: ``R = β·s·B²``, the bound on every score.
+        radius: ``R = β·s·B²`` (rounded up, :func:`core.kernels.score_radius`), the bound on
+            every score.
         beta, s: the model's scale and head dimension.
     """
 
@@ -87,15 +58,18 @@ class RegimeReport:
 
 def measure_regime(model: PromptTunedTransformer, X: torch.Tensor,
                    P: torch.Tensor) -> RegimeReport:
-    """Measure ``B`` of ``model`` on prompt ``P`` and input ``X`` (all ``n`` queries)."""
+    """Measure ``B`` of ``model`` on prompt ``P`` and one input ``X`` ``(d, L)`` (all ``n``
+    queries)."""
+    if not isinstance(model, PromptTunedTransformer):
+        raise InvalidArgument(f"model={short_repr(model)}: expected a PromptTunedTransformer")
+    if isinstance(X, torch.Tensor) and X.ndim != 2:
+        raise InvalidArgument(f"X={short_repr(X)}: expected one (d, L) input, not a batch")
     with torch.no_grad():
-        inputs = attention_inputs(model, X, P, full=True)
+        inputs = model.attention_inputs(X, P, full=True)
     bq = float(inputs.Q.abs().max())
     bk = float(inputs.K.abs().max())
-    b = max(bq, bk)
-    n = int(inputs.K.shape[1])
-    root = math.sqrt(math.log(n))
-    s = int(inputs.Q.shape[0])
-    return RegimeReport(n=n, B=b, B_query=bq, B_key=bk, sqrt_log_n=root,
-                        ratio=b / root if root > 0 else math.inf,
-                        radius=model.beta * s * b * b, beta=model.beta, s=s)
+    regime = KernelRegime(s=int(inputs.Q.shape[0]), beta=model.beta, B=max(bq, bk),
+                          n=int(inputs.K.shape[1]))
+    return RegimeReport(n=regime.n, B=regime.B, B_query=bq, B_key=bk,
+                        sqrt_log_n=regime.sqrt_log_n, ratio=regime.ratio,
+                        radius=regime.radius, beta=model.beta, s=regime.s)

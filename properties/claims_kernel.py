@@ -20,6 +20,7 @@ from flint import fmpz_mat
 
 from core.attention import exact_attention
 from core.kernels import (
+    KernelRegime,
     MonomialFeatures,
     aggarwal_alman_degree,
     crossing_ratio,
@@ -33,9 +34,8 @@ from core.kernels import (
     phase_transition_table,
     plan_kernel,
     polynomial_attention_with_info,
-    taylor_degree_from_remainder,
+    taylor_degree,
 )
-from core.kernels.certify import certify_polynomial
 from core.kernels.op_count import count_operations
 from core.kernels.plan import KernelPlan
 from core.model import PromptTunedTransformer
@@ -76,8 +76,7 @@ BASELINE_FACTOR = 10.0
 
 
 def _plan(s: int, B: float, beta: float, eps: float, method: str) -> KernelPlan:
-    return plan_kernel(s=s, B=B, beta=beta, eps=eps, method=method,
-                       certifier=certify_polynomial)
+    return plan_kernel(s=s, B=B, beta=beta, eps=eps, method=method)
 
 
 # --- K1: the polynomial, certified ---------------------------------------------------------
@@ -98,7 +97,7 @@ def measure_polynomial_certificate(inst: PolynomialInstance) -> Outcome:
                                                                        cert.sup_upper],
         "precision_bits": cert.precision_bits, "n_balls": cert.n_balls,
         "degree_minus_one_refuted": plan.refutation is not None,
-        "taylor_remainder_degree": taylor_degree_from_remainder(plan.radius, inst.eps),
+        "taylor_remainder_degree": taylor_degree(plan.radius, -math.log(inst.eps)),
         "aggarwal_alman_order": aggarwal_alman_degree(plan.radius, inst.eps)})
 
 
@@ -297,7 +296,7 @@ def measure_model_error(inst: ModelKernelInstance) -> Outcome:
     case = build_model_case(inst)   # float64 weights, input and prompt
     X, P = torch.as_tensor(case.X), torch.as_tensor(case.P)
     B = measure_regime(PromptTunedTransformer(case.weights), X, P).B
-    beta = min(inst.beta, R_MAX / (inst.s * B * B)) if B > 0 else inst.beta
+    beta = KernelRegime(s=inst.s, beta=inst.beta, B=B).beta_within(R_MAX)
     w = case.weights
     weights = TransformerWeights(w_q=w.w_q, w_k=w.w_k, w_v=w.w_v, w_o=w.w_o, beta=beta,
                                  ff_pre=w.ff_pre, ff_post=w.ff_post, pos=w.pos)

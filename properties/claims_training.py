@@ -16,7 +16,6 @@ import torch
 
 from core.gradient_bound import certified_derivative_eps, prompt_gradient_bound
 from core.kernels import plan_kernel
-from core.kernels.certify import certify_derivative, certify_polynomial
 from core.kernels.plan import KernelPlan
 from core.model import PromptTunedTransformer
 from core.prompt_tuning import prompt_gradient
@@ -35,8 +34,7 @@ _K = "thm:inference_linear"
 
 def plan_for(model: PromptTunedTransformer, B: float, eps: float, method: str) -> KernelPlan:
     """The certified plan for ``model``'s ``s`` and ``β`` at norm ``B``."""
-    return plan_kernel(s=model.weights.s, B=B, beta=model.beta, eps=eps, method=method,
-                       certifier=certify_polynomial)
+    return plan_kernel(s=model.weights.s, B=B, beta=model.beta, eps=eps, method=method)
 
 
 def gradient_outcome(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tensor,
@@ -47,7 +45,7 @@ def gradient_outcome(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Te
     ``fast_plan`` (default ``plan``) is the plan the fast gradient actually uses; tests pass
     a cheaper one to check that the bound computed for ``plan`` then fails.
     """
-    eps_d = certified_derivative_eps(plan, certify_derivative)
+    eps_d = certified_derivative_eps(plan)
     g_fast = prompt_gradient(model, X, Y, P, plan=fast_plan or plan, full=full)
     g_exact = prompt_gradient(model, X, Y, P, plan=None, full=full)
     gb = prompt_gradient_bound(model, X, Y, P, plan, eps_d, full=full)

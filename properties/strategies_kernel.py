@@ -8,11 +8,12 @@ out-of-regime refusals are unit-tested separately.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
+
+from core.kernels.regime import KernelRegime
 
 from .strategies import ModelInstance, bounded_qkv, seeds
 
@@ -110,7 +111,7 @@ def kernel_instances(draw: st.DrawFn, *, max_n: int = 10, eps_exp: tuple[float, 
     s = draw(st.integers(1, 4))
     beta = draw(st.floats(0.05, 1.0, allow_nan=False, allow_infinity=False))
     B = draw(st.floats(0.0, 1.5, allow_nan=False, allow_infinity=False))
-    B = min(B, math.sqrt(R_MAX / (beta * s)))
+    B = KernelRegime(s=s, beta=beta, B=B).B_within(R_MAX)
     m = draw(st.integers(1, max_n))
     return KernelInstance(
         seed=draw(seeds()), s=s, d_v=draw(st.integers(1, 3)), n=draw(st.integers(1, max_n)),

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from core.kernels import measured_norm
+from core.kernels import KernelRegime, measured_norm
 from core.model import PromptTunedTransformer
-from core.regime import attention_inputs
 from core.weights import TransformerWeights
 
 from .strategies import ModelInstance, build_model_case, seeds
@@ -92,7 +91,7 @@ def _scalar_weights(rng: np.random.Generator, beta: float) -> tuple[TransformerW
 def _measured_B(model: PromptTunedTransformer, X: torch.Tensor, P: torch.Tensor) -> float:
     with torch.no_grad():
         return max(measured_norm(i.Q, i.K) for i in
-                   (attention_inputs(model, X[k], P, full=True) for k in range(X.shape[0])))
+                   (model.attention_inputs(X[k], P, full=True) for k in range(X.shape[0])))
 
 
 def build_gradient_case(inst: GradientInstance) -> GradientCase:
@@ -110,7 +109,7 @@ def build_gradient_case(inst: GradientInstance) -> GradientCase:
     Xt, Pt = torch.as_tensor(X), torch.as_tensor(P)
     B = _measured_B(PromptTunedTransformer(weights), Xt, Pt)
     s = weights.s
-    beta = min(weights.beta, R_MAX / (s * B * B)) if B > 0 else weights.beta
+    beta = KernelRegime(s=s, beta=weights.beta, B=B).beta_within(R_MAX)
     if beta != weights.beta:
         weights = TransformerWeights(w_q=weights.w_q, w_k=weights.w_k, w_v=weights.w_v,
                                      w_o=weights.w_o, beta=beta, ff_pre=weights.ff_pre,

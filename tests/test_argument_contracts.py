@@ -27,16 +27,17 @@ from core.errors import InvalidArgument
 from core.kernels.certify import certify_polynomial
 from core.kernels.features import feature_rank, loose_rank
 from core.kernels.peers import favor_plus_attention, sdpa_attention
-from core.kernels.phase import log_rank_over_n, taylor_degree_log
-from core.kernels.plan import eps_for_error, lemma_bound, plan_kernel, score_radius
+from core.kernels.phase import log_rank_over_n
+from core.kernels.plan import plan_kernel
 from core.kernels.polynomial import (
     MAX_DEGREE,
     aggarwal_alman_degree,
     exp_polynomial,
     float64_cancellation,
-    taylor_degree_from_remainder,
+    taylor_degree,
     taylor_remainder_bound,
 )
+from core.kernels.regime import eps_for_error, lemma_bound, score_radius
 from core.lipschitz import make_target
 from core.packing import BumpPacking
 
@@ -113,8 +114,6 @@ ARGS: tuple[Arg, ...] = (
         "degree", (0,), (-1,)),
     Arg("taylor_remainder_bound", taylor_remainder_bound, {"degree": 2, "radius": 1.0},
         "radius", (0.0,), (-1e-300,)),
-    Arg("taylor_degree_from_remainder", taylor_degree_from_remainder,
-        {"radius": 1.0, "eps": 1e-3}, "eps", (NEXT_BELOW_1,), (0.0, 1.0)),
     Arg("aggarwal_alman_degree", aggarwal_alman_degree, {"radius": 1.0, "eps": 1e-3},
         "radius", (0.0,), (-1e-300,)),
     Arg("float64_cancellation", float64_cancellation, {"radius": 1.0}, "radius",
@@ -123,9 +122,9 @@ ARGS: tuple[Arg, ...] = (
     Arg("feature_rank", feature_rank, {"s": 2, "g": 2}, "g", (0,), (-1,)),
     Arg("loose_rank", loose_rank, {"s": 2, "g": 2}, "s", (1,), (0,)),
     Arg("loose_rank", loose_rank, {"s": 2, "g": 2}, "g", (0,), (-1,)),
-    Arg("taylor_degree_log", taylor_degree_log, {"radius": 1.0, "log_inv_eps": 5.0},
+    Arg("taylor_degree", taylor_degree, {"radius": 1.0, "log_inv_eps": 5.0},
         "radius", (0.0,), (-1e-300,)),
-    Arg("taylor_degree_log", taylor_degree_log, {"radius": 1.0, "log_inv_eps": 5.0},
+    Arg("taylor_degree", taylor_degree, {"radius": 1.0, "log_inv_eps": 5.0},
         "log_inv_eps", (1e-300,), (0.0,)),
     Arg("log_rank_over_n", log_rank_over_n, {"log2_n": 10.0, "B": 0.5, "s": 2}, "log2_n",
         (1.0,), (math.nextafter(1.0, 0.0),)),

@@ -30,7 +30,6 @@ from core.kernels import ExpPolynomial, forward_with_polynomial_attention, plan_
 from core.kernels import polynomial_attention as fast_attention
 from core.kernels.certify import certify_polynomial
 from core.model import PromptTunedTransformer
-from core.regime import attention_inputs
 from properties.strategies import ModelInstance, build_model_case
 from properties.tolerances import tolerance_for
 
@@ -51,8 +50,8 @@ def test_gradients_reach_prompt_within_derived_bound() -> None:
     X = torch.as_tensor(case.X)
     P0 = torch.as_tensor(case.P)
     with torch.no_grad():
-        B = float(max(attention_inputs(model, X, P0).Q.abs().max(),
-                      attention_inputs(model, X, P0).K.abs().max()))
+        B = float(max(model.attention_inputs(X, P0).Q.abs().max(),
+                      model.attention_inputs(X, P0).K.abs().max()))
     plan = plan_kernel(s=3, B=B * 1.05, beta=model.beta, eps=1e-2, method="taylor",
                        certifier=certify_polynomial)
     C = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, (3, 3)))
@@ -72,7 +71,7 @@ def test_gradients_reach_prompt_within_derived_bound() -> None:
 
     eps, eps_d = plan.certified_eps, _derivative_eps(plan)
     with torch.no_grad():
-        inp = attention_inputs(model, X, P0, full=False)
+        inp = model.attention_inputs(X, P0, full=False)
         x = plan.beta * inp.K.T @ inp.Q                                   # (n, m)
         w = torch.softmax(x, dim=0)
         a = inp.V.T @ C                                                   # (n, m): a_ij
@@ -84,11 +83,11 @@ def test_gradients_reach_prompt_within_derived_bound() -> None:
         delta_v = (C.abs() @ w.T) * 2 * eps / (1 - eps)                   # (d, n)
 
     def scores(P: torch.Tensor) -> torch.Tensor:
-        inp = attention_inputs(model, X, P, full=False)
+        inp = model.attention_inputs(X, P, full=False)
         return plan.beta * inp.K.T @ inp.Q
 
     def values(P: torch.Tensor) -> torch.Tensor:
-        return attention_inputs(model, X, P, full=False).V
+        return model.attention_inputs(X, P, full=False).V
 
     J_x = jacobian(scores, P0).abs()                                      # (n, m, d, Lp)
     J_v = jacobian(values, P0).abs()                                      # (d, n, d, Lp)
@@ -178,7 +177,7 @@ def _gb_reference(model: PromptTunedTransformer, X: torch.Tensor, Y: torch.Tenso
         delta_att_max = mpf(0)
         for k in range(N):
             with torch.no_grad():
-                inp = attention_inputs(model, X[k], P, full=full)
+                inp = model.attention_inputs(X[k], P, full=full)
             Q, K, V, Zq = ([[mpf(x) for x in row] for row in t.tolist()]
                            for t in (inp.Q, inp.K, inp.V, inp.queries))
             Yk = [[mpf(x) for x in row] for row in Y[k].tolist()]
@@ -398,11 +397,10 @@ def test_gradient_bound_refuses_a_plan_whose_b_does_not_cover_every_sample() -> 
     from core.errors import InvalidArgument
     from core.gradient_bound import prompt_gradient_bound
     from core.kernels.fast_attention import measured_norm
-    from core.regime import attention_inputs
 
     case, plan, eps_d = _gb_case(_gb_points()[0])
     with torch.no_grad():
-        b = [measured_norm(i.Q, i.K) for i in (attention_inputs(case.model, x, case.P, full=True)
+        b = [measured_norm(i.Q, i.K) for i in (case.model.attention_inputs(x, case.P, full=True)
                                                for x in case.X)]
     below = plan_kernel(s=plan.s, B=math.nextafter(max(b), 0.0), beta=plan.beta, eps=1e-6,
                         certifier=certify_polynomial)

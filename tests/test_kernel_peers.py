@@ -17,10 +17,9 @@ from core.kernels import (
     log_rank_over_n,
     phase_transition_table,
     sdpa_attention,
-    taylor_degree_from_remainder,
+    taylor_degree,
 )
 from core.kernels.peers import _directions
-from core.kernels.phase import taylor_degree_log
 from properties.tolerances import tolerance_for
 
 
@@ -79,8 +78,11 @@ def test_phase_transition_crosses_n_for_every_n() -> None:
 
 @pytest.mark.parametrize(("radius", "eps"), [(0.25, 1e-6), (1.0, 1e-9), (7.0, 1e-5)])
 def test_log_space_degree_matches_direct_formula(radius: float, eps: float) -> None:
-    assert taylor_degree_log(radius, math.log(1 / eps)) == taylor_degree_from_remainder(
-        radius, eps)
+    """The log-space search against Lagrange's bound written out with exact factorials."""
+    g = 0
+    while math.exp(radius) * radius ** (g + 1) / math.factorial(g + 1) > eps:
+        g += 1
+    assert taylor_degree(radius, math.log(1 / eps)) == g
 
 
 def test_rank_ratio_shrinks_along_sub_threshold_norms() -> None:
@@ -130,10 +132,10 @@ def test_phase_rows_recompute_from_their_definitions() -> None:
 def test_degree_search_edges_and_huge_ranks() -> None:
     """R = 0 needs degree 0; tiny R, degree 0 or 1 exactly as the remainder says; ranks too
     large for an integer comb are reported as -1 with the log still exact."""
-    assert taylor_degree_log(0.0, 5.0) == 0
-    assert taylor_degree_log(1e-8, 5.0) == 0            # e^R·R ≈ 1e-8 <= e^-5
-    assert taylor_degree_log(0.1, 1.0) == 0             # e^0.1·0.1 = 0.11 <= e^-1 = 0.37
-    assert taylor_degree_log(0.5, 1.0) == 1             # 0.82 > 0.37, then e^.5·.25/2 = .21
+    assert taylor_degree(0.0, 5.0) == 0
+    assert taylor_degree(1e-8, 5.0) == 0            # e^R·R ≈ 1e-8 <= e^-5
+    assert taylor_degree(0.1, 1.0) == 0             # e^0.1·0.1 = 0.11 <= e^-1 = 0.37
+    assert taylor_degree(0.5, 1.0) == 1             # 0.82 > 0.37, then e^.5·.25/2 = .21
     g, rank, lr = log_rank_over_n(40.0, 60.0, 1000)     # degree in the hundreds, s = 1000
     assert rank == -1 and lr > 600
     assert lr == pytest.approx(math.lgamma(1000 + g + 1) - math.lgamma(g + 1)

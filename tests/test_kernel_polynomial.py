@@ -17,7 +17,8 @@ from core.kernels import (
     exp_polynomial,
     lemma_bound,
     plan_kernel,
-    taylor_degree_from_remainder,
+    taylor_degree,
+    taylor_log_remainder,
     taylor_remainder_bound,
 )
 from core.kernels.certify import certify_polynomial
@@ -97,7 +98,7 @@ def test_taylor_coefficients_are_inverse_factorials_correctly_rounded() -> None:
 
 @pytest.mark.parametrize(("radius", "eps"), [(0.25, 1e-6), (1.0, 1e-9), (2.0, 1e-12)])
 def test_taylor_remainder_bound_is_an_upper_bound(radius: float, eps: float) -> None:
-    g = taylor_degree_from_remainder(radius, eps)
+    g = taylor_degree(radius, -math.log(eps))
     assert taylor_remainder_bound(g, radius) <= eps < taylor_remainder_bound(g - 1, radius)
     cert = certify_polynomial(exp_polynomial("taylor", g, radius), eps)
     # the true sup lies in [sup_lower, sup_upper] and below Lagrange's bound
@@ -207,7 +208,7 @@ def test_plan_accepts_a_certificate_exactly_at_its_limits_and_nothing_past_them(
 
 def test_score_radius_rounds_up_and_is_zero_at_zero() -> None:
     """``R >= β·s·B²`` exactly (as rationals) however the product rounds; ``R = 0`` at B=0."""
-    from core.kernels.plan import score_radius
+    from core.kernels.regime import score_radius
 
     assert score_radius(3, 0.0, 0.7) == 0.0
     rng = np.random.default_rng(5)
@@ -229,7 +230,7 @@ def test_plan_summary_reports_the_plan_itself() -> None:
         "method": "chebyshev", "degree": plan.degree, "rank": feature_rank(3, plan.degree),
         "certified_eps": plan.certificate.sup_upper,
         "degree_minus_one_refuted": True,
-        "taylor_remainder_degree": taylor_degree_from_remainder(plan.radius, 1e-6),
+        "taylor_remainder_degree": taylor_degree(plan.radius, -math.log(1e-6)),
         "aggarwal_alman_order": aggarwal_alman_degree(plan.radius, 1e-6),
         "paper_ref": "thm:inference_linear",
     }
@@ -296,12 +297,13 @@ def test_sampled_error_visits_every_chebyshev_angle() -> None:
 def test_remainder_degree_is_the_smallest_including_equality_and_zero() -> None:
     """Degree 0 when ``e^R·R`` already meets ε; ε equal to the bound at degree g gives g;
     at ``R = 0`` the bound ``e^0·0^{g+1}/(g+1)!`` is 0."""
-    assert taylor_degree_from_remainder(1e-8, 1e-3) == 0
+    assert taylor_degree(1e-8, -math.log(1e-3)) == 0
     assert taylor_remainder_bound(0, 0.0) == 0.0 == taylor_remainder_bound(5, 0.0)
+    assert taylor_degree(0.0, 5.0) == 0
     for R, g in ((0.5, 6), (2.0, 15)):
-        eps = taylor_remainder_bound(g, R)
-        assert taylor_remainder_bound(g - 1, R) > eps
-        assert taylor_degree_from_remainder(R, eps) == g
+        log_eps = taylor_log_remainder(g, R)
+        assert taylor_log_remainder(g - 1, R) > log_eps
+        assert taylor_degree(R, -log_eps) == g
 
 
 def test_polynomial_evaluates_in_float64_whatever_the_input_dtype() -> None:

@@ -14,8 +14,9 @@ from core.errors import ConstructionTooLarge, InvalidArgument
 from core.kernels import feed_forward_lipschitz, forward_with_polynomial_attention, plan_kernel
 from core.kernels.certify import certify_polynomial
 from core.kernels.phase import log_rank_over_n
+from core.kernels.regime import score_radius
 from core.model import PromptTunedTransformer, feed_forward
-from core.regime import attention_inputs, measure_regime
+from core.regime import measure_regime
 from core.weights import FeedForwardWeights
 from properties.strategies import ModelInstance, build_model_case
 
@@ -30,13 +31,12 @@ def _model(**kw: object) -> tuple[PromptTunedTransformer, torch.Tensor, torch.Te
 def test_regime_is_max_norm_of_queries_and_keys_after_ff_pre() -> None:
     model, X, P = _model(positional=True, n_pre=2)
     rep = measure_regime(model, X, P)
-    z = model.embed(X, P)
-    z = model._ff_stack("pre", model._n_pre, z)
+    z = model.ff_pre(model.embed(X, P))
     q, k = model.w_q @ z, model.w_k @ z
     assert rep.B == max(float(q.abs().max()), float(k.abs().max()))
     assert rep.n == 6 and rep.sqrt_log_n == pytest.approx(math.sqrt(math.log(6)))
     assert rep.ratio == pytest.approx(rep.B / math.sqrt(math.log(6)))
-    assert rep.radius == pytest.approx(model.beta * 2 * rep.B**2)
+    assert rep.radius == score_radius(2, rep.B, model.beta) >= model.beta * 2 * rep.B**2
     assert rep.B_query == float(q.abs().max()) and rep.B_key == float(k.abs().max())
     assert rep.as_dict() == dataclasses.asdict(rep) and rep.as_dict()["n"] == 6
 
@@ -88,7 +88,7 @@ def test_plan_must_match_the_model() -> None:
     with pytest.raises(InvalidArgument, match="does not match the model"):
         forward_with_polynomial_attention(model, X, P, plan)
     with pytest.raises(InvalidArgument, match="X="):
-        attention_inputs(model, X[None], P)
+        measure_regime(model, X[None], P)
 
 
 def test_attention_inputs_default_to_every_query_and_report_the_model_scale() -> None:
@@ -96,11 +96,11 @@ def test_attention_inputs_default_to_every_query_and_report_the_model_scale() ->
     ``full=False`` keeps the last ``L``; ``Z`` is the embedded, FF_pre-processed sequence;
     the report carries the model's β and head dimension, and ``B/√ln n`` at ``n = 2``."""
     model, X, P = _model(positional=True, n_pre=1)
-    every = attention_inputs(model, X, P)
+    every = model.attention_inputs(X, P)
     assert every.queries.shape[1] == X.shape[1] + P.shape[1]
-    z = model._ff_stack("pre", model._n_pre, model.embed(X, P))
+    z = model.ff_pre(model.embed(X, P))
     assert torch.equal(every.Z, z) and torch.equal(every.queries, z)
-    readout = attention_inputs(model, X, P, full=False)
+    readout = model.attention_inputs(X, P, full=False)
     assert torch.equal(readout.queries, z[:, P.shape[1]:])
     rep = measure_regime(model, X, P)
     assert rep.beta == model.beta and rep.s == model.weights.w_q.shape[0] == 2
@@ -147,10 +147,10 @@ def test_phase_row_uses_the_degree_for_delta_one_over_n(log2_n: int, B: float) -
     assert got_log_ratio == pytest.approx(log_ratio, rel=1e-12, abs=1e-12)
 
 
-def test_taylor_degree_log_accepts_a_remainder_equal_to_epsilon() -> None:
+def test_taylor_degree_accepts_a_remainder_equal_to_epsilon() -> None:
     """At ``R = 1`` the remainder is ``e/(g+1)!``; with ``ε = e/4!`` exactly (in logs), degree 3
     already meets ``remainder <= ε`` — the least such degree, not the next."""
-    from core.kernels.phase import taylor_degree_log
+    from core.kernels.polynomial import taylor_degree
 
-    assert taylor_degree_log(1.0, math.lgamma(5) - 1.0) == 3
-    assert taylor_degree_log(1.0, math.lgamma(5) - 1.0 + 1e-9) == 4
+    assert taylor_degree(1.0, math.lgamma(5) - 1.0) == 3
+    assert taylor_degree(1.0, math.lgamma(5) - 1.0 + 1e-9) == 4

@@ -355,7 +355,7 @@ def test_sixty_four_sequences_memorised_exactly_on_larger_shapes(N: int, d: int,
     get_claim("memorise_grid_labels_exactly").check(MemoriseInstance(seed=N + d, N=N, d=d, L=L))
 
 
-# --- dataset hypothesis at its edges (docs/theory.md §2 M: off the strips, separated tokens) --------
+# --- dataset hypothesis at its edges (docs/theory.md §2 M: off the strips, separated tokens)
 
 
 def test_strip_edge_is_exactly_half_eta_at_every_interior_boundary(tau) -> None:

@@ -148,7 +148,9 @@ def test_every_buffer_is_created_on_the_requested_device() -> None:
                            ff_post=(ff,), pos=np.zeros((2, 3)))
     model = PromptTunedTransformer(w, device="meta")
     names = [name for name, _ in model.named_buffers()]
-    assert {"w_q", "w_k", "w_ov", "pos", "ff_pre0_w1", "ff_post0_b2"} <= set(names)
+    assert {"w_q", "w_k", "w_ov", "pos", "pre.0.w1", "post.0.b2"} <= set(names)
+    assert [layer.tensors[0].shape for layer in model.ff_pre_layers] == [(2, 2)]
+    assert len(model.ff_post_layers) == 1
     assert all(b.device.type == "meta" for b in model.buffers())
 
 

@@ -1,6 +1,7 @@
 """Prompt tuning through the kernel (core.prompt_tuning), the gradient-gap bound
 (core.gradient_bound), the derivative certificate (core.kernels.certify), and planted bugs
-that the gradient claim must catch. Float64 throughout, as docs/theory.md §6 advises for gradients."""
+that the gradient claim must catch. Float64 throughout, as docs/theory.md §6 advises for
+gradients."""
 
 from __future__ import annotations
 
@@ -163,7 +164,8 @@ BAD_CALLS: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("lr", {"lr": 0.0}, InvalidArgument, "lr=0.0"),
     ("optimizer", {"optimizer": "sgd"}, InvalidArgument, "optimizer='sgd'"),
     ("policy", {"out_of_regime": "ignore"}, InvalidArgument, "out_of_regime='ignore'"),
-    ("replan without certifier", {"out_of_regime": "replan"}, InvalidArgument, "certifier"),
+    ("replan with no certifier", {"out_of_regime": "replan", "certifier": None}, InvalidArgument,
+     "certifier=None"),
     ("margin", {"replan_margin": 0.5}, InvalidArgument, "replan_margin=0.5"),
     ("target", {"target_error": -1.0}, InvalidArgument, "target_error=-1.0"),
     ("plan type", {"plan": "fast"}, InvalidArgument, "plan="),

@@ -2,12 +2,13 @@
 
 Paper label ``thm:inference_linear``. Build a certified plan, then call the kernel::
 
-    plan = plan_kernel(s=8, B=0.5, beta=1/8, eps=eps_for_error(1e-6, 1.0))
+    plan = plan_for(KernelRegime(s=8, beta=1/8, B=0.5, delta_F=1e-6))
     out, info = polynomial_attention_with_info(Q, K, V, plan)   # info.bound, info.measured_B
 
 Modules: :mod:`.polynomial` (degree selection), :mod:`.certify` (ball-arithmetic
 certificates of ``p`` and ``p′``), :mod:`.features` (exact-rank monomials),
-:mod:`.plan` (certified plans, error lemma), :mod:`.fast_attention` (the kernel),
+:mod:`.regime` (``R``, ``ε`` from ``δ_F``, the error lemma), :mod:`.plan` (certified
+plans), :mod:`.fast_attention` (the kernel),
 :mod:`.peers` (torch SDPA, Performer FAVOR+), :mod:`.model_forward` (τ with the kernel),
 :mod:`.phase` (phase-transition data).
 """
@@ -26,15 +27,7 @@ from .features import MonomialFeatures, feature_rank, loose_rank
 from .model_forward import feed_forward_lipschitz, forward_with_polynomial_attention
 from .peers import favor_plus_attention, favor_plus_features, sdpa_attention
 from .phase import PhaseRow, crossing_ratio, log_rank_over_n, phase_transition_table
-from .plan import (
-    CertificateLike,
-    Certifier,
-    KernelPlan,
-    eps_for_error,
-    lemma_bound,
-    plan_kernel,
-    score_radius,
-)
+from .plan import CertificateLike, Certifier, KernelPlan, plan_for, plan_kernel
 from .polynomial import (
     METHODS,
     ExpPolynomial,
@@ -42,8 +35,17 @@ from .polynomial import (
     candidate_degree,
     exp_polynomial,
     sampled_relative_error,
-    taylor_degree_from_remainder,
+    taylor_degree,
+    taylor_log_remainder,
     taylor_remainder_bound,
+)
+from .regime import (
+    ErrorTarget,
+    KernelRegime,
+    eps_for_error,
+    error_target,
+    lemma_bound,
+    score_radius,
 )
 
 __all__ = [
@@ -54,9 +56,11 @@ __all__ = [
     "CertificateLike",
     "Certifier",
     "DerivativeCertificate",
+    "ErrorTarget",
     "ExpPolynomial",
     "KernelInfo",
     "KernelPlan",
+    "KernelRegime",
     "MonomialFeatures",
     "PhaseRow",
     "aggarwal_alman_degree",
@@ -65,6 +69,7 @@ __all__ = [
     "certify_polynomial",
     "crossing_ratio",
     "eps_for_error",
+    "error_target",
     "exp_polynomial",
     "favor_plus_attention",
     "favor_plus_features",
@@ -77,12 +82,14 @@ __all__ = [
     "loose_rank",
     "measured_norm",
     "phase_transition_table",
+    "plan_for",
     "plan_kernel",
     "polynomial_attention",
     "polynomial_attention_with_info",
     "sampled_relative_error",
     "score_radius",
     "sdpa_attention",
-    "taylor_degree_from_remainder",
+    "taylor_degree",
+    "taylor_log_remainder",
     "taylor_remainder_bound",
 ]

@@ -1,4 +1,6 @@
-"""Rigorous certificates for the kernel's polynomial (docs/theory.md §3, K1; ``thm:inference_linear``).
+"""Rigorous certificates for the kernel's polynomial (docs/theory.md §3, K1).
+
+Paper label ``thm:inference_linear``.
 
 :func:`certify_polynomial` proves, with python-flint ``arb`` ball arithmetic, that a
 polynomial ``p`` with the float64 coefficients the kernel uses satisfies

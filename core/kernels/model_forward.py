@@ -21,7 +21,6 @@ import torch
 
 from ..errors import InvalidArgument
 from ..model import PromptTunedTransformer
-from ..regime import attention_inputs
 from ..weights import FeedForwardWeights
 from .fast_attention import KernelInfo, polynomial_attention_with_info
 from .plan import KernelPlan
@@ -75,8 +74,8 @@ def forward_with_polynomial_attention(
         raise InvalidArgument(
             f"plan (s={plan.s}, beta={plan.beta!r}) does not match the model "
             f"(s={model.weights.s}, beta={model.beta!r})")
-    inputs = attention_inputs(model, X, P, full=full)
+    inputs = model.attention_inputs(X, P, full=full)
     att, info = polynomial_attention_with_info(inputs.Q, inputs.K, inputs.V, plan,
                                                **options)  # type: ignore[arg-type]
-    out = model._ff_stack("post", model._n_post, inputs.queries + att)
+    out = model.ff_post(inputs.queries + att)
     return out, info, feed_forward_lipschitz(model.weights.ff_post) * info.bound

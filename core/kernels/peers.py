@@ -1,4 +1,6 @@
-"""Peer attention implementations for comparison (docs/theory.md §3, K3/K5; ``thm:inference_linear``).
+"""Peer attention implementations for comparison (docs/theory.md §3, K3/K5).
+
+Paper label ``thm:inference_linear``.
 
 - :func:`sdpa_attention`: exact attention through ``torch.nn.functional.
   scaled_dot_product_attention``, in query chunks (SDPA materialises the ``m × n`` score

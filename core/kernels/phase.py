@@ -4,12 +4,15 @@ Paper labels ``thm:inference_linear`` (below) and ``thm:forward_efficiency_thres
 SETH threshold, which this data *illustrates* and cannot test). Convention: Alman–Song's
 ``β = 1/s`` (docs/theory.md §3), so ``R = β·s·B² = B²``; with ``B = c·√log n`` this is
 ``R = c²·ln n``. The target is ``δ_F = 1/n`` in max norm with ``‖V‖_max <= 1``, i.e. a
-relative error ``ε = δ/(2 + δ)`` (the error lemma solved for ``ε``).
+relative error ``ε = δ/(2 + δ)`` (the error lemma solved for ``ε``). Both come from
+:mod:`core.kernels.regime` (``R`` from :class:`~core.kernels.regime.KernelRegime`, ``ln(1/ε)``
+from :func:`~core.kernels.regime.error_target` in log space).
 
 The degree is the smallest Taylor degree whose Lagrange bound ``e^R R^{g+1}/(g+1)!`` meets
 ``ε`` — a sufficient degree (the bound is within a factor ``e^R`` of the true error), so
 the rank ``C(s+g, g)`` reported is the rank the polynomial method *needs* with Taylor
-polynomials. Everything is computed in log space, so ``n`` may be astronomically large.
+polynomials (:func:`~core.kernels.polynomial.taylor_degree`). Everything is computed in log
+space, so ``n`` may be astronomically large.
 """
 
 from __future__ import annotations
@@ -18,37 +21,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import InvalidArgument
 from ..validation import check_int, check_real
+from .polynomial import taylor_degree
+from .regime import KernelRegime, error_target
 
 __all__ = [
     "PhaseRow",
     "crossing_ratio",
     "log_rank_over_n",
     "phase_transition_table",
-    "taylor_degree_log",
 ]
 
 PAPER_REF = "thm:forward_efficiency_threshold"
-
-
-def taylor_degree_log(radius: float, log_inv_eps: float) -> int:
-    """Smallest ``g`` with ``R + (g+1) ln R − ln (g+1)! <= −log_inv_eps``."""
-    r = check_real("radius", radius, low=0.0)
-    target = -check_real("log_inv_eps", log_inv_eps, low=0.0, low_open=True)
-    if r == 0.0:
-        return 0
-    g = 0
-    while r + (g + 1) * math.log(r) - math.lgamma(g + 2) > target:
-        g += 1
-        if g > 10**7:
-            raise InvalidArgument(f"radius={radius!r}: degree search exceeded 10**7")
-    return g
-
-
-def _log_inv_eps_for_delta(log_n: float) -> float:
-    """``ln(1/ε)`` for ``δ = 1/n``, ``‖V‖_max = 1``: ``ε = δ/(2+δ)``, so ``ln(2n + 1)``."""
-    return log_n + math.log(2.0 + math.exp(-log_n))
 
 
 def _log_comb(a: int, b: int) -> float:
@@ -78,7 +62,8 @@ def log_rank_over_n(log2_n: float, B: float, s: int) -> tuple[int, int, float]:
     B = check_real("B", B, low=0.0)
     s = check_int("s", s, minimum=1)
     log_n = log2_n * math.log(2.0)
-    g = taylor_degree_log(B * B, _log_inv_eps_for_delta(log_n))
+    radius = KernelRegime(s=s, beta=1.0 / s, B=B).radius
+    g = taylor_degree(radius, error_target(log_inv_delta=log_n).log_inv_eps)
     log_r = _log_comb(s + g, g)
     rank = math.comb(s + g, g) if log_r < 700 else -1
     return g, rank, log_r - log_n
@@ -94,7 +79,8 @@ def phase_transition_table(log2_ns: Sequence[int], ratios: Sequence[float], *,
             c = check_real("ratio", c, low=0.0)
             B = c * root
             g, rank, lr = log_rank_over_n(float(k), B, s)
-            rows.append(PhaseRow(log2_n=float(k), c=c, B=B, radius=B * B, degree=g,
+            rows.append(PhaseRow(log2_n=float(k), c=c, B=B,
+                                 radius=KernelRegime(s=s, beta=1.0 / s, B=B).radius, degree=g,
                                  rank=rank, log_rank_over_n=lr))
     return rows
 
@@ -103,3 +89,7 @@ def crossing_ratio(rows: Sequence[PhaseRow], log2_n: float) -> float | None:
     """Smallest ``c`` among ``rows`` at ``n = 2^log2_n`` whose rank reaches ``n`` (or None)."""
     hits = [row.c for row in rows if row.log2_n == log2_n and row.rank_exceeds_n]
     return min(hits) if hits else None
+
+
+#: The regime audit's name for :func:`core.kernels.polynomial.taylor_degree`.
+taylor_degree_log = taylor_degree

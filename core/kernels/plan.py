@@ -13,8 +13,8 @@ another callable with the same signature may be passed (tests inject refusing or
 inconclusive certifiers). Whatever it returns is checked against the
 :class:`CertificateLike` protocol before a plan exists.
 
-Error lemma (docs/theory.md §3, K3): entrywise relative error ``ε < 1`` in the unnormalised matrix gives
-at most ``2ε/(1−ε)·‖V‖_max`` in the normalised output (exact arithmetic).
+The regime's quantities (``R``, ``ε`` from ``δ_F``, the error lemma) are derived once, in
+:mod:`core.kernels.regime`; :func:`plan_for` plans a :class:`~core.kernels.regime.KernelRegime`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import HarnessError, InvalidArgument
-from ..validation import check_int, check_real
+from ..validation import check_int
 from .certify import certify_polynomial
 from .features import feature_rank
 from .polynomial import (
@@ -35,17 +35,16 @@ from .polynomial import (
     aggarwal_alman_degree,
     candidate_degree,
     exp_polynomial,
-    taylor_degree_from_remainder,
+    taylor_degree,
 )
+from .regime import KernelRegime, lemma_bound, score_radius
 
 __all__ = [
     "CertificateLike",
     "Certifier",
     "KernelPlan",
-    "eps_for_error",
-    "lemma_bound",
+    "plan_for",
     "plan_kernel",
-    "score_radius",
 ]
 
 PAPER_REF = "thm:inference_linear"
@@ -63,32 +62,6 @@ class CertificateLike(Protocol):
 
 
 Certifier = Callable[[ExpPolynomial, float], Any]
-
-
-def score_radius(s: int, B: float, beta: float) -> float:
-    """``R = β·s·B²`` rounded up by a few ulps, so ``|β kᵀq| <= R`` whenever entries ``<= B``."""
-    s = check_int("s", s, minimum=1)
-    B = check_real("B", B, low=0.0)
-    beta = check_real("beta", beta, low=0.0, low_open=True)
-    r = beta * s * B * B
-    return r * (1 + 8 * 2.0**-52) if r > 0 else 0.0
-
-
-def lemma_bound(eps: float, v_max: float) -> float:
-    """``2ε/(1−ε)·‖V‖_max``: the max-norm output error from relative error ``ε`` (``ε < 1``)."""
-    e = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
-    v = check_real("v_max", v_max, low=0.0)
-    return 2.0 * e / (1.0 - e) * v
-
-
-def eps_for_error(delta: float, v_max: float) -> float:
-    """Largest ``ε`` (to rounding) with ``2ε/(1−ε)·v_max <= delta``: ``δ/(2 v_max + δ)``."""
-    d = check_real("delta", delta, low=0.0, low_open=True)
-    v = check_real("v_max", v_max, low=0.0, low_open=True)
-    e = min(d / (2.0 * v + d), math.nextafter(1.0, 0.0))
-    while lemma_bound(e, v) > d:
-        e = math.nextafter(e, 0.0)
-    return e
 
 
 @dataclass(frozen=True)
@@ -132,6 +105,11 @@ class KernelPlan:
         return score_radius(self.s, self.B, self.beta)
 
     @property
+    def regime(self) -> KernelRegime:
+        """The plan's ``(s, β, B)`` as a :class:`~core.kernels.regime.KernelRegime`."""
+        return KernelRegime(s=self.s, beta=self.beta, B=self.B)
+
+    @property
     def method(self) -> str:
         return self.polynomial.method
 
@@ -161,7 +139,7 @@ class KernelPlan:
             "method": self.method, "degree": self.degree, "rank": self.rank,
             "certified_eps": self.certified_eps,
             "degree_minus_one_refuted": self.refutation is not None,
-            "taylor_remainder_degree": taylor_degree_from_remainder(r, e),
+            "taylor_remainder_degree": taylor_degree(r, -math.log(e)),
             "aggarwal_alman_order": aggarwal_alman_degree(r, e),
             "paper_ref": self.paper_ref,
         }
@@ -189,6 +167,15 @@ def plan_kernel(*, s: int, B: float, beta: float, eps: float,
     if not callable(certifier):
         raise InvalidArgument(f"certifier={certifier!r}: expected a callable")
     return _plan_cached(s, B, beta, eps, certifier, method, max_degree)
+
+
+def plan_for(regime: KernelRegime, *, certifier: Certifier = certify_polynomial,
+             method: str = "chebyshev", max_degree: int = 200) -> KernelPlan:
+    """:func:`plan_kernel` for ``regime`` (its ``s``, ``B``, ``β`` and ``ε`` from ``δ_F``)."""
+    if not isinstance(regime, KernelRegime):
+        raise InvalidArgument(f"regime={regime!r}: expected a KernelRegime")
+    return plan_kernel(s=regime.s, B=regime.B, beta=regime.beta, eps=regime.eps,
+                       certifier=certifier, method=method, max_degree=max_degree)
 
 
 @lru_cache(maxsize=256)

@@ -42,7 +42,8 @@ __all__ = [
     "exp_polynomial",
     "float64_cancellation",
     "sampled_relative_error",
-    "taylor_degree_from_remainder",
+    "taylor_degree",
+    "taylor_log_remainder",
     "taylor_remainder_bound",
 ]
 
@@ -188,27 +189,33 @@ def candidate_degree(method: str, radius: float, eps: float) -> int:
         "reaches this relative error")
 
 
-def taylor_remainder_bound(degree: int, radius: float) -> float:
-    """Lagrange's bound ``e^R R^{g+1} / (g+1)!`` on the Taylor polynomial's relative error.
-
-    Computed through logarithms so large ``g`` and ``R`` do not overflow.
-    """
+def taylor_log_remainder(degree: int, radius: float) -> float:
+    """``ln`` of Lagrange's bound ``e^R R^{g+1} / (g+1)!`` on the Taylor polynomial's
+    relative error: ``R + (g+1) ln R − ln (g+1)!`` (``−inf`` at ``R = 0``). Finite for any
+    ``g`` and ``R``, so astronomically small targets (``n = 2^16384``) are handled."""
     g = check_int("degree", degree, minimum=0)
     r = check_real("radius", radius, low=0.0)
     if r == 0.0:
-        return 0.0
-    return math.exp(r + (g + 1) * math.log(r) - math.lgamma(g + 2))
+        return -math.inf
+    return r + (g + 1) * math.log(r) - math.lgamma(g + 2)
 
 
-def taylor_degree_from_remainder(radius: float, eps: float) -> int:
-    """Smallest ``g`` with ``e^R R^{g+1}/(g+1)! <= eps`` (the textbook degree choice)."""
-    r, e = _check_radius_eps(radius, eps)
+def taylor_remainder_bound(degree: int, radius: float) -> float:
+    """Lagrange's bound ``e^R R^{g+1} / (g+1)!`` (``exp`` of :func:`taylor_log_remainder`)."""
+    return math.exp(taylor_log_remainder(degree, radius))
+
+
+def taylor_degree(radius: float, log_inv_eps: float) -> int:
+    """Smallest ``g`` whose Lagrange bound meets ``ε = e^{−log_inv_eps}``:
+    ``taylor_log_remainder(g, R) <= −log_inv_eps``. The one Taylor-degree search (the plan's
+    textbook degree, the phase data, the regime audit); compared in log space."""
+    r = check_real("radius", radius, low=0.0)
+    target = -check_real("log_inv_eps", log_inv_eps, low=0.0, low_open=True)
     g = 0
-    while taylor_remainder_bound(g, r) > e:
+    while taylor_log_remainder(g, r) > target:
         g += 1
-        if g > 100 * MAX_DEGREE:
-            raise InvalidArgument(f"radius={radius!r}: remainder bound never reaches "
-                                  f"eps={eps!r}")
+        if g > 10**7:
+            raise InvalidArgument(f"radius={radius!r}: degree search exceeded 10**7")
     return g
 
 
