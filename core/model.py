@@ -20,6 +20,7 @@ the polynomial kernel, prompt tuning, the gradient bound) goes through them:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ class FeedForwardLayer(nn.Module):
     w2: torch.Tensor
     b2: torch.Tensor
 
-    def __init__(self, arrays: tuple[object, object, object, object], *, dtype: torch.dtype,
+    def __init__(self, arrays: Sequence[object], *, dtype: torch.dtype,
                  device: str | torch.device):
         super().__init__()
         for part, array in zip(("w1", "b1", "w2", "b2"), arrays, strict=True):

@@ -68,8 +68,8 @@ def measure_regime(model: PromptTunedTransformer, X: torch.Tensor,
         inputs = model.attention_inputs(X, P, full=True)
     bq = float(inputs.Q.abs().max())
     bk = float(inputs.K.abs().max())
-    regime = KernelRegime(s=int(inputs.Q.shape[0]), beta=model.beta, B=max(bq, bk),
-                          n=int(inputs.K.shape[1]))
-    return RegimeReport(n=regime.n, B=regime.B, B_query=bq, B_key=bk,
+    n = int(inputs.K.shape[1])
+    regime = KernelRegime(s=int(inputs.Q.shape[0]), beta=model.beta, B=max(bq, bk), n=n)
+    return RegimeReport(n=n, B=regime.B, B_query=bq, B_key=bk,
                         sqrt_log_n=regime.sqrt_log_n, ratio=regime.ratio,
                         radius=regime.radius, beta=model.beta, s=regime.s)
