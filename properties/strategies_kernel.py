@@ -101,7 +101,8 @@ class KernelInstance:
 
     @property
     def radius(self) -> float:
-        return self.beta * self.s * self.B * self.B
+        """``R = β·s·B²`` of the drawn regime (rounded up, as the plan has it)."""
+        return KernelRegime(s=self.s, beta=self.beta, B=self.B).radius
 
 
 @st.composite
