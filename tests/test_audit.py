@@ -13,7 +13,8 @@ from properties.claim import Claim, KnownFailure, Outcome
 from properties.registry import all_claims, get_claim
 from properties.strategies import ModelInstance, model_instances
 from verify.audit import AuditOptions, claim_entry, draw_instances, run_audit, write_audit
-from verify.report import validate_report, write_atomically
+from verify.files import write_atomically
+from verify.report.load import validate_report
 
 
 def _toy(measure, **kw) -> Claim:  # type: ignore[no-untyped-def]

@@ -9,11 +9,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from verify.bench import main, write_json_atomically
+from verify.bench.common import write_json_atomically
+from verify.cli import main as cli_main
 
 HEADLINE_KEYS = {"n", "d", "B", "delta_F", "degree", "rank", "seconds_fast",
                  "seconds_exact_best", "speedup", "max_error", "bound", "slope_fast",
                  "slope_exact", "peak_mib_fast", "gemm_ratio"}
+
+
+def main(argv: list[str]) -> int:
+    """``ptlimits bench ARGV...``."""
+    return cli_main(["bench", *argv])
 
 
 def test_json_is_written_atomically(tmp_path: Path) -> None:
@@ -33,10 +39,11 @@ def test_json_is_written_atomically(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["nonsense"])
+    assert main(["nonsense"]) == 2
+    assert capsys.readouterr().err.startswith("ptlimits: error: argument BENCHMARK")
     assert main(["kernel", "--threads", "0"]) == 2
-    assert "--threads=0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("ptlimits: error: --threads=0") and err.count("\n") == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA refusal")
@@ -68,7 +75,7 @@ CAPACITY_ROW_KEYS = {"d", "L", "N", "eps", "target_error", "tried_Lp", "final_er
 
 
 def test_train_bench_rows_at_tiny_prompts() -> None:
-    from verify.bench import format_train_table, run_train_bench
+    from verify.bench.train import format_train_table, run_train_bench
 
     report = run_train_bench(quick=True, log=lambda _: None, prompt_lengths=(64,))
     assert [(r["L_p"], r["setting"]) for r in report["rows"]] == [(64, "full"),
@@ -82,7 +89,7 @@ def test_train_bench_rows_at_tiny_prompts() -> None:
 
 def test_capacity_json_has_the_agreed_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    import verify.bench as bench
+    import verify.bench.capacity as bench
     from core.capacity_sweep import CapacitySetting, SweepConfig
 
     monkeypatch.setattr(bench, "capacity_settings", lambda quick: (

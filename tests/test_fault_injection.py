@@ -13,7 +13,7 @@ import torch
 from core.errors import NonFiniteError
 from core.model import PromptTunedTransformer
 from core.weights import FeedForwardWeights, TransformerWeights
-from verify import report as report_module
+from verify import files as files_module
 from verify.cli import main
 
 
@@ -68,7 +68,7 @@ def test_disk_full_keeps_previous_report(tmp_path: Path, monkeypatch: pytest.Mon
     def full_disk(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(report_module.os, "fsync", full_disk)
+    monkeypatch.setattr(files_module.os, "fsync", full_disk)
     capsys.readouterr()
     assert main(["audit", "--quick", "--claims", "readout_*", "--out", str(tmp_path),
                  "--jobs", "1", "--seed", "4", "--no-html"]) == 2

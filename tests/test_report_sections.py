@@ -18,10 +18,10 @@ from core.errors import HarnessError, InvalidArgument
 from properties.registry import get_claim
 from verify.audit import AuditOptions, run_audit, write_audit
 from verify.cli import main
-from verify.html import render_html
-from verify.plots import capacity_figure, real_models_figure
-from verify.real_models import load_regime_json
-from verify.report import load_capacity, render_markdown, validate_report
+from verify.report.html import render_html
+from verify.report.load import load_capacity, load_regime_json, validate_report
+from verify.report.markdown import render_markdown
+from verify.report.plots import capacity_figure, real_models_figure
 
 CAPACITY: dict[str, Any] = {
     "kind": "capacity", "label": "empirical: Adam on the one-layer model, 3 seeds",

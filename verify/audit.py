@@ -1,10 +1,11 @@
 """Run the claim registry and write the audit report (atomically, resumably, in parallel).
 
-For every selected claim the audit measures its deterministic reference points and a seeded
-batch of Hypothesis draws, then records status, evidence level, counts, the error
-distribution, every measured instance, the worst case with a reproduction line, and timings.
-Conditional claims (e.g. those resting on SETH) are reported as ``skip`` with their reason;
-a claim that raises is ``error`` with its traceback, and the audit goes on.
+For every selected claim (the statistical claims of docs/theory.md §2 and the computational
+claims of §3) the audit measures its deterministic reference points and a seeded batch of
+Hypothesis draws, then records status, evidence level (§4), counts, the error distribution,
+every measured instance, the worst case with a reproduction line, and timings. Conditional
+claims (T, resting on SETH: §3) are reported as ``skip`` with their reason; a claim that
+raises is ``error`` with its traceback, and the audit goes on.
 
 Each finished claim is written at once to ``DIR/.partial/ID.json`` (atomically), so an
 audit killed at any moment loses at most the claims in flight; ``resume=True`` reuses the
@@ -46,7 +47,9 @@ from properties.profiles import PROFILE_NAMES, active_profile_name, load_profile
 from properties.registry import get_claim
 
 from .executors import describe_executor, open_executor
-from .report import render_markdown, validate_report, write_atomically
+from .files import write_atomically
+from .report.load import validate_report
+from .report.markdown import render_markdown
 
 __all__ = ["AuditOptions", "audit_claim", "claim_entry", "claim_instances", "claim_seed",
            "draw_instances", "measure_chunk", "measure_instances", "run_audit", "summarise",
@@ -485,7 +488,7 @@ def write_audit(report: dict[str, Any], out_dir: Path, *,
     write_atomically(written[0], json.dumps(report, indent=2, allow_nan=False) + "\n")
     write_atomically(written[1], render_markdown(report))
     if html:
-        from .html import render_html
+        from .report.html import render_html
 
         written.append(out_dir / "audit.html")
         write_atomically(written[2], render_html(report))

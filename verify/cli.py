@@ -1,14 +1,17 @@
 """Command-line interface: ``python -m verify ...`` and the ``ptlimits`` console script.
 
-Subcommands:
+One argparse parser with the subcommands:
   claims     the registry as a table (or JSON)
-  audit      run the registry and write audit.json and audit.md
+  audit      run the registry and write audit.json, audit.md and audit.html
   reproduce  re-measure one instance of one claim (the line every report prints)
-  bench      benchmarks (see ``python -m verify bench --help``)
+  regress    compare two audits and flag regressions
   regime     per-head norm regime of a real transformers model (+ PEFT soft prompt)
+  bench      benchmarks: ``bench kernel``, ``bench train``, ``bench capacity``
 
-Errors the harness raises on purpose print one line (``ptlimits: error: ...``) and exit 2;
-an audit with a failing claim exits 1.
+Every error — a usage error argparse finds, or a :class:`core.errors.HarnessError` raised
+while running — prints one line ``ptlimits: error: ...`` to stderr and exits 2; a failing
+claim (audit, reproduce) or a regression exits 1. ``--help`` imports nothing heavy: each
+command imports what it needs (torch, the registry) when it runs.
 """
 
 from __future__ import annotations
@@ -17,18 +20,34 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from core.errors import HarnessError
-
-__all__ = ["main"]
+__all__ = ["UsageError", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+class UsageError(Exception):
+    """A command line argparse refuses (unknown command, bad or missing option).
+
+    Not a :class:`core.errors.HarnessError`: importing ``core`` imports torch, and parsing
+    (``--help`` included) must not.
+    """
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors raise :class:`UsageError` (one line, with a pointer
+    to the right ``--help``) instead of printing usage and exiting; its subcommand parsers
+    are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{' '.join(message.split())} (see '{self.prog} --help')")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ptlimits",
         description="Check the claims of Hu et al., 'Fundamental Limits of Prompt Tuning "
                     "Transformers' (ICLR 2025), and report the numbers.",
@@ -41,17 +60,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser(
-        "audit", help="run the claims and write audit.json and audit.md",
+        "audit", help="run the claims and write audit.json, audit.md and audit.html",
         description="Measure every selected claim on its reference points and on seeded "
                     "Hypothesis draws, then write DIR/audit.json (schema in "
-                    "verify/schema/audit.schema.json) and DIR/audit.md. Files are replaced "
-                    "atomically. Exit status: 0 if no claim fails, 1 otherwise.")
+                    "verify/schema/audit.schema.json), DIR/audit.md and DIR/audit.html. Files "
+                    "are replaced atomically. Exit status: 0 if no claim fails, 1 otherwise.")
     p.add_argument("--quick", action="store_true",
                    help="few Hypothesis draws per claim (about a minute in all)")
     p.add_argument("--out", type=Path, default=Path("audit"), metavar="DIR",
                    help="output directory (default: ./audit)")
     p.add_argument("--claims", metavar="PATTERN", default=None,
-                   help="comma-separated globs over claim ids, or THEORY headings "
+                   help="comma-separated globs over claim ids, or docs/theory.md headings "
                         "(e.g. 'attention_*' or 'MODEL,K3'); default: all")
     p.add_argument("--seed", type=int, default=0, help="seed for the draws (default 0)")
     p.add_argument("--draws", type=int, default=None, metavar="N",
@@ -109,10 +128,55 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("claim_id", help="claim id (see 'ptlimits claims')")
     p.add_argument("instance", help="the instance as JSON")
 
-    sub.add_parser("bench", help="benchmarks (run 'ptlimits bench --help')", add_help=False)
-    sub.add_parser("regress", help="compare two audits (run 'ptlimits regress --help')",
-                   add_help=False)
+    _add_regress(sub)
+    _add_bench(sub)
     return parser
+
+
+def _add_regress(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "regress", help="compare two audits and flag regressions",
+        description="Compare two audit reports (both checked against the schema) and exit 1 "
+                    "on a regression: a claim newly failing or erroring, or missing; its "
+                    "evidence level dropped; its relative margin 1 - error/bound shrank by "
+                    "more than --margin-threshold of the baseline's; an embedded benchmark's "
+                    "speedup fell by more than --bench-noise, or its error rose past its "
+                    "bound. Changes for the better are listed as improvements.")
+    p.add_argument("--baseline", type=Path, required=True, metavar="OLD.json")
+    p.add_argument("--current", type=Path, default=Path("audit/audit.json"),
+                   metavar="NEW.json", help="default: audit/audit.json")
+    p.add_argument("--margin-threshold", type=float, default=0.5, metavar="F",
+                   help="flag a claim whose relative margin fell by more than this "
+                        "fraction (default 0.5)")
+    p.add_argument("--bench-noise", type=float, default=0.3, metavar="F",
+                   help="tolerated relative drop in benchmark speedup (default 0.3)")
+
+
+def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
+    bench = sub.add_parser("bench", help="benchmarks: kernel, train, capacity",
+                           description="ptlimits benchmarks. Each prints its table to stdout "
+                                       "(progress to stderr) and, with --json FILE, writes "
+                                       "its report atomically.")
+    which = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    kernel = which.add_parser("kernel", help="polynomial-method kernel vs exact and Performer",
+                              description="The polynomial-method kernel against exact "
+                                          "attention and Performer at equal time.")
+    kernel.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    train = which.add_parser("train", help="prompt-tuning step time, kernel vs exact",
+                             description="Prompt-tuning step time (forward + backward + "
+                                         "update) through the kernel against exact.")
+    capacity = which.add_parser("capacity",
+                                help="empirical capacity of gradient-trained prompts",
+                                description="Empirical capacity of gradient-trained prompts "
+                                            "beside the constructive and lower-bound L_p.")
+    for p, quick_help in ((kernel, "small sizes (well under 1 min)"),
+                          (train, "L_p in {1024, 4096} (about a minute)"),
+                          (capacity, "four small settings (under 60 s)")):
+        p.add_argument("--quick", action="store_true", help=quick_help)
+        p.add_argument("--json", type=Path, metavar="FILE",
+                       help="write the report as JSON (atomic)")
+        p.add_argument("--threads", type=int, default=None,
+                       help="torch intra-op threads (default: torch's choice; capacity: 1)")
 
 
 def _cmd_claims(args: argparse.Namespace) -> int:
@@ -133,11 +197,12 @@ def _cmd_claims(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from core.errors import HarnessError
     from properties.registry import select_claims
 
     from .audit import AuditOptions, run_audit, write_audit
-    from .real_models import load_regime_json
-    from .report import ensure_writable_dir, load_benchmark, load_capacity
+    from .files import ensure_writable_dir
+    from .report.load import load_benchmark, load_capacity, load_regime_json
 
     out = ensure_writable_dir("--out", args.out)
     claims = select_claims(args.claims)
@@ -179,6 +244,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from core.errors import HarnessError
     from properties.registry import get_claim
 
     from .audit import claim_entry
@@ -197,8 +263,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_regime(args: argparse.Namespace) -> int:
-    from .real_models import audit_model, format_regime_table, read_input_ids
-    from .report import write_atomically
+    from core.errors import HarnessError
+
+    from .files import write_atomically
+    from .real_models import audit_model, read_input_ids
+    from .report.text import format_regime_table
 
     if args.json is not None and not args.json.parent.is_dir():
         raise HarnessError(f"--json={str(args.json)!r}: directory "
@@ -217,37 +286,79 @@ def _cmd_regime(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        return _run_bench(argv[1:])
-    if argv[:1] == ["regress"]:
-        from . import regress
+def _cmd_regress(args: argparse.Namespace) -> int:
+    from .regress import run_regress
 
-        return _guarded(lambda: regress.main(argv[1:]))
-    args = _parser().parse_args(argv)
-    handlers = {"claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce,
-                "regime": _cmd_regime}
+    return run_regress(args.baseline, args.current, margin_threshold=args.margin_threshold,
+                       bench_noise=args.bench_noise)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from core.errors import HarnessError, InvalidArgument
+
+    if args.threads is not None and args.threads < 1:
+        raise InvalidArgument(f"--threads={args.threads}: must be >= 1")
+    from .bench.common import torch_threads, write_json_atomically
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    threads = args.threads if args.threads is not None else (
+        1 if args.benchmark == "capacity" else None)
+    with torch_threads(threads):
+        if args.benchmark == "kernel":
+            from .bench.kernel import format_table, run_kernel_bench
+
+            report = run_kernel_bench(quick=args.quick, device=args.device, log=log)
+            table = format_table(report)
+        elif args.benchmark == "train":
+            from .bench.train import format_train_table, run_train_bench
+
+            report = run_train_bench(quick=args.quick, log=log)
+            table = format_train_table(report)
+        else:
+            from .bench.capacity import format_capacity_table, run_capacity_bench
+
+            report = run_capacity_bench(quick=args.quick, log=log)
+            table = format_capacity_table(report)
+    print(table)
+    if args.json is not None:
+        try:
+            write_json_atomically(args.json, report)
+        except OSError as exc:
+            raise HarnessError(f"--json={str(args.json)!r}: cannot write "
+                               f"({exc.strerror or exc})") from None
+    return EXIT_OK
+
+
+_COMMANDS = {"claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce,
+             "regime": _cmd_regime, "regress": _cmd_regress, "bench": _cmd_bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default: ``sys.argv[1:]``); returns the exit status.
+
+    ``--help`` prints and raises ``SystemExit(0)``, as argparse does; every error prints
+    one ``ptlimits: error: ...`` line to stderr and returns 2.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return handlers[args.command](args)
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
+        return _error(exc)
+    from core.errors import HarnessError
+
+    try:
+        return _COMMANDS[args.command](args)
     except HarnessError as exc:
-        print(f"ptlimits: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(exc)
     except KeyboardInterrupt:
         print("ptlimits: interrupted; no report was written", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _guarded(run: Callable[[], int]) -> int:
-    try:
-        return run()
-    except HarnessError as exc:
-        print(f"ptlimits: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-def _run_bench(argv: list[str]) -> int:
-    from . import bench
-
-    return _guarded(lambda: int(bench.main(argv)))
+def _error(exc: Exception) -> int:
+    """Print ``exc`` as the one line ``ptlimits: error: ...``; the usage exit status."""
+    text = " ".join(line.strip() for line in str(exc).splitlines())
+    print(f"ptlimits: error: {text}", file=sys.stderr)
+    return EXIT_USAGE

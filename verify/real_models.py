@@ -1,4 +1,4 @@
-"""Regime audit of a real Hugging Face model, optionally with a PEFT soft prompt (issue 8).
+"""Regime audit of a real Hugging Face model, optionally with a PEFT soft prompt.
 
 docs/theory.md §3 (paper labels ``thm:inference_linear`` and ``thm:forward_efficiency_threshold``):
 the polynomial-method kernel is almost linear when the soft-prompt-induced queries and keys
@@ -13,7 +13,8 @@ stay below about ``√log n`` in max norm. :func:`audit_model` answers that ques
                                                 β·q·k of the head lies in [−R, R];
     n = L_p + L, B/√ln n                         the phase-transition coordinate;
     ε = δ_F/(2 + δ_F)                            core.kernels.eps_for_error(δ_F, 1): δ_F
-                                                in units of ‖V_h‖_max (phase.py's rule);
+                                                in units of ‖V_h‖_max, as in
+                                                core.kernels.phase;
     degree g, rank C(s+g, g)                     core.kernels.plan_kernel: the minimal
                                                 certified Chebyshev degree the repo's
                                                 kernel would use at (s, B, β, ε).
@@ -55,8 +56,8 @@ from core.errors import HarnessError, InvalidArgument
 from core.kernels import eps_for_error, feature_rank, measured_norm, plan_kernel, score_radius
 from core.kernels.phase import taylor_degree_log
 
-__all__ = ["PROBE", "AttentionCall", "audit_model", "format_regime_table",
-           "kernel_decision", "load_regime_json", "threshold_ratio"]
+__all__ = ["PROBE", "AttentionCall", "audit_model", "kernel_decision", "read_input_ids",
+           "threshold_ratio"]
 
 PAPER_REF = "thm:inference_linear"
 
@@ -500,62 +501,3 @@ def _verdict(applies: int, total: int) -> str:
     if applies == 0:
         return f"the polynomial-method kernel applies to none of the {total} heads"
     return f"the polynomial-method kernel applies to {applies} of {total} heads"
-
-
-# --- output ------------------------------------------------------------------------------
-
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "—"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
-
-
-def format_regime_table(result: dict[str, Any]) -> str:
-    """The per-head table printed by ``ptlimits regime``."""
-    adapter = result["adapter"]
-    t = result["threshold_ratio"]
-    lines = [
-        f"model {result['model']['path']} ({result['model']['model_type']}, "
-        f"{result['model']['class']}); adapter "
-        f"{adapter['path'] if adapter else 'none'}",
-        f"L_p = {result['L_p']}, L = {result['L']}, n = {result['n']}, √ln n = "
-        f"{result['sqrt_log_n']:.4g}; δ_F = {result['delta_F']:.4g} ({result['delta_F_rule']}"
-        f", units of ‖V‖_max), ε = {result['eps']:.4g}; threshold c* = {_fmt(t)}",
-        "R = β·s·B² bounds every score β·q·k; applies = certified float64 plan with "
-        "rank < n",
-        "",
-    ]
-    cols = ("layer", "head", "Q_max", "K_max", "B", "R", "max_score", "ratio", "applies",
-            "degree", "rank", "taylor_degree")
-    names = ("layer", "head", "‖Q‖max", "‖K‖max", "B", "R", "max|βqk|", "B/√ln n",
-             "applies", "degree", "rank", "taylor g")
-    table = [names] + [tuple(_fmt(r[c]) for c in cols) for r in result["heads"]]
-    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
-    for row in table:
-        lines.append("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
-    w = result["worst"]
-    lines += ["", f"worst head: layer {w['layer']} head {w['head']}, B = {w['B']:.4g}, "
-              f"B/√ln n = {w['ratio']:.4g}, R = {w['R']:.4g}",
-              f"verdict: {result['summary']['verdict']}"]
-    return "\n".join(lines)
-
-
-_REQUIRED = ("kind", "model", "adapter", "L_p", "L", "n", "delta_F", "heads", "worst",
-             "summary", "threshold_ratio")
-
-
-def load_regime_json(path: Path) -> dict[str, Any]:
-    """A ``ptlimits regime --json`` file, checked enough to embed in a report."""
-    from .report import read_json_option
-
-    where = f"--regime-json={str(path)!r}"
-    data = read_json_option("--regime-json", path)
-    missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
-    if missing or data.get("kind") != "regime" or not isinstance(data.get("heads"), list):
-        raise InvalidArgument(f"{where}: not a 'ptlimits regime --json' result (missing or "
-                              f"wrong: {missing or ['kind/heads']})")
-    return {**data, "source": str(path)}

@@ -1,10 +1,10 @@
-"""Compare two audit reports and flag regressions (``python -m verify regress``).
+"""Compare two audit reports and flag regressions (``ptlimits regress``).
 
 A regression is any of:
 
 * **newly failing** — a claim whose status was ``pass``/``xfail``/``skip`` is now ``fail`` or
   ``error``, or a claim of the baseline is missing;
-* **evidence dropped** — the evidence level is lower than before;
+* **evidence dropped** — the evidence level (docs/theory.md §4) is lower than before;
 * **margin shrank** — the relative margin ``1 − error/bound`` of the worst case fell by more
   than ``margin_threshold`` (a fraction, default 0.5) of the baseline's margin;
 * **benchmark worse** — an embedded benchmark's speedup fell by more than ``bench_noise``
@@ -15,7 +15,6 @@ Everything else that changed for the better is listed as an improvement.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from typing import Any
 from core.errors import InvalidArgument
 from properties.claim import EVIDENCE_LEVELS
 
-from .report import validate_report
+from .report.load import validate_report
 
-__all__ = ["Change", "comparable", "compare_reports", "load_report", "main"]
+__all__ = ["Change", "comparable", "compare_reports", "load_report", "run_regress"]
 
 _BAD = ("fail", "error")
 _VOLATILE_HEADER = ("seconds", "started_at", "executor", "resumed_claims", "git_commit",
@@ -131,24 +130,14 @@ def _table(changes: Sequence[Change]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``regress --baseline OLD.json [--current NEW.json]``: exit 1 on any regression."""
-    parser = argparse.ArgumentParser(
-        prog="ptlimits regress", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", type=Path, required=True, metavar="OLD.json")
-    parser.add_argument("--current", type=Path, default=Path("audit/audit.json"),
-                        metavar="NEW.json", help="default: audit/audit.json")
-    parser.add_argument("--margin-threshold", type=float, default=0.5, metavar="F",
-                        help="flag a claim whose relative margin fell by more than this "
-                             "fraction (default 0.5)")
-    parser.add_argument("--bench-noise", type=float, default=0.3, metavar="F",
-                        help="tolerated relative drop in benchmark speedup (default 0.3)")
-    args = parser.parse_args(argv)
-    changes = compare_reports(load_report("--baseline", args.baseline),
-                              load_report("--current", args.current),
-                              margin_threshold=args.margin_threshold,
-                              bench_noise=args.bench_noise)
+def run_regress(baseline: Path, current: Path, *, margin_threshold: float = 0.5,
+                bench_noise: float = 0.3) -> int:
+    """``ptlimits regress``: compare the audit at ``current`` with the one at ``baseline``,
+    print the regressions (or the changes for the better) and return the exit status: 1 on
+    any regression, else 0."""
+    changes = compare_reports(load_report("--baseline", baseline),
+                              load_report("--current", current),
+                              margin_threshold=margin_threshold, bench_noise=bench_noise)
     regressions = [c for c in changes if c.regression]
     if regressions:
         print(f"{len(regressions)} regression(s):")

@@ -2,6 +2,10 @@
 
 Each function takes the report dict and returns a list of :class:`Figure` (title, caption,
 PNG bytes); a figure whose data is absent (its claims were not selected) is simply omitted.
+What they show: the capacity lower bound LB against d·L and 1/ε (docs/theory.md §2), the
+universal construction's error against ε (§2 U), the kernel's phase transition and benchmark
+(§3 K5, K6; T is conditional and only illustrated), error/bound against every drawn
+parameter, the per-head regime of real models and the empirical capacity sweep.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""A self-contained ``audit.html``: inline CSS, figures embedded as base64 PNG, no scripts.
+"""``audit.html``: the audit report as one self-contained page (inline CSS, figures embedded
+as base64 PNG, no scripts).
 
 Reading order: header, summary table, failing and near-limit claims with their worst cases,
-figures, then every claim in full.
+figures, the optional "Real models" and "Empirical capacity" sections, then every claim in
+full. Tables come from :mod:`verify.report.tables`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ import html
 from typing import Any
 
 from .plots import all_figures
-from .report import (
+from .tables import (
     CAPACITY_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
     capacity_table,
+    claims_table,
     fmt_number,
-    regime_summary,
+    head_table,
+    needs_attention,
+    regime_summary_table,
 )
 
-__all__ = ["render_html"]
+__all__ = ["html_table", "render_html"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;
@@ -47,23 +52,26 @@ def _status(s: str) -> str:
     return f'<span class="{_e(s)}">{_e(s)}</span>'
 
 
+#: Columns of the claims table shown right-aligned (counts and numbers).
+_NUMERIC = frozenset(("checked", "bad", "worst error", "its bound", "error/bound", "s"))
+
+
 def _summary_table(report: dict[str, Any]) -> str:
-    rows = []
-    for e in report["claims"]:
-        rows.append(
-            f"<tr><td><a href='#{_e(e['id'])}'><code>{_e(e['id'])}</code></a></td>"
-            f"<td>{_e(e['theory_ref'])}</td><td>{_status(e['status'])}</td>"
-            f"<td>{_e(e['evidence'])}</td><td class=num>{e['n_checked']}</td>"
-            f"<td class=num>{e['n_bad']}</td>"
-            f"<td class=num>{fmt_number((e['worst_case'] or {}).get('error'))}</td>"
-            f"<td class=num>{fmt_number(e['bound'])}</td>"
-            f"<td class=num>{fmt_number(e['worst_ratio'])}</td>"
-            f"<td class=num>{e['seconds']:.2f}</td></tr>")
+    header, rows = claims_table(report)
+
+    def cell(name: str, value: str) -> str:
+        if name == "claim":
+            return f"<td><a href='#{_e(value)}'><code>{_e(value)}</code></a></td>"
+        if name == "status":
+            return f"<td>{_status(value)}</td>"
+        return f"<td class=num>{_e(value)}</td>" if name in _NUMERIC else f"<td>{_e(value)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(name, value) for name, value in
+                                    zip(header, row, strict=True)) + "</tr>" for row in rows)
     return ("<p class=muted>The worst case is the instance with the largest error/bound; "
             "bounds differ between instances (e.g. with ε), so each is shown with its own."
-            "</p><table><tr><th>claim</th><th>THEORY</th><th>status</th><th>evidence</th>"
-            "<th>checked</th><th>bad</th><th>worst error</th><th>its bound</th>"
-            "<th>error/bound</th><th>s</th></tr>" + "".join(rows) + "</table>")
+            "</p><table><tr>" + "".join(f"<th>{_e(c)}</th>" for c in header) + "</tr>"
+            + body + "</table>")
 
 
 def _worst_case(e: dict[str, Any]) -> str:
@@ -98,10 +106,11 @@ def _claim_section(e: dict[str, Any]) -> str:
             f"{e['n_bad']} bad, {e['seconds']:.2f} s</p>{reason}{stats}{_worst_case(e)}{trace}")
 
 
-def _table(rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in rows[0])
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    """A ``<table>``: one header row, then the rows, every cell escaped."""
+    head = "".join(f"<th>{_e(c)}</th>" for c in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>"
-                   for row in rows[1:])
+                   for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -110,23 +119,10 @@ def _real_models_section(report: dict[str, Any]) -> str:
     models = report.get("real_models") or []
     if not models:
         return ""
-    keys = ("model", "adapter", "L_p", "L", "n", "delta_F", "worst", "B", "ratio", "R",
-            "threshold", "degree", "rank", "verdict")
-    names = ["model", "adapter", "L_p", "L", "n", "δ_F", "worst head", "B", "B/√ln n", "R",
-             "c*", "degree", "rank", "verdict"]
-    summary = [names] + [[fmt_number(regime_summary(m)[k]) for k in keys] for m in models]
-    details = []
-    for m in models:
-        rows = [["layer", "head", "‖Q‖_max", "‖K‖_max", "B", "R", "max |β q·k|", "B/√ln n",
-                 "applies", "degree", "rank", "reason"]]
-        rows += [[fmt_number(h[k]) for k in ("layer", "head", "Q_max", "K_max", "B", "R")]
-                 + [fmt_number(h.get("max_score")), fmt_number(h["ratio"]),
-                    "yes" if h["applies"] else "no", fmt_number(h["degree"]),
-                    fmt_number(h["rank"]), str(h.get("reason", ""))] for h in m["heads"]]
-        details.append(f"<details><summary>{_e(m['model']['path'])}: every head"
-                       f"</summary>{_table(rows)}</details>")
-    return (f"<h2>Real models</h2><p class=muted>{_e(REGIME_NOTE)}</p>{_table(summary)}"
-            + "".join(details))
+    details = "".join(f"<details><summary>{_e(m['model']['path'])}: every head</summary>"
+                      f"{html_table(*head_table(m))}</details>" for m in models)
+    return (f"<h2>Real models</h2><p class=muted>{_e(REGIME_NOTE)}</p>"
+            f"{html_table(*regime_summary_table(models))}{details}")
 
 
 def _capacity_section(report: dict[str, Any]) -> str:
@@ -134,15 +130,13 @@ def _capacity_section(report: dict[str, Any]) -> str:
     if not capacity:
         return ""
     return (f"<h2>Empirical capacity</h2><p class=note><b>{_e(capacity['label'])}.</b> "
-            f"{_e(CAPACITY_NOTE)}</p>{_table(capacity_table(capacity))}")
+            f"{_e(CAPACITY_NOTE)}</p>{html_table(*capacity_table(capacity))}")
 
 
 def render_html(report: dict[str, Any]) -> str:
     """The whole report as one HTML page with every figure embedded."""
     h, s = report["header"], report["summary"]
-    attention = [e for e in report["claims"] if e["status"] in ("fail", "error") or (
-        e["worst_ratio"] is not None and e["worst_ratio"] >= NEAR_LIMIT_RATIO)]
-    attention_html = "".join(_claim_section(e) for e in attention) or \
+    attention_html = "".join(_claim_section(e) for e in needs_attention(report)) or \
         f"<p>None: no claim failed and none came within a factor {1 / NEAR_LIMIT_RATIO:.0f} " \
         "of its bound.</p>"
     figures = "".join(

@@ -1,0 +1,132 @@
+"""The report's tables, built once: column choice and number formatting for every renderer.
+
+Each ``*_table`` function returns ``(header, rows)``: the column names and rows of already
+formatted cells (strings). :mod:`verify.report.markdown`, :mod:`verify.report.html` and
+:mod:`verify.report.text` (the command line) only lay them out in their format, so the three
+always show the same columns with the same digits.
+
+Tables: the claims summary (one row per claim: docs/theory.md heading, status, evidence
+level of docs/theory.md §4, worst error against its bound), the real-model regime summary
+(one row per audited model) and per-head table (docs/theory.md §3, the K5/K6 regime
+``B/√ln n``), and the empirical-capacity sweep (docs/theory.md §2 LB beside the
+constructive lengths).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["CAPACITY_NOTE", "HEAD_DIGITS", "NEAR_LIMIT_RATIO", "REGIME_NOTE", "Table",
+           "capacity_table", "claims_table", "fmt_number", "head_table", "needs_attention",
+           "regime_summary", "regime_summary_table"]
+
+#: ``(header, rows)``: column names and rows of formatted cells.
+Table = tuple[list[str], list[list[str]]]
+
+#: A claim whose worst error is at least this fraction of its bound is "near the limit".
+NEAR_LIMIT_RATIO = 0.5
+
+#: Said wherever the empirical-capacity sweep is shown.
+CAPACITY_NOTE = ("Empirical: prompts trained by gradient descent on the one-layer model; "
+                 "not evidence for or against the theorems (the lower bound is about every "
+                 "prompt, the constructive length about one construction).")
+
+REGIME_NOTE = ("B = max(‖Q‖_max, ‖K‖_max) of one head on the given input (soft prompt "
+               "included), R = β·s·B² bounds every score β·q·k, n = L_p + L; the "
+               "polynomial-method kernel applies when a certified float64 plan at "
+               "ε = δ_F/(2+δ_F) has rank below n, i.e. when B/√ln n < c* "
+               "(docs/real-models.md). One input, measured, not a bound over inputs.")
+
+
+def fmt_number(x: Any, digits: int = 3) -> str:
+    """Short human form of a report value: ``—`` for missing, ``yes``/``no`` for a bool,
+    ``digits`` significant digits for a float, ``str`` otherwise."""
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def needs_attention(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The claims that failed or errored, or came within :data:`NEAR_LIMIT_RATIO` of their
+    bound (the report's "Failing and near-limit claims")."""
+    return [e for e in report["claims"] if e["status"] in ("fail", "error") or (
+        e["worst_ratio"] is not None and e["worst_ratio"] >= NEAR_LIMIT_RATIO)]
+
+
+def claims_table(report: dict[str, Any]) -> Table:
+    """One row per claim: id, docs/theory.md heading, status, evidence, counts, the worst
+    case's error and bound, error/bound and seconds."""
+    header = ["claim", "theory", "status", "evidence", "checked", "bad", "worst error",
+              "its bound", "error/bound", "s"]
+    rows = [[e["id"], e["theory_ref"], e["status"], e["evidence"], str(e["n_checked"]),
+             str(e["n_bad"]), fmt_number((e["worst_case"] or {}).get("error")),
+             fmt_number(e["bound"]), fmt_number(e["worst_ratio"]), f"{e['seconds']:.2f}"]
+            for e in report["claims"]]
+    return header, rows
+
+
+def regime_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """One row per audited model: name, adapter, sizes, worst head and verdict."""
+    adapter = result.get("adapter") or {}
+    w = result["worst"]
+    return {"model": f"{result['model'].get('model_type')} ({result['model']['path']})",
+            "adapter": adapter.get("path") or "none", "L_p": result["L_p"], "L": result["L"],
+            "n": result["n"], "delta_F": result["delta_F"],
+            "worst": f"layer {w['layer']} head {w['head']}", "B": w["B"],
+            "ratio": w["ratio"], "R": w["R"], "threshold": result["threshold_ratio"],
+            "degree": w.get("degree"), "rank": w.get("rank"),
+            "verdict": result["summary"]["verdict"]}
+
+
+_SUMMARY_COLUMNS = (("model", "model"), ("adapter", "adapter"), ("L_p", "L_p"), ("L", "L"),
+                    ("n", "n"), ("delta_F", "δ_F"), ("worst", "worst head"), ("B", "B"),
+                    ("ratio", "B/√ln n"), ("R", "R"), ("threshold", "c*"),
+                    ("degree", "degree"), ("rank", "rank"), ("verdict", "verdict"))
+
+
+def regime_summary_table(models: list[dict[str, Any]]) -> Table:
+    """One row per ``ptlimits regime`` result (:func:`regime_summary`)."""
+    header = [name for _, name in _SUMMARY_COLUMNS]
+    rows = [[fmt_number(regime_summary(m)[key]) for key, _ in _SUMMARY_COLUMNS] for m in models]
+    return header, rows
+
+
+#: Per-head columns: (key in a head row, column name). ``max_score``, ``taylor_degree`` and
+#: ``reason`` may be absent from older results (shown as ``—`` or empty).
+_HEAD_COLUMNS = (("layer", "layer"), ("head", "head"), ("Q_max", "‖Q‖max"),
+                 ("K_max", "‖K‖max"), ("B", "B"), ("R", "R"), ("max_score", "max |β q·k|"),
+                 ("ratio", "B/√ln n"), ("applies", "applies"), ("degree", "degree"),
+                 ("rank", "rank"), ("taylor_degree", "Taylor g"), ("reason", "reason"))
+
+#: Significant digits of the per-head numbers (B/√ln n is compared with c* to 4 digits).
+HEAD_DIGITS = 4
+
+
+def head_table(result: dict[str, Any]) -> Table:
+    """Every layer and head of one ``ptlimits regime`` result: the norms ``‖Q‖max``,
+    ``‖K‖max``, ``B``, the score radius ``R`` and the largest score seen, ``B/√ln n``, whether
+    the kernel applies, the certified plan's degree and rank, the Taylor degree, and why."""
+    header = [name for _, name in _HEAD_COLUMNS]
+    rows = [[str(h.get("reason") or "") if key == "reason"
+             else fmt_number(h.get(key), HEAD_DIGITS) for key, _ in _HEAD_COLUMNS]
+            for h in result["heads"]]
+    return header, rows
+
+
+def capacity_table(capacity: dict[str, Any]) -> Table:
+    """One row per capacity setting: sizes, ε, the target error, the smallest trained L_p
+    that met it, the constructive and lower-bound L_p, and the final error per tried L_p."""
+    header = ["d", "L", "N", "ε", "target error", "smallest L_p reached", "constructive L_p",
+              "lower bound L_p", "final error per tried L_p"]
+    rows = [[str(r["d"]), str(r["L"]), str(r["N"]), fmt_number(r["eps"]),
+             fmt_number(r["target_error"]),
+             "not reached" if r["smallest_Lp"] is None else str(r["smallest_Lp"]),
+             fmt_number(r["constructive_Lp"]), str(r["lower_bound_Lp"]),
+             ", ".join(f"{lp}: {fmt_number(e)}"
+                       for lp, e in zip(r["tried_Lp"], r["final_errors"], strict=True))]
+            for r in capacity["rows"]]
+    return header, rows
