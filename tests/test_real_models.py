@@ -25,7 +25,7 @@ from peft import PromptTuningConfig, TaskType, get_peft_model
 from safetensors.torch import load_file
 
 from core.errors import HarnessError, InvalidArgument
-from core.kernels import eps_for_error, plan_kernel
+from core.kernels import KernelRegime, eps_for_error, plan_kernel
 from core.kernels.certify import certify_polynomial
 from verify.cli import main
 from verify.real_models import audit_model, kernel_decision, read_input_ids, threshold_ratio
@@ -205,19 +205,25 @@ def test_verdict_flips_where_the_plan_rank_crosses_n(tmp_path: Path) -> None:
 
 
 def test_applies_means_plan_rank_strictly_below_n() -> None:
-    s, B, beta = 2, 1.0, 2**-0.5
-    eps = eps_for_error(0.01, 1.0)
+    s, B, beta, delta = 2, 1.0, 2**-0.5, 0.01
+    eps = eps_for_error(delta, 1.0)
     plan = plan_kernel(s=s, B=B, beta=beta, eps=eps, certifier=certify_polynomial)
-    at = kernel_decision(s, B, beta, eps, plan.rank)
+
+    def decide(B: float, n: int) -> dict[str, object]:
+        return kernel_decision(KernelRegime(s=s, beta=beta, B=B, delta_F=delta, n=n))
+
+    at = decide(B, plan.rank)
     assert (at["applies"], at["degree"], at["rank"]) == (False, plan.degree, plan.rank)
-    assert kernel_decision(s, B, beta, eps, plan.rank + 1)["applies"]
+    assert decide(B, plan.rank + 1)["applies"]
     n = plan.rank + 1
-    c = threshold_ratio(s, beta, eps, n)
+    c = threshold_ratio(s, beta, delta, n)
     assert c is not None
     root = math.sqrt(math.log(n))
-    assert kernel_decision(s, c * root * (1 - 1e-6), beta, eps, n)["applies"]
-    assert not kernel_decision(s, c * root * (1 + 1e-6), beta, eps, n)["applies"]
-    assert threshold_ratio(s, beta, eps, 1) is None          # rank >= 1 = n always
+    assert decide(c * root * (1 - 1e-6), n)["applies"]
+    assert not decide(c * root * (1 + 1e-6), n)["applies"]
+    assert threshold_ratio(s, beta, delta, 1) is None          # rank >= 1 = n always
+    with pytest.raises(InvalidArgument, match=r"regime\.n=None"):
+        kernel_decision(KernelRegime(s=s, beta=beta, B=B, delta_F=delta))
 
 
 def test_llama_keys_include_rotary_embeddings(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ stay below about ``√log n`` in max norm. :func:`audit_model` answers that ques
     ε = δ_F/(2 + δ_F)                            core.kernels.eps_for_error(δ_F, 1): δ_F
                                                 in units of ‖V_h‖_max, as in
                                                 core.kernels.phase;
-    degree g, rank C(s+g, g)                     core.kernels.plan_kernel: the minimal
+    (all four through one core.kernels.KernelRegime per head)
+    degree g, rank C(s+g, g)                     core.kernels.plan_for: the minimal
                                                 certified Chebyshev degree the repo's
                                                 kernel would use at (s, B, β, ε).
 
@@ -53,8 +54,14 @@ from typing import Any
 import torch
 
 from core.errors import HarnessError, InvalidArgument
-from core.kernels import eps_for_error, feature_rank, measured_norm, plan_kernel, score_radius
-from core.kernels.phase import taylor_degree_log
+from core.kernels import (
+    KernelRegime,
+    error_target,
+    feature_rank,
+    measured_norm,
+    plan_for,
+    taylor_degree,
+)
 
 __all__ = ["PROBE", "AttentionCall", "audit_model", "kernel_decision", "read_input_ids",
            "threshold_ratio"]
@@ -86,7 +93,7 @@ DEFINITIONS = {
     "threshold_ratio": "c*: the kernel applies to a head iff B/sqrt(ln n) < c* (same s, "
                        "beta, n, eps for every head)",
     "taylor_degree": "smallest Taylor degree whose Lagrange bound meets eps "
-                     "(core.kernels.phase.taylor_degree_log), defined for any R",
+                     "(core.kernels.taylor_degree), defined for any R",
 }
 
 
@@ -367,16 +374,17 @@ def _run(model: Any, ids: Sequence[int], prompt: torch.Tensor | None) -> list[At
 
 # --- the decision ------------------------------------------------------------------------
 
-def kernel_decision(s: int, B: float, beta: float, eps: float, n: int) -> dict[str, Any]:
-    """Whether the repo's kernel applies to one head, with the plan's degree and rank.
+def kernel_decision(regime: KernelRegime) -> dict[str, Any]:
+    """Whether the repo's kernel applies to one head's ``regime`` (its ``s, β, B, δ_F`` and
+    ``n``), with the plan's degree and rank.
 
     Returns ``applies``, ``reason``, ``degree`` and ``rank`` (``None`` without a plan).
     """
-    from core.kernels.certify import certify_polynomial
-
+    if regime.n is None:
+        raise InvalidArgument("regime.n=None: the decision compares the rank with n")
+    n = regime.n
     try:
-        plan = plan_kernel(s=s, B=B, beta=beta, eps=eps, certifier=certify_polynomial,
-                           method=METHOD)
+        plan = plan_for(regime, method=METHOD)
     except HarnessError as exc:     # float64 cancellation, or no degree <= max certified
         return {"applies": False, "reason": f"no certified float64 plan: {str(exc)[:160]}",
                 "degree": None, "rank": None}
@@ -387,26 +395,32 @@ def kernel_decision(s: int, B: float, beta: float, eps: float, n: int) -> dict[s
     return {"applies": applies, "reason": reason, "degree": plan.degree, "rank": rank}
 
 
-def threshold_ratio(s: int, beta: float, eps: float, n: int, *, steps: int = 30
+def threshold_ratio(s: int, beta: float, delta_F: float, n: int, *, steps: int = 30
                     ) -> float | None:
-    """``c*``: the kernel applies to a head of dimension ``s`` and scale ``beta`` iff
-    ``B/√ln n < c*`` (bisection over ``B`` with :func:`kernel_decision`).
+    """``c*``: the kernel applies to a head of dimension ``s`` and scale ``beta`` at target
+    ``delta_F`` iff ``B/√ln n < c*`` (bisection over ``B`` with :func:`kernel_decision`).
 
     ``None`` when it applies at no ``B`` (``n = 1``: every rank is at least 1). The search
     terminates because float64 cancellation caps the radius of any plan.
     """
-    if n < 2 or not kernel_decision(s, 0.0, beta, eps, n)["applies"]:
+    def applies(B: float) -> bool:
+        regime = KernelRegime(s=s, beta=beta, B=B, delta_F=delta_F, n=n)
+        return bool(kernel_decision(regime)["applies"])
+
+    if n < 2 or not applies(0.0):
         return None
     lo, hi = 0.0, 1.0
-    while kernel_decision(s, hi, beta, eps, n)["applies"]:
+    while applies(hi):
         lo, hi = hi, 2 * hi
     for _ in range(steps):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if kernel_decision(s, mid, beta, eps, n)["applies"] else (lo, mid)
-    return hi / math.sqrt(math.log(n))
+        lo, hi = (mid, hi) if applies(mid) else (lo, mid)
+    return hi / KernelRegime(s=s, beta=beta, B=hi, n=n).sqrt_log_n
 
 
-def _head_rows(calls: Sequence[AttentionCall], n: int, eps: float) -> list[dict[str, Any]]:
+def _head_rows(calls: Sequence[AttentionCall], n: int, delta_F: float
+               ) -> list[dict[str, Any]]:
+    log_inv_eps = error_target(delta_F, 1.0).log_inv_eps
     rows = []
     first: dict[str, int] = {}
     for call in calls:
@@ -419,18 +433,19 @@ def _head_rows(calls: Sequence[AttentionCall], n: int, eps: float) -> list[dict[
             k = call.key[h // group].T              # (s, n)
             v = call.value[h // group].T
             s = int(q.shape[0])
-            B = measured_norm(q, k)
+            regime = KernelRegime(s=s, beta=call.beta, B=measured_norm(q, k), delta_F=delta_F,
+                                  n=n)
             scores = call.beta * (k.T @ q)
             row: dict[str, Any] = {
                 "layer": layer, "module": call.module, "head": h, "kv_head": h // group,
                 "s": s, "beta": call.beta,
-                "Q_max": float(q.abs().max()), "K_max": float(k.abs().max()), "B": B,
-                "V_max": float(v.abs().max()), "R": score_radius(s, B, call.beta),
+                "Q_max": float(q.abs().max()), "K_max": float(k.abs().max()), "B": regime.B,
+                "V_max": float(v.abs().max()), "R": regime.radius,
                 "max_score": float(scores.abs().max()),
-                "ratio": B / math.sqrt(math.log(n)) if n > 1 else None,
+                "ratio": regime.ratio if n > 1 else None,
             }
-            row.update(kernel_decision(s, B, call.beta, eps, n))
-            g = taylor_degree_log(row["R"], math.log(1.0 / eps))
+            row.update(kernel_decision(regime))
+            g = taylor_degree(regime.radius, log_inv_eps)
             row["taylor_degree"] = g
             row["log10_taylor_rank"] = math.log10(feature_rank(s, g))
             rows.append(row)
@@ -462,16 +477,16 @@ def audit_model(model_path: str | Path, *, adapter_path: str | Path | None = Non
     L_p = 0 if prompt is None else int(prompt.shape[0])
     n = L_p + len(ids)
     delta = float(delta_f) if delta_f is not None else 1.0 / n
-    eps = eps_for_error(delta, 1.0)
+    eps = error_target(delta, 1.0).eps
     calls = _run(model, ids, prompt)
     keys = {int(c.key.shape[1]) for c in calls}
     if keys != {n}:
         raise HarnessError(f"attention saw key lengths {sorted(keys)}, expected n = L_p + L "
                            f"= {n}: the soft prompt did not reach attention")
-    heads = _head_rows(calls, n, eps)
+    heads = _head_rows(calls, n, delta)
     worst = max(heads, key=lambda r: r["B"])
     s_values, betas = {r["s"] for r in heads}, {r["beta"] for r in heads}
-    threshold = (threshold_ratio(heads[0]["s"], heads[0]["beta"], eps, n)
+    threshold = (threshold_ratio(heads[0]["s"], heads[0]["beta"], delta, n)
                  if len(s_values) == 1 and len(betas) == 1 else None)
     applies = sum(r["applies"] for r in heads)
     return {

@@ -90,6 +90,3 @@ def crossing_ratio(rows: Sequence[PhaseRow], log2_n: float) -> float | None:
     hits = [row.c for row in rows if row.log2_n == log2_n and row.rank_exceeds_n]
     return min(hits) if hits else None
 
-
-#: The regime audit's name for :func:`core.kernels.polynomial.taylor_degree`.
-taylor_degree_log = taylor_degree

@@ -35,14 +35,13 @@ from core.attention import exact_attention
 from core.errors import InvalidArgument
 from core.kernels import (
     KernelPlan,
-    eps_for_error,
+    KernelRegime,
     favor_plus_attention,
     phase_transition_table,
-    plan_kernel,
+    plan_for,
     polynomial_attention_with_info,
     sdpa_attention,
 )
-from core.kernels.certify import certify_polynomial
 from core.kernels.phase import crossing_ratio
 
 from .common import CONVENTION, PAPER_REF, device_name, max_error, slope, timed
@@ -79,8 +78,7 @@ def _inputs(n: int, B: float, cfg: BenchConfig, device: torch.device, seed: int
 
 
 def _plan(cfg: BenchConfig, B: float) -> KernelPlan:
-    return plan_kernel(s=cfg.s, B=B, beta=cfg.beta, eps=eps_for_error(cfg.delta_F, 1.0),
-                       certifier=certify_polynomial)
+    return plan_for(KernelRegime(s=cfg.s, beta=cfg.beta, B=B, delta_F=cfg.delta_F))
 
 
 

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.kernels import KernelPlan, eps_for_error, plan_kernel
-from core.kernels.certify import certify_polynomial
+from core.kernels import KernelPlan, KernelRegime, plan_for
 from core.model import PromptTunedTransformer
 from core.prompt_tuning import prompt_loss
 from core.weights import TransformerWeights
@@ -135,8 +134,7 @@ def run_train_bench(quick: bool = False, log: Callable[[str], None] = print,
     if prompt_lengths is not None:
         cfg.prompt_lengths = prompt_lengths
     model = train_bench_model(cfg)
-    plan = plan_kernel(s=cfg.s, B=cfg.B, beta=cfg.beta, eps=eps_for_error(cfg.delta_F, 1.0),
-                       certifier=certify_polynomial)
+    plan = plan_for(KernelRegime(s=cfg.s, beta=cfg.beta, B=cfg.B, delta_F=cfg.delta_F))
     rows: list[dict[str, Any]] = []
     _warm_up(model, plan, cfg)
     for lp in cfg.prompt_lengths:
