@@ -444,7 +444,7 @@ CLAIMS: tuple[Claim, ...] = (
                   "ConstructionTooLarge naming the computed sizes and the nearest fit.",
         evidence="sampled", instance_type=TooLargeInstance, strategy=too_large_instances,
         reference_points=_too_large_points, measure=measure_too_large,
-        bound_source="issue 4: refuse in under a second", draws=0.25),
+        bound_source="sizes computed first: refused in under a second", draws=0.25),
     Claim(
         id="universal_attention_norm_inside_efficient_regime", theory_ref="CM",
         paper_ref=_CM,

@@ -39,7 +39,7 @@ __all__ = [
     "universal_instances",
 ]
 
-#: ``(d, L)`` sizes of the issue; drawn in every tier.
+#: ``(d, L)`` sizes the universality claims cover; drawn in every tier.
 SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (1, 3), (2, 2))
 
 #: Families with a known witness pair (``relu_mlp``'s norm product is only an upper bound).
@@ -69,7 +69,7 @@ class LipschitzInstance:
 
 def lipschitz_instances(families: tuple[str, ...] = FAMILIES,
                         ) -> st.SearchStrategy[LipschitzInstance]:
-    """Targets of every family over the issue's shapes, ``C ∈ [0.1, 8]``."""
+    """Targets of every family over those shapes, ``C ∈ [0.1, 8]``."""
     return st.builds(
         LipschitzInstance, seed=seeds(), family=st.sampled_from(families),
         d=st.integers(1, 2), L=st.integers(1, 3),

@@ -125,3 +125,30 @@ def test_quick_capacity_sweep_finishes_in_a_minute(tmp_path: Path) -> None:
     start = time.perf_counter()
     assert main(["capacity", "--quick", "--json", str(tmp_path / "c.json")]) == 0
     assert time.perf_counter() - start <= 60
+
+
+def test_train_step_runs_the_reported_optimizer_and_learning_rate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The config the train benchmark reports is the one its steps use: a non-default
+    ``lr`` and optimizer reach the step, whose gradient is the loss's."""
+    from verify.bench import train
+
+    cfg = train.TrainBenchConfig(quick=True)
+    cfg.lr, cfg.optimizer = 0.5, "sgd-probe"
+    seen: list[float] = []
+
+    def probe(params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+        seen.append(lr)
+        return torch.optim.SGD(params, lr=lr)
+
+    monkeypatch.setitem(train.OPTIMIZERS, "sgd-probe", probe)
+    model = train.train_bench_model(cfg)
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(cfg.N, cfg.d, 4, generator=gen, dtype=torch.float64)
+    Y = torch.rand(cfg.N, cfg.d, 4, generator=gen, dtype=torch.float64)
+    P0 = torch.rand(cfg.d, 8, generator=gen, dtype=torch.float64)
+    _, grad = train._train_steps(model, X, Y, P0, None, False, 1, cfg)
+    assert seen == [0.5]
+    P = P0.clone().requires_grad_(True)
+    train.prompt_loss(model, X, Y, P).backward()
+    assert P.grad is not None and torch.equal(grad, P.grad)

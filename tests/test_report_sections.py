@@ -161,3 +161,24 @@ def test_write_audit_round_trips_sections(base: dict[str, Any], tmp_path: Path) 
     report = _with_sections(base)
     write_audit(report, tmp_path)
     assert json.loads((tmp_path / "audit.json").read_text())["capacity"] == CAPACITY
+
+
+def test_cli_markdown_and_html_lay_out_the_same_head_table(base: dict[str, Any]) -> None:
+    """The per-head table is built once (``head_table``): the command line, the Markdown and
+    the HTML report each show its header and every row's cells, in order."""
+    import html as html_lib
+    import re
+
+    from verify.report.tables import head_table
+    from verify.report.text import format_regime_table
+
+    header, rows = head_table(REGIME)
+    assert len(rows) == len(REGIME["heads"]) and all(len(r) == len(header) for r in rows)
+    report = _with_sections(base)
+    md = render_markdown(report)
+    page = html_lib.unescape(re.sub(r"<[^>]+>", "\t", render_html(report)))
+    text = format_regime_table(REGIME)
+    for rendered, sep in ((text, r"\s+"), (md, r"\s*\|\s*"), (page, r"\s+")):
+        for line in (header, *rows):
+            cells = [re.escape(c.replace("|", "\\|") if rendered is md else c) for c in line]
+            assert re.search(sep.join(cells), rendered), (line, rendered[:400])

@@ -190,7 +190,7 @@ def certify_universal(ut: UniversalTransformer, prompt: Prompt,
         eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds)
 
 
-#: Configurations of the docs table: the issue's shapes, deep form, plus wide where it fits.
+#: Configurations of the docs table: the claimed shapes, deep form, plus wide where it fits.
 DOC_CONFIGS: tuple[tuple[int, int, float, float, int, str], ...] = (
     (1, 1, 1.0, 0.3, 2, "deep"), (1, 1, 1.0, 0.3, 2, "wide"), (1, 1, 2.0, 0.1, 2, "deep"),
     (1, 2, 1.0, 0.4, 2, "deep"), (1, 2, 1.0, 0.2, 2, "deep"), (2, 1, 1.0, 0.4, 2, "deep"),
