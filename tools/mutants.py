@@ -4,9 +4,9 @@ Each :class:`Mutant` is a literal text replacement in one source file. :func:`ru
 copies the working tree to a temporary directory, applies the mutant there (the checkout is
 never touched), runs pytest on the copy and reports whether the suite went red.
 
-    python -m verify.mutants                 # every mutant, default tier, stop at first failure
-    python -m verify.mutants --only beta_applied_twice --pytest-args "-x -q tests/test_claims.py"
-    python -m verify.mutants --sample 3 --seed 20261126   # what CI runs (seed: the date)
+    python -m tools.mutants                 # every mutant, default tier, stop at first failure
+    python -m tools.mutants --only beta_applied_twice --pytest-args "-x -q tests/test_claims.py"
+    python -m tools.mutants --sample 3 --seed 20261126   # what CI runs (seed: the date)
 
 Exit status 1 if any mutant survives (the suite stayed green), else 0.
 """
@@ -55,12 +55,12 @@ MUTANTS: tuple[Mutant, ...] = (
            "    return weights / weights.sum(dim=-1, keepdim=True)",
            "softmax normalised over queries instead of keys"),
     Mutant("residual_dropped", "core/model.py",
-           "out = queries + _attention_block(q, k, v, self.beta)",
-           "out = _attention_block(q, k, v, self.beta)",
+           "out = inputs.queries + _attention_block(inputs.Q, inputs.K, inputs.V, self.beta)",
+           "out = _attention_block(inputs.Q, inputs.K, inputs.V, self.beta)",
            "attention layer without its residual connection"),
     Mutant("first_l_columns_read", "core/model.py",
-           "queries = z if full else z[..., lp:]",
-           "queries = z if full else z[..., : z.shape[-1] - lp]",
+           "queries = z if full else z[..., P.shape[-1]:]",
+           "queries = z if full else z[..., : z.shape[-1] - P.shape[-1]]",
            "readout takes the first L columns instead of the last L"),
     Mutant("beta_applied_twice", "core/attention.py",
            "scores = beta * (k.transpose(-1, -2) @ q)",
@@ -157,7 +157,7 @@ def _clean_env() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verify.mutants", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.mutants", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this mutant (repeatable)")
@@ -170,18 +170,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     known = {m.name: m for m in MUTANTS}
     if args.list:
+        name_width = max(len(m.name) for m in MUTANTS)
+        path_width = max(len(m.path) for m in MUTANTS)
         for m in MUTANTS:
-            print(f"{m.name:<24} {m.path:<22} {m.description}")
+            print(f"{m.name:<{name_width}} {m.path:<{path_width}} {m.description}")
         return 0
     unknown = sorted(set(args.only or ()) - set(known))
     if unknown:
-        print(f"verify.mutants: error: --only={unknown}: unknown; known: {sorted(known)}",
+        print(f"tools.mutants: error: --only={unknown}: unknown; known: {sorted(known)}",
               file=sys.stderr)
         return 2
     chosen = [known[n] for n in args.only] if args.only else list(MUTANTS)
     if args.sample is not None:
         if not 1 <= args.sample <= len(chosen):
-            print(f"verify.mutants: error: --sample={args.sample}: must be in 1..{len(chosen)}",
+            print(f"tools.mutants: error: --sample={args.sample}: must be in 1..{len(chosen)}",
                   file=sys.stderr)
             return 2
         chosen = random.Random(args.seed).sample(chosen, args.sample)

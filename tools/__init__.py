@@ -1,0 +1,1 @@
+"""Development tools (mutation testing); run from the repository root, not installed."""
