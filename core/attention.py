@@ -18,7 +18,7 @@ import torch
 from .errors import InvalidArgument
 from .validation import check_int, check_matrix, check_real
 
-__all__ = ["DEFAULT_QUERY_CHUNK", "exact_attention", "softmax_columns"]
+__all__ = ["DEFAULT_QUERY_CHUNK", "attention_block", "exact_attention", "softmax_columns"]
 
 #: Query columns processed at once by :func:`exact_attention` (bounds the score block).
 DEFAULT_QUERY_CHUNK = 4096
@@ -35,9 +35,11 @@ def softmax_columns(scores: torch.Tensor) -> torch.Tensor:
     return weights / weights.sum(dim=-2, keepdim=True)
 
 
-def _attention_block(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+def attention_block(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                      beta: float) -> torch.Tensor:
-    """Unchecked exact attention on one block: ``(..., s, m), (..., s, n), (..., d_v, n)``."""
+    """Unchecked exact attention on one block: ``V·softmax_col(β KᵀQ)`` for ``Q (..., s, m)``,
+    ``K (..., s, n)``, ``V (..., d_v, n)``; the model and :func:`exact_attention` call it on
+    already validated tensors."""
     scores = beta * (k.transpose(-1, -2) @ q)          # (..., n, m)
     return v @ softmax_columns(scores)                  # (..., d_v, m)
 
@@ -72,8 +74,8 @@ def exact_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: flo
         last = check_int("last", last, minimum=1, maximum=m)
         Q = Q[:, m - last:]
     if Q.shape[1] <= query_chunk:
-        return _attention_block(Q, K, V, beta)
-    blocks = [_attention_block(Q[:, j:j + query_chunk], K, V, beta)
+        return attention_block(Q, K, V, beta)
+    blocks = [attention_block(Q[:, j:j + query_chunk], K, V, beta)
               for j in range(0, Q.shape[1], query_chunk)]
     return torch.cat(blocks, dim=1)
 

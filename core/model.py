@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attention import _attention_block
+from .attention import attention_block
 from .errors import InvalidArgument
 from .validation import check_dtype, check_finite_tensor, short_repr
 from .weights import TransformerWeights
@@ -189,7 +189,7 @@ class PromptTunedTransformer(nn.Module):
 
     def attend(self, inputs: AttentionInputs) -> torch.Tensor:
         """Exact attention with residual: ``queries + V·softmax_col(β KᵀQ)`` ``(..., d, m)``."""
-        out = inputs.queries + _attention_block(inputs.Q, inputs.K, inputs.V, self.beta)
+        out = inputs.queries + attention_block(inputs.Q, inputs.K, inputs.V, self.beta)
         check_finite_tensor("activations", out, step="attention")
         return out
 

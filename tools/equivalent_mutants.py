@@ -279,7 +279,7 @@ EQUIVALENT: dict[str, dict[EntryKey, str]] = {
             "prompt token shifts by −1, a uniform shift of the attention mean that const absorbs",
     },
     "core.constructions.universal.x_digits_per_prompt_entry": {
-        "return max(2, _BITS_PER_PROMPT_ENTRY // (sizes.beta.bit_length() - 1))":
+        "return max(2, BITS_PER_PROMPT_ENTRY // (sizes.beta.bit_length() - 1))":
             "β = pow2 ≥ M + 3 with M ≤ 2^10, so log2 β ≤ 11 and ⌊48/log2 β⌋ ≥ 4: neither floor "
             "binds",
     },

@@ -27,6 +27,7 @@ from ..errors import ConstructionTooLarge, InvalidArgument
 from ..validation import check_int, check_real
 
 __all__ = [
+    "BITS_PER_PROMPT_ENTRY",
     "FORMS",
     "LIMITS",
     "UniversalSizes",
@@ -45,7 +46,8 @@ LIMITS: dict[str, int] = {"units": 3_000_000, "work": 300_000, "bits": 20_000,
                           "wide_units": 200_000}
 
 _ETA_MIN = Fraction(1, 2**40)     # FF_pre knots o_j + b/K ± η/2 stay exact in float64
-_BITS_PER_PROMPT_ENTRY = 48       # each prompt entry holds a float64-sized chunk of digits
+#: Digits' bits each prompt entry holds: a float64-sized chunk (53-bit significand, margin).
+BITS_PER_PROMPT_ENTRY = 48
 _MAX_LOG2_K = 8
 _MAX_LOG2_M = 10
 
@@ -130,7 +132,7 @@ def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: i
     lb = beta.bit_length() - 1
     radix = max(2, _pow2_at_least(2 * K - 1))
     slots = L * K**dl
-    per_entry = max(1, _BITS_PER_PROMPT_ENTRY // lb)
+    per_entry = max(1, BITS_PER_PROMPT_ENTRY // lb)
     prompt_tokens = -(-(slots + 1) // per_entry)
     n = prompt_tokens + L
     pre_width = d + 2 * (L - 1) + 2 * dl * (K - 1)

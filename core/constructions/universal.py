@@ -48,7 +48,7 @@ from ..lipschitz import LipschitzTarget
 from ..weights import FeedForwardWeights, TransformerWeights
 from ._pl import Region, layer_from_regions
 from .evaluate import Float64Untrusted, RatMatrix, compile_exact, exact_forward
-from .sizes import _BITS_PER_PROMPT_ENTRY, UniversalSizes, plan_universal
+from .sizes import BITS_PER_PROMPT_ENTRY, UniversalSizes, plan_universal
 
 __all__ = [
     "Prompt",
@@ -318,7 +318,7 @@ def build_prompt(ut: UniversalTransformer, target: LipschitzTarget, *,
 
 def digits_per_prompt_entry(sizes: UniversalSizes) -> int:
     """Table digits packed into one prompt entry: ``⌊48 / log₂β⌋`` (at least 1)."""
-    return max(1, _BITS_PER_PROMPT_ENTRY // (sizes.beta.bit_length() - 1))
+    return max(1, BITS_PER_PROMPT_ENTRY // (sizes.beta.bit_length() - 1))
 
 
 def prompt_from_levels(ut: UniversalTransformer, table: list[list[int]] | tuple[
