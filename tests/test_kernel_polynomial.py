@@ -21,7 +21,7 @@ from core.kernels import (
     taylor_log_remainder,
     taylor_remainder_bound,
 )
-from core.kernels.certify import certify_polynomial
+from core.kernels.certify import certify_derivative, certify_polynomial
 
 # docs/theory.md §6, measured minimal degrees (Taylor / Chebyshev)
 NOTES_DEGREES = [
@@ -173,6 +173,10 @@ def test_plan_refuses_an_uncertified_polynomial() -> None:
     with pytest.raises(InvalidArgument, match="radius"):
         type(plan)(s=2, B=0.7, beta=0.5, eps=1e-6, polynomial=plan.polynomial,
                    certificate=plan.certificate)
+    derivative = certify_derivative(plan.polynomial, 1.0)     # same p, a bound on p'
+    with pytest.raises(InvalidArgument, match="derivative"):
+        type(plan)(s=2, B=0.5, beta=0.5, eps=1.0 - 1e-9, polynomial=plan.polynomial,
+                   certificate=derivative)
 
 
 def test_plan_accepts_a_certificate_exactly_at_its_limits_and_nothing_past_them() -> None:

@@ -173,7 +173,7 @@ def certify_polynomial(poly: ExpPolynomial, eps: float, *, precision_bits: int =
 
 
 @dataclass(frozen=True)
-class DerivativeCertificate:
+class DerivativeCertificate(Certificate):
     """What :func:`certify_derivative` proved about ``sup_{|x|<=R} |p'(x) e^{−x} − 1|``.
 
     ``p'`` is differentiated *exactly* (in arb) from the float64 coefficients of ``p`` that
@@ -183,19 +183,10 @@ class DerivativeCertificate:
     exceed 1 (a low-degree ``p'`` can be far from ``e^x``).
     """
 
-    method: str
-    degree: int
-    coefficients: tuple[float, ...]
-    radius: float
-    eps: float
-    precision_bits: int
-    sup_lower: float
-    sup_upper: float
-    n_balls: int
-    verdict: str
-    witness: float | None = None
     derivative: bool = True
-    paper_ref: str = PAPER_REF
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "derivative": self.derivative}
 
 
 def _subdivide(poly: arb_poly, degree: int, radius: float, eps: float, initial_balls: int,

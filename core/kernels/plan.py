@@ -91,6 +91,9 @@ class KernelPlan:
             raise InvalidArgument(
                 f"certificate verdict={getattr(cert, 'verdict', None)!r}: a KernelPlan needs "
                 "a certified polynomial")
+        if getattr(cert, "derivative", False):
+            raise InvalidArgument("certificate is about the derivative p', not p: a KernelPlan "
+                                  "needs sup |p e^{-x} - 1|")
         if tuple(cert.coefficients) != tuple(poly.coefficients) or cert.degree != poly.degree:
             raise InvalidArgument("certificate was issued for different coefficients than "
                                   "the plan's polynomial")
