@@ -15,6 +15,8 @@ from core.model import PromptTunedTransformer
 from core.weights import FeedForwardWeights, TransformerWeights
 from verify import files as files_module
 from verify.cli import main
+from verify.report import write as write_module
+from verify.report.write import MANIFEST, read_generation, write_report_files
 
 
 def _weights(ff_pre_scale: float = 1.0, w_scale: float = 1.0) -> TransformerWeights:
@@ -104,3 +106,100 @@ def test_output_directory_removed_mid_run(tmp_path: Path, monkeypatch: pytest.Mo
     assert "ptlimits: error:" in err and "Traceback" not in err
     assert out.read_text() == "now a file"
     json.dumps(err)
+
+
+# --- one report generation: audit.json, audit.md and audit.html together or not at all ------
+
+REPORT_NAMES = ("audit.json", "audit.md", "audit.html")
+
+
+def _generation(tag: str) -> dict[str, bytes]:
+    return {name: f"{tag}: {name}\n".encode() * 50 for name in REPORT_NAMES}
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("failing", REPORT_NAMES)
+def test_disk_full_on_any_report_file_keeps_the_previous_generation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    """ENOSPC while writing any one of the three files (half of it written): the previous
+    three files stay byte-identical, no staging folder is left, and the error names the file
+    and says that nothing was replaced."""
+    first = write_report_files(tmp_path, _generation("first"))
+    before = _snapshot(tmp_path)
+    assert set(before) == {*REPORT_NAMES, MANIFEST}
+    real = write_module._write_synced
+
+    def disk_fills(path: Path, data: bytes) -> None:
+        if path.name == failing:
+            with open(path, "xb") as handle:
+                handle.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(write_module, "_write_synced", disk_fills)
+    with pytest.raises(OSError) as info:
+        write_report_files(tmp_path, _generation("second"))
+    assert info.value.errno == errno.ENOSPC
+    message = str(info.value.strerror)
+    assert message.startswith(f"No space left on device while writing {failing} of the new "
+                              "report; nothing was replaced")
+    assert "audit.json, audit.md and audit.html" in message and "unchanged" in message
+    assert _snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+    assert read_generation(tmp_path)["generation"] == first["generation"]
+
+
+def test_a_failed_swap_puts_the_previous_generation_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rename that fails after another has succeeded: the renamed file is put back, so the
+    directory holds the previous generation, whole."""
+    write_report_files(tmp_path, _generation("first"))
+    before = _snapshot(tmp_path)
+    real, calls = write_module.os.replace, []
+
+    def second_rename_fails(src: object, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        real(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(write_module.os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="while moving the new report into place; nothing was "
+                                      "replaced"):
+        write_report_files(tmp_path, _generation("second"))
+    monkeypatch.undo()
+    assert _snapshot(tmp_path) == before
+    read_generation(tmp_path)
+
+
+def test_interrupted_staging_leaves_nothing_behind(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    write_report_files(tmp_path, _generation("first"))
+    before = _snapshot(tmp_path)
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(write_module.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_report_files(tmp_path, _generation("second"))
+    assert _snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+
+
+def test_a_new_generation_replaces_all_files_and_drops_stale_ones(tmp_path: Path) -> None:
+    """A generation without HTML removes the previous audit.html (a report never mixes two
+    runs); the manifest then names exactly the files present."""
+    write_report_files(tmp_path, _generation("first"))
+    second = {k: v for k, v in _generation("second").items() if k != "audit.html"}
+    manifest = write_report_files(tmp_path, second)
+    assert _snapshot(tmp_path) == {**second, MANIFEST: (tmp_path / MANIFEST).read_bytes()}
+    assert read_generation(tmp_path) == manifest and set(manifest["files"]) == set(second)
+    (tmp_path / "audit.md").write_text("edited by hand")
+    with pytest.raises(ValueError, match=r"audit\.md: not the file of generation"):
+        read_generation(tmp_path)
+    with pytest.raises(ValueError, match="not a plain file name"):
+        write_report_files(tmp_path, {"../audit.json": b"{}"})
