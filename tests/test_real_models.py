@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -311,10 +313,11 @@ BAD_CASES = [
     (["--model", "{missing}"], "--model='{missing}': not a directory"),
     (["--model", "{empty}"], "no config.json"),
     (["--model", "{garbled}"], "config.json unreadable"),
-    (["--model", "{noweights}"], "did not load with the probe"),
+    (["--model", "{noweights}"], "did not load"),
     (["--model", "{noattn}"], "ran without calling attention"),
     (["--model", "{bert}", "--adapter", "{empty}"], "--adapter="),
-    (["--model", "{bert}", "--adapter", "{lora}"], "peft_type 'LORA' is not a soft prompt"),
+    (["--model", "{bert}", "--adapter", "{lora}"],
+     "peft_type 'LORA' is not a prompt-learning adapter"),
     (["--model", "{bert}", "--adapter", "{narrow_pt}"], "token_dim=8 does not match"),
     (["--model", "{bert}", "--adapter", "{gpt2_pt}"], "model_type='gpt2' model"),
     (["--model", "{bert}", "--input-ids", "{outside}"], "outside the vocabulary [0, 50)"),
@@ -366,3 +369,169 @@ def test_pretrained_minilm_offline() -> None:
         q, k = direct[row["layer"]]
         assert row["K_max"] == pytest.approx(float(k[row["head"]].abs().max()), rel=1e-4)
         assert row["Q_max"] == pytest.approx(float(q[row["head"]].abs().max()), rel=1e-4)
+
+
+
+# --- every prompt-learning kind and task type --------------------------------------------
+
+def _llama_config(**kw: Any) -> Any:
+    base = dict(hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, intermediate_size=32, vocab_size=50,
+                max_position_embeddings=64, initializer_range=0.3)
+    return transformers.LlamaConfig(**{**base, **kw})
+
+
+#: The head class each task type's adapter is trained with; the audit loads the bare model.
+TASK_HEADS = {
+    TaskType.CAUSAL_LM: transformers.AutoModelForCausalLM,
+    TaskType.SEQ_CLS: transformers.AutoModelForSequenceClassification,
+    TaskType.TOKEN_CLS: transformers.AutoModelForTokenClassification,
+    TaskType.QUESTION_ANS: transformers.AutoModelForQuestionAnswering,
+    TaskType.FEATURE_EXTRACTION: transformers.AutoModel,
+}
+ARCHS = ("gpt2", "bert", "llama")
+PROMPT_KINDS = ("PROMPT_TUNING", "P_TUNING")
+
+
+def _peft_config(kind: str, task: TaskType) -> Any:
+    from peft import PrefixTuningConfig, PromptEncoderConfig
+
+    if kind == "PROMPT_TUNING":
+        return PromptTuningConfig(task_type=task, num_virtual_tokens=3)
+    if kind == "P_TUNING":
+        return PromptEncoderConfig(task_type=task, num_virtual_tokens=3, encoder_hidden_size=8)
+    return PrefixTuningConfig(task_type=task, num_virtual_tokens=3)
+
+
+@pytest.fixture(scope="module")
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny GPT-2, BERT and Llama folders, and for each an adapter of every prompt-learning
+    kind and task type, saved from that task's head model as a user would."""
+    root = tmp_path_factory.mktemp("kinds")
+    out: dict[str, Path] = {}
+    configs = {"gpt2": _gpt2_config(), "bert": _bert_config(is_decoder=True),
+               "llama": _llama_config()}
+    for arch, config in configs.items():
+        out[arch] = _save_model(root / arch, config)
+        for task, head in TASK_HEADS.items():
+            for kind in (*PROMPT_KINDS, "PREFIX_TUNING"):
+                name = f"{arch}-{task.value}-{kind}"
+                torch.manual_seed(len(out))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = head.from_pretrained(out[arch], local_files_only=True)
+                    adapter = get_peft_model(model, _peft_config(kind, task))
+                    with torch.no_grad():             # a prompt large enough to move B
+                        for pname, p in adapter.named_parameters():
+                            if "prompt_encoder" in pname:
+                                p.mul_(20.0)
+                    adapter.save_pretrained(root / name)
+                out[name] = root / name
+    return out
+
+
+def _direct_llama_qk(model_dir: Path, adapter: Path, ids: list[int]
+                     ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], float]:
+    """Llama's per-layer ``(q, k)`` from hidden states, its own projections and rotary
+    embedding (keys ``(H_kv, n, s)``); the prompt read from the adapter's safetensors."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+    prompt = load_file(str(adapter / "adapter_model.safetensors"))["prompt_embeddings"]
+    embeds = torch.cat([prompt[None], model.get_input_embeddings()(torch.tensor([ids]))], 1)
+    config = model.config
+    heads, kv = config.num_attention_heads, config.num_key_value_heads
+    s = config.hidden_size // heads
+    with torch.no_grad():
+        hidden = model(inputs_embeds=embeds, output_hidden_states=True).hidden_states
+        positions = torch.arange(embeds.shape[1])[None]
+        cos, sin = model.rotary_emb(hidden[0], positions)
+        out = []
+        for layer in range(config.num_hidden_layers):
+            block = model.layers[layer]
+            h = block.input_layernorm(hidden[layer])
+            q = block.self_attn.q_proj(h).view(1, -1, heads, s).transpose(1, 2)
+            k = block.self_attn.k_proj(h).view(1, -1, kv, s).transpose(1, 2)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            out.append((q[0].double(), k[0].double()))
+    return out, s ** -0.5
+
+
+@pytest.mark.parametrize("kind", PROMPT_KINDS)
+@pytest.mark.parametrize("task", list(TASK_HEADS), ids=[t.value for t in TASK_HEADS])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_prompt_learning_task_type_loads_and_its_norms_match(
+        kinds: dict[str, Path], arch: str, task: TaskType, kind: str) -> None:
+    """A soft prompt saved from any task's head model (``CAUSAL_LM`` included, whose PEFT
+    wrapper needs a generation head the bare model lacks) is audited, and every head's
+    ``‖Q‖_max``, ``‖K‖_max`` equal a direct computation from the weights with the prompt
+    read from the adapter file."""
+    adapter = kinds[f"{arch}-{task.value}-{kind}"]
+    result = audit_model(kinds[arch], adapter_path=adapter, input_ids=IDS)
+    assert (result["L_p"], result["n"]) == (3, 3 + len(IDS))
+    assert result["adapter"]["peft_type"] == kind
+    assert result["adapter"]["task_type"] == task.value
+    direct, beta = (_direct_llama_qk if arch == "llama" else _direct_qk)(
+        kinds[arch], adapter, IDS)
+    assert len(result["heads"]) == len(direct) * 2
+    for row in result["heads"]:
+        q, k = direct[row["layer"]]
+        qm = float(q[row["head"]].abs().max())
+        km = float(k[row["kv_head"]].abs().max())
+        assert row["Q_max"] == pytest.approx(qm, rel=1e-5)
+        assert row["K_max"] == pytest.approx(km, rel=1e-5)
+        assert row["beta"] == pytest.approx(beta)
+    bare = audit_model(kinds[arch], input_ids=IDS)
+    assert max(r["B"] for r in result["heads"]) != max(r["B"] for r in bare["heads"])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_prefix_tuning_and_encoder_decoder_prompts_are_refused_by_name(
+        kinds: dict[str, Path], arch: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    prefix = kinds[f"{arch}-CAUSAL_LM-PREFIX_TUNING"]
+    with pytest.raises(InvalidArgument, match="peft_type 'PREFIX_TUNING' is refused: prefix "
+                                              "tuning inserts learned keys and values"):
+        audit_model(kinds[arch], adapter_path=prefix, input_ids=IDS)
+    seq2seq = tmp_path / "seq2seq"
+    shutil.copytree(kinds[f"{arch}-FEATURE_EXTRACTION-PROMPT_TUNING"], seq2seq)
+    config = json.loads((seq2seq / "adapter_config.json").read_text())
+    config.update(task_type="SEQ_2_SEQ_LM", num_transformer_submodules=2)
+    (seq2seq / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(InvalidArgument, match=r"SEQ_2_SEQ_LM.*separate encoder and decoder"):
+        audit_model(kinds[arch], adapter_path=seq2seq, input_ids=IDS)
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(IDS))
+    assert main(["regime", "--model", str(kinds[arch]), "--adapter", str(prefix),
+                 "--input-ids", str(ids)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ptlimits: error: --adapter=")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "junk", "config-not-json",
+                                    "config-unknown-type", "config-no-type", "no-weights"])
+def test_a_damaged_model_folder_is_one_line(kinds: dict[str, Path], tmp_path: Path,
+                                            damage: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(kinds["gpt2"], folder)
+    weights = folder / "model.safetensors"
+    config = folder / "config.json"
+    edit = {
+        "truncated": lambda: weights.write_bytes(weights.read_bytes()[:weights.stat().st_size
+                                                                      // 2]),
+        "empty": lambda: weights.write_bytes(b""),
+        "junk": lambda: weights.write_bytes(b"\x00\xff" * 64),
+        "config-not-json": lambda: config.write_text("{not json"),
+        "config-unknown-type": lambda: config.write_text('{"model_type": "no-such-model"}'),
+        "config-no-type": lambda: config.write_text("{}"),
+        "no-weights": weights.unlink,
+    }
+    edit[damage]()
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(IDS))
+    assert main(["regime", "--model", str(folder), "--input-ids", str(ids)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ptlimits: error: --model={str(folder)!r}")
+    assert "Traceback" not in captured.err + captured.out

@@ -196,17 +196,22 @@ def load_model(path: Path) -> Any:
     if not (Path(path) / "config.json").is_file():
         raise InvalidArgument(f"{where}: no config.json; expected a transformers model "
                               "folder saved with save_pretrained")
+    # Third-party loaders raise many types (json, safetensors' Rust errors, torch): at this
+    # boundary every failure to read the user's files is one line naming the folder.
     try:
         config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except Exception as exc:
         raise InvalidArgument(f"{where}: config.json unreadable ({_one_line(exc)})") from None
     try:
         model = transformers.AutoModel.from_pretrained(
             str(path), local_files_only=True, attn_implementation=PROBE)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except Exception as exc:
+        names = ", ".join(sorted(p.name for p in Path(path).iterdir()
+                                 if p.suffix in (".safetensors", ".bin"))) or "none"
         raise InvalidArgument(
-            f"{where}: model_type {config.model_type!r} did not load with the probe "
-            f"attention ({_one_line(exc)}); supported: {_supported()}") from None
+            f"{where}: model_type {config.model_type!r} did not load ({_one_line(exc)}; "
+            f"weights: {names}); a truncated or corrupt weights file, or a model type that "
+            f"cannot use the probe attention (supported: {_supported()})") from None
     return model.eval()
 
 
@@ -233,13 +238,40 @@ def _adapter_config(path: Path) -> dict[str, Any]:
     return config
 
 
+#: PEFT adapter kinds whose prompt is a block of soft tokens prepended to the input: prompt
+#: tuning (a learned embedding) and P-tuning (an encoder's output, saved as the embedding).
+SOFT_PROMPT_TYPES = ("PROMPT_TUNING", "P_TUNING")
+
+#: Prompt-learning kinds that are not a soft prompt at the input, and why they are refused.
+REFUSED_PROMPT_TYPES = {
+    "PREFIX_TUNING": "prefix tuning inserts learned keys and values into every layer "
+                     "instead of prompt tokens at the input",
+    "MULTITASK_PROMPT_TUNING": "multitask prompt tuning needs a task id per input to pick "
+                               "its prompt",
+    "CPT": "context-aware prompt tuning mixes learned offsets into the example tokens",
+    "ADAPTION_PROMPT": "adaption prompts are gated per layer, not input tokens",
+}
+
+
 def _check_adapter(path: Path, config: dict[str, Any], model: Any) -> None:
-    """Refuse an adapter that is not prompt tuning or was made for another model."""
+    """Refuse an adapter that is not a soft prompt at the input or was made for another
+    model. Any PEFT ``task_type`` is accepted: the prompt does not depend on the task head."""
     where = f"--adapter={str(path)!r}"
     kind = config.get("peft_type")
-    if kind != "PROMPT_TUNING":
-        raise InvalidArgument(f"{where}: peft_type {kind!r} is not a soft prompt; only "
-                              "PROMPT_TUNING adapters are supported")
+    if kind in REFUSED_PROMPT_TYPES:
+        raise InvalidArgument(f"{where}: peft_type {kind!r} is refused: "
+                              f"{REFUSED_PROMPT_TYPES[kind]}; supported: "
+                              f"{', '.join(SOFT_PROMPT_TYPES)}")
+    if kind not in SOFT_PROMPT_TYPES:
+        raise InvalidArgument(f"{where}: peft_type {kind!r} is not a prompt-learning "
+                              f"adapter; supported: {', '.join(SOFT_PROMPT_TYPES)}")
+    submodules = config.get("num_transformer_submodules")
+    if config.get("task_type") == "SEQ_2_SEQ_LM" or (submodules not in (None, 1)):
+        raise InvalidArgument(
+            f"{where}: task_type {config.get('task_type')!r} with "
+            f"num_transformer_submodules={submodules!r} carries separate encoder and "
+            "decoder prompts; the regime audit runs one stack (encoder-only or "
+            "decoder-only models)")
     mc = model.config
     expected = {"token_dim": mc.hidden_size, "num_layers": mc.num_hidden_layers,
                 "num_attention_heads": mc.num_attention_heads}
@@ -268,7 +300,10 @@ def load_prompt(path: Path, model: Any) -> tuple[torch.Tensor, dict[str, Any]]:
     """The soft prompt ``(L_p, hidden)`` of the PEFT prompt-tuning adapter at ``path``.
 
     The adapter is loaded by PEFT itself (``PeftModel.from_pretrained`` then
-    ``get_prompt``) after checking its type and sizes against ``model``.
+    ``get_prompt``) after checking its type and sizes against ``model``. Its task type is
+    set aside: a task-specific PEFT wrapper (e.g. ``CAUSAL_LM``'s) expects a model with that
+    task's head, while the prompt is the same for every head, so the plain ``PeftModel``
+    wraps the bare ``AutoModel``.
     """
     _, peft = _hf()
     config = _adapter_config(path)
@@ -276,11 +311,18 @@ def load_prompt(path: Path, model: Any) -> tuple[torch.Tensor, dict[str, Any]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            wrapped = peft.PeftModel.from_pretrained(model, str(path), is_trainable=False)
+            peft_config = peft.PeftConfig.from_pretrained(str(path))
+            peft_config.task_type = None
+            wrapped = peft.PeftModel.from_pretrained(model, str(path), config=peft_config,
+                                                     is_trainable=False)
             prompt = wrapped.get_prompt(batch_size=1)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, AttributeError) as exc:
+    except Exception as exc:          # PEFT, safetensors and torch raise many types
         raise InvalidArgument(f"--adapter={str(path)!r}: PEFT could not load it for "
                               f"this model ({_one_line(exc)})") from None
+    if not (isinstance(prompt, torch.Tensor) and prompt.ndim == 3 and prompt.shape[0] == 1):
+        raise InvalidArgument(f"--adapter={str(path)!r}: PEFT returned no soft prompt "
+                              f"({type(prompt).__name__}); supported: "
+                              f"{', '.join(SOFT_PROMPT_TYPES)}")
     info = {"path": str(path), "peft_type": config.get("peft_type"),
             "task_type": config.get("task_type"),
             "num_virtual_tokens": int(prompt.shape[1]),
