@@ -39,6 +39,14 @@ class OracleValue:
     gap: float
     dps: tuple[int, int]
 
+    @property
+    def slack(self) -> float:
+        """How far ``value`` may sit from the exact result in the max norm: ``float(mpf)``
+        rounds each entry to float64 (``2^-53`` relative), plus the gap between the two
+        precisions. A comparison with a computed error bound adds this to it."""
+        scale = float(np.max(np.abs(self.value))) if self.value.size else 0.0
+        return 2.0 ** -53 * scale + self.gap
+
 
 def converged(oracle: Callable[[int], np.ndarray], *, dps: tuple[int, int] = PRECISIONS,
               rtol: float = 1e-20) -> OracleValue:

@@ -41,8 +41,8 @@ from core.kernels.plan import KernelPlan
 from core.model import PromptTunedTransformer
 from core.oracles import attention_oracle, converged, model_oracle
 from core.regime import measure_regime
+from core.rounding import forward_error_bound
 from core.weights import TransformerWeights
-from properties.tolerances import tolerance_for
 
 from .claim import Claim, Outcome
 from .strategies import build_model_case
@@ -306,7 +306,7 @@ def measure_model_error(inst: ModelKernelInstance) -> Outcome:
         out, info, _ = forward_with_polynomial_attention(model, X, P, plan)
     truth = model_oracle(weights, case.X, case.P)
     lip = feed_forward_lipschitz(weights.ff_post)
-    tol = tolerance_for(torch.float64).bound(float(np.abs(truth.value).max()))
+    tol = forward_error_bound(weights, case.X, case.P, torch.float64) + truth.slack
     error = float(np.abs(out.numpy() - truth.value).max())
     return Outcome(error=error, bound=lip * (info.bound + info.rounding_bound) + tol, detail={
         "lipschitz_ff_post": lip, "kernel_bound": info.bound, "dtype_tolerance": tol,

@@ -14,8 +14,8 @@ import torch
 from core.attention import exact_attention, softmax_columns
 from core.model import PromptTunedTransformer
 from core.oracles import attention_oracle, model_oracle
+from core.rounding import attention_error_bound, forward_error_bound, forward_error_bounds
 from properties.compare import compare_arrays
-from properties.tolerances import tolerance_for
 
 from .claim import Claim, Outcome
 from .strategies import (
@@ -33,7 +33,12 @@ from .strategies import (
 __all__ = ["CLAIMS"]
 
 _MODEL_DEF = "§1 (model definition; our formalisation)"
-_TABLE = "dtype table: torch.testing.assert_close defaults, norm-wise in max norm"
+_ROUNDING = ("forward rounding-error bound of the instance (core.rounding, docs/theory.md "
+             "§6), plus the oracle's float64 rounding")
+_TWO_SIDED = ("sum of both sides' forward rounding-error bounds (core.rounding, "
+              "docs/theory.md §6)")
+_PEER = ("sum of both implementations' rounding-error bounds (core.rounding; the peer with "
+         "4 more roundings per score and 1 per output, docs/theory.md §6)")
 
 
 def _torch_dtype(name: str) -> torch.dtype:
@@ -47,19 +52,37 @@ def _np_dtype(name: str) -> type:
 # --- model vs mpmath twin ------------------------------------------------------------------
 
 
-def measure_model_vs_twin(inst: ModelInstance) -> Outcome:
-    """Max-norm gap between the torch model and the mpmath twin on the same (rounded) weights."""
+def _rounded_case(inst: ModelInstance) -> tuple[PromptTunedTransformer, np.ndarray,
+                                                 np.ndarray]:
+    """The instance's model on weights rounded to its dtype, and ``X``, ``P`` rounded too
+    (float64 arrays holding dtype numbers), so that the model, the mpmath twin and the
+    rounding bound all see the same numbers."""
     case = build_model_case(inst)
-    dt, npdt = _torch_dtype(inst.dtype), _np_dtype(inst.dtype)
+    npdt = _np_dtype(inst.dtype)
     weights = case.weights.rounded_to(npdt)
     X = case.X.astype(npdt).astype(np.float64)
     P = case.P.astype(npdt).astype(np.float64)
-    model = PromptTunedTransformer(weights, dtype=dt)
+    return PromptTunedTransformer(weights, dtype=_torch_dtype(inst.dtype)), X, P
+
+
+def run_model(model: PromptTunedTransformer, X: np.ndarray, P: np.ndarray, *,
+              full: bool = False) -> torch.Tensor:
+    """``model(X, P)`` without gradients, from float64 arrays of dtype numbers."""
     with torch.no_grad():
-        got = model(torch.tensor(X, dtype=dt), torch.tensor(P, dtype=dt))
-    truth = model_oracle(weights, X, P)
-    cmp = compare_arrays(got, truth.value, tolerance_for(dt))
-    return cmp.outcome(oracle_gap=truth.gap, oracle_dps=list(truth.dps))
+        return model(torch.tensor(X, dtype=model.dtype), torch.tensor(P, dtype=model.dtype),
+                     full=full)
+
+
+def measure_model_vs_twin(inst: ModelInstance) -> Outcome:
+    """Max-norm gap between the torch model and the mpmath twin on the same (rounded)
+    weights, against the instance's forward rounding-error bound (:mod:`core.rounding`)."""
+    model, X, P = _rounded_case(inst)
+    got = run_model(model, X, P)
+    truth = model_oracle(model.weights, X, P)
+    rounding = forward_error_bound(model.weights, X, P, model.dtype)
+    cmp = compare_arrays(got, truth.value, rounding + truth.slack)
+    return cmp.outcome(oracle_gap=truth.gap, oracle_dps=list(truth.dps),
+                       rounding_bound=rounding)
 
 
 # --- attention reference vs oracle and vs torch SDPA ---------------------------------------
@@ -70,17 +93,22 @@ def measure_attention_vs_oracle(inst: AttentionInstance) -> Outcome:
     Q, K, V = build_attention_inputs(inst)
     got = exact_attention(torch.tensor(Q), torch.tensor(K), torch.tensor(V), inst.beta)
     truth = attention_oracle(Q, K, V, inst.beta)
-    return compare_arrays(got, truth.value, tolerance_for(torch.float64)).outcome(
-        oracle_gap=truth.gap)
+    rounding = attention_error_bound(Q, K, V, inst.beta, torch.float64)
+    return compare_arrays(got, truth.value, rounding + truth.slack).outcome(
+        oracle_gap=truth.gap, rounding_bound=rounding)
 
 
 def measure_attention_vs_sdpa(inst: AttentionInstance) -> Outcome:
     """Reference against ``torch.nn.functional.scaled_dot_product_attention`` (rows = tokens)."""
-    Q, K, V = (torch.tensor(a) for a in build_attention_inputs(inst))
+    arrays = build_attention_inputs(inst)
+    Q, K, V = (torch.tensor(a) for a in arrays)
     got = exact_attention(Q, K, V, inst.beta)
     peer = torch.nn.functional.scaled_dot_product_attention(
         Q.T[None], K.T[None], V.T[None], scale=inst.beta)[0].T
-    return compare_arrays(got, peer, tolerance_for(torch.float64)).outcome()
+    ours = attention_error_bound(*arrays, inst.beta, torch.float64)
+    theirs = attention_error_bound(*arrays, inst.beta, torch.float64, extra_score_ops=4,
+                                   extra_output_ops=1)
+    return compare_arrays(got, peer, ours + theirs).outcome()
 
 
 # --- softmax at extreme logits --------------------------------------------------------------
@@ -105,32 +133,28 @@ def measure_softmax_extremes(inst: SoftmaxInstance) -> Outcome:
 # --- readout and permutation equivariance ---------------------------------------------------
 
 
-def _model_and_inputs(inst: ModelInstance) -> tuple[PromptTunedTransformer, torch.Tensor,
-                                                    torch.Tensor]:
-    case = build_model_case(inst)
-    dt = _torch_dtype(inst.dtype)
-    return (PromptTunedTransformer(case.weights, dtype=dt),
-            torch.tensor(case.X, dtype=dt), torch.tensor(case.P, dtype=dt))
-
-
 def measure_readout(inst: ModelInstance) -> Outcome:
-    """τ_P(X) against the last ``L`` columns of the full ``n``-column forward."""
-    model, X, P = _model_and_inputs(inst)
-    with torch.no_grad():
-        readout = model(X, P)
-        full = model(X, P, full=True)
-    return compare_arrays(readout, full[:, inst.Lp:], tolerance_for(model.dtype)).outcome()
+    """τ_P(X) against the last ``L`` columns of the full ``n``-column forward; both are
+    within their rounding bounds of the same exact values."""
+    model, X, P = _rounded_case(inst)
+    readout = run_model(model, X, P)
+    full = run_model(model, X, P, full=True)
+    bounds = (forward_error_bounds(model.weights, X, P, model.dtype)
+              + forward_error_bounds(model.weights, X, P, model.dtype, full=True)[:, inst.Lp:])
+    return compare_arrays(readout, full[:, inst.Lp:], float(bounds.max())).outcome()
 
 
 def measure_permutation(inst: ModelInstance) -> Outcome:
-    """τ_P(X π) against τ_P(X) π for a seeded permutation π of the input tokens (no E)."""
-    model, X, P = _model_and_inputs(inst)
-    perm = torch.as_tensor(np.random.default_rng(inst.seed + 1).permutation(inst.L))
-    with torch.no_grad():
-        permuted_then = model(X[:, perm], P)
-        then_permuted = model(X, P)[:, perm]
-    return compare_arrays(permuted_then, then_permuted,
-                          tolerance_for(model.dtype)).outcome(permutation=perm.tolist())
+    """τ_P(X π) against τ_P(X) π for a seeded permutation π of the input tokens (no E);
+    both are within their rounding bounds of the same exact values."""
+    model, X, P = _rounded_case(inst)
+    perm = np.random.default_rng(inst.seed + 1).permutation(inst.L)
+    permuted_then = run_model(model, X[:, perm], P)
+    then_permuted = run_model(model, X, P)[:, torch.as_tensor(perm)]
+    bounds = (forward_error_bounds(model.weights, X[:, perm], P, model.dtype)
+              + forward_error_bounds(model.weights, X, P, model.dtype)[:, perm])
+    return compare_arrays(permuted_then, then_permuted, float(bounds.max())).outcome(
+        permutation=perm.tolist())
 
 
 # --- reference points ------------------------------------------------------------------------
@@ -171,24 +195,24 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="model_matches_mp_twin", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="The torch model in float32 and float64 agrees with its mpmath twin, "
-                  "evaluated at 30 and 45 digits, within the dtype tolerance.",
+                  "evaluated at 30 and 45 digits, within the instance's rounding-error bound.",
         evidence="oracle", instance_type=ModelInstance,
         strategy=model_instances, reference_points=_model_points,
-        measure=measure_model_vs_twin, bound_source=_TABLE, draws=2.0),
+        measure=measure_model_vs_twin, bound_source=_ROUNDING, draws=2.0),
     Claim(
         id="attention_matches_mp_oracle", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="The exact attention reference agrees with mpmath attention at two "
                   "precisions on inputs with bounded max norm, sign patterns included.",
         evidence="oracle", instance_type=AttentionInstance,
         strategy=attention_instances, reference_points=_attention_points,
-        measure=measure_attention_vs_oracle, bound_source=_TABLE, draws=2.0),
+        measure=measure_attention_vs_oracle, bound_source=_ROUNDING, draws=2.0),
     Claim(
         id="attention_matches_torch_sdpa", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="The exact attention reference agrees with torch's "
                   "scaled_dot_product_attention, a third-party implementation.",
         evidence="sampled", instance_type=AttentionInstance,
         strategy=attention_instances, reference_points=_attention_points,
-        measure=measure_attention_vs_sdpa, bound_source=_TABLE),
+        measure=measure_attention_vs_sdpa, bound_source=_PEER),
     Claim(
         id="softmax_stable_at_extreme_logits", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="Column softmax stays finite and non-negative with logits up to 1e4 in "
@@ -203,7 +227,7 @@ CLAIMS: tuple[Claim, ...] = (
                   "n-column forward pass.",
         evidence="sampled", instance_type=ModelInstance,
         strategy=model_instances, reference_points=_model_points,
-        measure=measure_readout, bound_source=_TABLE),
+        measure=measure_readout, bound_source=_TWO_SIDED),
     Claim(
         id="attention_permutation_equivariant", theory_ref="MODEL", paper_ref=_MODEL_DEF,
         statement="Without positional encoding, permuting the input tokens permutes the "
@@ -211,6 +235,6 @@ CLAIMS: tuple[Claim, ...] = (
         evidence="sampled", instance_type=ModelInstance,
         strategy=lambda: model_instances(positional=False),
         reference_points=_unpositioned_points,
-        measure=measure_permutation, bound_source=_TABLE),
+        measure=measure_permutation, bound_source=_TWO_SIDED),
 )
 

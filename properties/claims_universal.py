@@ -308,15 +308,28 @@ def measure_norm_regime(inst: UniversalInstance) -> Outcome:
 
 
 def measure_contextual(inst: ContextualInstance) -> Outcome:
-    """Exhaustive softmax contextual map: ``γ > 0`` agreeing at two precisions."""
-    r = contextual_separation(inst.d, inst.L, inst.Lp, inst.vocab_x, inst.vocab_p, inst.rank,
-                              inst.seed)
+    """Exhaustive softmax contextual map: ``γ > 0`` agreeing at two precisions.
+
+    A refusal (:class:`ConstructionTooLarge`: more contexts or digits than the enumeration
+    allows, sizes computed before anything is evaluated) is reported as a refusal, with the
+    size it needed and the limit, not as a failure; a refusal that does not name a size
+    beyond its limit is a failure.
+    """
+    try:
+        r = contextual_separation(inst.d, inst.L, inst.Lp, inst.vocab_x, inst.vocab_p,
+                                  inst.rank, inst.seed)
+    except ConstructionTooLarge as exc:
+        named = exc.required > exc.limit
+        return Outcome(error=0.0 if named else math.inf, bound=1e-6, detail={
+            "refused": True, "message": str(exc)[:300], "required": exc.required,
+            "limit": exc.limit})
     ok = math.isfinite(r.log10_gamma)
     return Outcome(error=r.rel_gap if ok else math.inf, bound=1e-6, detail={
         "log10_gamma": r.log10_gamma, "contexts": r.contexts, "B": r.B,
         "sqrt_log_n": r.sqrt_log_n, "B_over_sqrt_log_n": (r.B / r.sqrt_log_n
                                                            if r.sqrt_log_n else None),
-        "lambda": r.lam, "score_gap": r.score_gap, "dps": list(r.dps), "rank": r.rank})
+        "lambda": r.lam, "score_gap": r.score_gap, "dps": list(r.dps), "rank": r.rank,
+        "refused": False})
 
 
 # --- reference points ----------------------------------------------------------------------
@@ -359,10 +372,17 @@ def _too_large_points() -> list[TooLargeInstance]:
             TooLargeInstance(d=2, L=1, C=1.0, eps=0.4, p=2, form="wide")]
 
 
+#: A draw of the ``dev`` profile that the enumeration refuses (docs/theory.md §2, CM): its
+#: softmax weights reach e^-58903, which needs 25607 digits (limit 3000); the claim reports
+#: it as a refusal.
+REFUSED_CM_POINT = ContextualInstance(seed=0, d=1, L=1, Lp=1, vocab_x=3, vocab_p=2, rank=1)
+
+
 def _cm_points() -> list[ContextualInstance]:
     return [ContextualInstance(seed=0, d=2, L=1, Lp=1, vocab_x=3, vocab_p=2, rank=1),
             ContextualInstance(seed=1, d=2, L=2, Lp=1, vocab_x=3, vocab_p=2, rank=2),
-            ContextualInstance(seed=2, d=3, L=2, Lp=1, vocab_x=3, vocab_p=2, rank=1)]
+            ContextualInstance(seed=2, d=3, L=2, Lp=1, vocab_x=3, vocab_p=2, rank=1),
+            REFUSED_CM_POINT]
 
 
 _BITS = "certificate: exact sum over all K^{dL} cells of δ^{dL}(|f(c)−τ|+Cδ/2)^p + (dL)²(K−1)η"

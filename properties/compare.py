@@ -63,11 +63,12 @@ class Comparison:
         ])
 
 
-def compare_arrays(actual: Any, expected: Any, tol: Tol) -> Comparison:
+def compare_arrays(actual: Any, expected: Any, tol: Tol | float) -> Comparison:
     """Compare two equally shaped arrays (torch tensors or array-likes) in the max norm.
 
-    The allowed error is ``tol.bound(‖expected‖_max)``; an entry is *bad* if its absolute
-    error exceeds it or if it is not finite.
+    The allowed error is ``tol.bound(‖expected‖_max)`` for a :class:`Tol`, or ``tol`` itself
+    for a number (a bound computed for the instance, e.g. by :mod:`core.rounding`); an entry
+    is *bad* if its absolute error exceeds it or if it is not finite.
     """
     a = _as_float64(actual)
     e = _as_float64(expected)
@@ -78,7 +79,7 @@ def compare_arrays(actual: Any, expected: Any, tol: Tol) -> Comparison:
     diff = np.abs(a - e)
     diff = np.where(np.isfinite(diff), diff, np.inf)
     scale = float(np.max(np.abs(e))) if np.isfinite(e).all() else np.inf
-    bound = tol.bound(scale)
+    bound = tol.bound(scale) if isinstance(tol, Tol) else float(tol)
     flat = int(np.argmax(diff))
     worst = tuple(int(i) for i in np.unravel_index(flat, a.shape))
     rel = diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
