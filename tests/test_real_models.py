@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import sys
 import warnings
@@ -535,3 +536,33 @@ def test_a_damaged_model_folder_is_one_line(kinds: dict[str, Path], tmp_path: Pa
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"ptlimits: error: --model={str(folder)!r}")
     assert "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\xff\xfe\x00junk", "not UTF-8 text"),
+    (b"[1, NaN, 2]", "NaN is not a token id"),
+    (b"[1, Infinity]", "Infinity is not a token id"),
+    (b"[1, true, 2]", "entry 1 is 'True', not an integer"),
+    (b"[1, 2.5]", "entry 1 is '2.5', not an integer"),
+    (b"[1, 2.0]", "entry 1 is '2.0', not an integer"),
+    (b"[]", "expected a non-empty JSON list"),
+    (b"{\"ids\": [1]}", "expected a non-empty JSON list"),
+    (b"1 two 3", "entry 1 is 'two', not an integer"),
+    (b"[" * 100_000 + b"]" * 100_000, "not an integer"),
+    (b"", "expected a non-empty JSON list"),
+])
+def test_bad_input_ids_files_are_refused_before_any_model_runs(
+        tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "ids"
+    path.write_bytes(content)
+    with pytest.raises(InvalidArgument, match=re.escape(message)) as info:
+        read_input_ids(path)
+    assert str(info.value).startswith(f"--input-ids={str(path)!r}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_input_ids_accept_json_and_whitespace_forms(tmp_path: Path) -> None:
+    for content in (b"[3, 7, 1]", b"3 7\n1", b" 3\t7 1 "):
+        path = tmp_path / "ids"
+        path.write_bytes(content)
+        assert read_input_ids(path) == [3, 7, 1]

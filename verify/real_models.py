@@ -333,24 +333,35 @@ def load_prompt(path: Path, model: Any) -> tuple[torch.Tensor, dict[str, Any]]:
 def read_input_ids(path: Path) -> list[int]:
     """Token ids from a file: a JSON list of ints, or whitespace-separated ints."""
     where = f"--input-ids={str(path)!r}"
+    allowed = "a non-empty JSON list of integers, or whitespace-separated integers"
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise InvalidArgument(f"{where}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"{where}: not UTF-8 text (byte {exc.start}); expected "
+                              f"{allowed}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, RecursionError):
         data = text.split()
+    except ValueError as exc:                   # NaN / Infinity
+        raise InvalidArgument(f"{where}: {exc}; expected {allowed}") from None
     if not isinstance(data, list) or not data:
-        raise InvalidArgument(f"{where}: expected a non-empty JSON list of ints or "
-                              "whitespace-separated ints")
-    try:
-        ids = [int(v) for v in data]
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{where}: expected integers, got {str(data)[:60]!r}") from None
-    if any(isinstance(v, float) and not float(v).is_integer() for v in data):
-        raise InvalidArgument(f"{where}: expected integers, got {str(data)[:60]!r}")
+        raise InvalidArgument(f"{where}: expected {allowed}")
+    ids = []
+    for i, v in enumerate(data):
+        if isinstance(v, str) and v.lstrip("-").isdigit():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidArgument(f"{where}: entry {i} is {str(v)[:40]!r}, not an integer; "
+                                  f"expected {allowed}")
+        ids.append(v)
     return ids
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a token id")
 
 
 #: Files one of which a folder's own tokenizer needs (transformers 5 otherwise builds an
