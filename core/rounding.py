@@ -16,13 +16,17 @@ Rules, with ``γ_k = k·u/(1 − k·u)`` and entrywise absolute values:
   magnitudes;
 - ReLU is 1-Lipschitz: errors and magnitudes pass through;
 - scores ``β·(KᵀQ)``: ``e_S = β (e_Kᵀ M_Q + M_Kᵀ e_Q) + γ_{s+1} β M_Kᵀ M_Q``;
-- softmax of a column with logit error ``η = max_i e_{S,i}``: the exact softmax of the
-  computed logits is within ``p_i (e^{2η} − 1)`` of the true one; the max-subtracted exp,
-  the ``n``-term normaliser and the division add a relative error
+- softmax of a column with logit errors ``ε_i = e_{S,i}`` (``η = max_i ε_i``): ``p_i`` is
+  bounded by ``P_i = p^c_i e^{4η}`` from the center logits; the exact softmax ``p̃`` of
+  the computed logits is within ``P_i (e^{ε_i + ζ} − 1)`` of the true ``p``, with
+  ``ζ = Σ_k P_k (e^{ε_k} − 1)``; the max-subtracted exp, the ``n``-term
+  normaliser and the division add a relative error
   ``Φ_i = (1 + r_i)(1 + u)/(1 − ā) − 1`` with ``r_i = (1 + κ) e^{u T_i} − 1`` (``T_i``
   bounds the shifted logit, ``κ = 2·EXP_ULPS·u`` is the assumed accuracy of ``exp``) and
-  ``ā = Σ_i p_i ((1 + r_i)(1 + γ_{n−1}) − 1)``;
-- the weighted sum ``V p``: ``e_O = e_V M_p + M_V e_p + γ_n M_V M_p``;
+  ``ā = Σ_i P_i ((1 + r_i)(1 + γ_{n−1}) − 1)``;
+- the weighted sum ``V p``: ``e_O = γ_n M_V M_p + e_V M_p + M_V (P∘Φ)
+  + Σ_i (|V_i − O^c| + e_{V,i}) P_i (e^{ε_i + ζ} − 1)``: because ``Σ_i (p̃_i − p_i) = 0``,
+  the logit error only moves the output by the values' spread about the output ``O^c``;
 - the composed ``W_O W_V`` (float64 product, then rounded to the dtype) carries
   ``(u + γ^{(64)}_s (1 + u)) |W_O||W_V|``.
 
@@ -158,17 +162,24 @@ def _attention(Q: _Bounded, K: _Bounded, V: _Bounded, beta: float, u: float, *,
     p_c = np.exp(shifted)
     p_c = p_c / p_c.sum(axis=0)
     P = p_c * np.exp(4.0 * eta) * (1.0 + BOUND_MARGIN)             # bounds p and softmax(Ŝ)
+    # rounding inside softmax: p̂_i = p̃_i (1 + φ_i), p̃ = softmax(Ŝ) exact
     T = np.abs(shifted) + 4.0 * eta                                # bounds |Ŝ_i − max Ŝ|
     kappa = 2.0 * EXP_ULPS * u
     r = (1.0 + kappa) * np.exp(u * T) - 1.0
     a_bar = np.sum(P * ((1.0 + r) * (1.0 + gamma(n - 1, u)) - 1.0), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         phi = np.where(a_bar < 1.0, (1.0 + r) * (1.0 + u) / (1.0 - a_bar) - 1.0, np.inf)
-    e_p = P * phi + P * np.expm1(2.0 * eta) + 2 * n * tiny
-    M_p = P + e_p                                                  # bounds p̂ and p
-    c = V.c @ p_c
-    e = (V.e @ M_p + V.mag @ e_p + gamma(n + extra_output_ops, u) * (V.mag @ M_p)
-         + n * tiny)
+    e_round = P * phi + 2 * n * tiny                               # |p̂ − p̃|
+    M_p = P + e_round                                              # bounds p̂, p̃ and p
+    # logit error: p̃_i = p_i e^{δ_i}/Z with |δ_i| <= ε_i and Z = Σ p_k e^{δ_k} within
+    # e^{±ζ}, ζ = Σ P_k (e^{ε_k} − 1) (Jensen below; ln(1 + x) <= x above, as Σ p_k = 1);
+    # Σ_i (p̃_i − p_i) = 0, so V(p̃ − p) = (V − c 1ᵀ)(p̃ − p)
+    zeta = np.sum(P * np.expm1(e_S), axis=0)
+    e_logit = P * np.expm1(e_S + zeta)                             # |p̃ − p|, (n, m)
+    c = V.c @ p_c                                                  # (d_v, m)
+    spread = np.abs(V.c[:, :, None] - c[:, None, :]) + V.e[:, :, None]   # (d_v, n, m)
+    e = (gamma(n + extra_output_ops, u) * (V.mag @ M_p) + V.e @ M_p + V.mag @ e_round
+         + np.einsum("rim,im->rm", spread, e_logit) + n * tiny)
     return _Bounded(c, e)
 
 
