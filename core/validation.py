@@ -84,7 +84,16 @@ def check_dtype(name: str, dtype: object) -> torch.dtype:
 
 
 def check_finite_tensor(name: str, value: torch.Tensor, *, step: str | None = None) -> None:
-    """Raise :class:`NonFiniteError` naming ``name`` (and ``step``) if ``value`` has NaN/inf."""
+    """Raise :class:`NonFiniteError` naming ``name`` (and ``step``) if ``value`` has NaN/inf.
+
+    The check is a reduction (NaN and inf propagate through ``aminmax``), so it allocates
+    nothing the size of ``value``; only a failing tensor is searched for its first bad entry.
+    """
+    if value.numel() == 0:
+        return
+    low, high = torch.aminmax(value.detach())
+    if bool(torch.isfinite(low)) and bool(torch.isfinite(high)):
+        return
     finite = torch.isfinite(value)
     if not bool(finite.all()):
         bad = (~finite).nonzero()[0].tolist()
@@ -96,7 +105,7 @@ def check_finite_tensor(name: str, value: torch.Tensor, *, step: str | None = No
 
 def check_matrix(name: str, value: object, *, rows: int | None = None,
                  cols: int | None = None, dtype: torch.dtype | None = None,
-                 min_cols: int = 1) -> torch.Tensor:
+                 min_cols: int = 1, finite: bool = True) -> torch.Tensor:
     """Validate a 2-D floating tensor and return it.
 
     Args:
@@ -105,6 +114,9 @@ def check_matrix(name: str, value: object, *, rows: int | None = None,
         rows, cols: required sizes (``None`` means any).
         dtype: required dtype; ``None`` accepts float32 or float64.
         min_cols: smallest allowed number of columns.
+        finite: also check every entry is finite (callers that size their allocations
+            first pass ``False`` and call :func:`check_finite_tensor` after, since reading
+            a broadcast view of ``n = 10⁹`` columns would itself allocate).
     """
     if not isinstance(value, torch.Tensor):
         raise InvalidArgument(f"{name}={short_repr(value)}: expected a torch.Tensor")
@@ -124,7 +136,8 @@ def check_matrix(name: str, value: object, *, rows: int | None = None,
     if c < min_cols:
         raise InvalidArgument(
             f"{name}={short_repr(value)}: expected at least {min_cols} columns, got {c}")
-    check_finite_tensor(name, value)
+    if finite:
+        check_finite_tensor(name, value)
     return value
 
 

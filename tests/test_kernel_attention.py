@@ -17,6 +17,7 @@ from core.kernels import (
     polynomial_attention_with_info,
 )
 from core.kernels.certify import certify_polynomial
+from core.kernels.fast_attention import kernel_peak_bytes
 
 S, D_V, N = 4, 3, 300
 
@@ -67,9 +68,12 @@ def test_readout_equals_last_columns_and_chunks_agree() -> None:
 def test_memory_limit_lowers_the_chunk() -> None:
     plan = _plan()
     Q, K, V = _inputs()
-    limit = 2 * plan.rank * 8 * 10 + (D_V + 1) * plan.rank * 8   # room for 10 columns
+    n, m = K.shape[1], Q.shape[1]
+    limit = kernel_peak_bytes(n, m, D_V, plan.rank, 10, 8)          # room for 10 columns
     out, info = polynomial_attention_with_info(Q, K, V, plan, memory_limit=limit)
     assert info.chunk == 10
+    _, info = polynomial_attention_with_info(Q, K, V, plan, memory_limit=limit - 1)
+    assert info.chunk == 9
     assert torch.allclose(out, polynomial_attention(Q, K, V, plan), rtol=0, atol=1e-14)
 
 
@@ -135,13 +139,15 @@ def test_bad_inputs_raise_named_errors(make: object, error: type, pattern: str) 
 
 
 def test_chunk_is_exact_at_the_memory_limit_and_info_reports_the_plan() -> None:
-    """Room for exactly one feature column: chunk 1; one byte less: refused with the size
-    of S plus one column. The info record carries the plan's own numbers; an exact
-    fallback reports no bound, no chunk and no feature memory."""
+    """Room for exactly one column per block: chunk 1; one byte less: refused with the
+    kernel's whole peak at one column (kernel_peak_bytes). The info record carries the
+    plan's own numbers; an exact fallback reports no bound, no chunk and no feature
+    memory."""
     plan = _plan()
     Q, K, _ = _inputs(n=20, m=20)
     V = torch.rand(20, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    fixed, column = (20 + 1) * plan.rank * 8, 2 * plan.rank * 8   # above the table guard
+    at_one = kernel_peak_bytes(20, 20, 20, plan.rank, 1, 8)
+    fixed, column = at_one, 0
     _, info = polynomial_attention_with_info(Q, K, V, plan, memory_limit=fixed + column)
     assert info.chunk == 1
     assert (info.plan_B, info.radius, info.degree, info.rank) == (
@@ -247,8 +253,9 @@ def test_non_positive_normaliser_is_refused_even_with_a_lying_certificate(
 
 def test_memory_refusals_name_the_structure_that_does_not_fit() -> None:
     """Each memory guard names what it sizes: below ``3·r`` entries the rank check; with the
-    tables fitting but not ``S = [V; 1]·U2ᵀ`` (``(d_v+1) × r``), S. A limit of one byte is a
-    memory refusal, not a bad argument."""
+    tables fitting but not the kernel's peak (``[V; 1ᵀ]``, ``S``, blocks, output), the
+    kernel with its computed size. A limit of one byte is a memory refusal, not a bad
+    argument."""
     plan = plan_kernel(s=1, B=0.8, beta=1.0, eps=1e-8, certifier=certify_polynomial)
     r = plan.rank
     gen = torch.Generator().manual_seed(3)
@@ -256,10 +263,12 @@ def test_memory_refusals_name_the_structure_that_does_not_fit() -> None:
     V = torch.rand(5, 6, generator=gen, dtype=torch.float64)
     with pytest.raises(ConstructionTooLarge, match=r"^monomial features of rank r="):
         polynomial_attention_with_info(Q, K, V, plan, memory_limit=3 * r * 8 - 1)
-    tables, s_bytes = r * (1 + 4) * 8, (5 + 1) * r * 8            # 40r < 48r
-    with pytest.raises(ConstructionTooLarge, match=r"^S = \[V; 1\]·U2ᵀ of shape \(6, ") as info:
+    tables = r * (1 + 4) * 8                                       # 40r < the peak
+    with pytest.raises(ConstructionTooLarge, match=r"^polynomial attention with n=6 keys, "
+                                                   r"m=6 queries, d_v=5") as info:
         polynomial_attention_with_info(Q, K, V, plan, memory_limit=tables)
-    assert (info.value.required, info.value.limit) == (s_bytes, tables)
+    assert (info.value.required, info.value.limit) == (kernel_peak_bytes(6, 6, 5, r, 1, 8),
+                                                       tables)
     with pytest.raises(ConstructionTooLarge):
         polynomial_attention_with_info(Q, K, V, plan, memory_limit=1)
 
@@ -300,3 +309,44 @@ def test_kernel_passes_stay_on_the_inputs_device_up_to_the_guard() -> None:
     weights = torch.ones(f.rank, dtype=torch.float64, device="meta")
     with pytest.raises(RuntimeError, match=r"item\(\) cannot be called on meta tensors"):
         _polynomial_attention(Q, K, V, f, weights, 2)
+
+
+def test_a_billion_keys_are_refused_in_milliseconds_before_any_allocation() -> None:
+    """``n = 10⁹`` keys as broadcast views (no memory behind them): the kernel and exact
+    attention compute their peak from the shapes and refuse with it, before reading an entry
+    (reading the view would itself allocate 64 GB)."""
+    import time
+
+    from core.attention import exact_peak_bytes
+    from core.errors import ConstructionTooLarge
+
+    plan = _plan()
+    n = 10**9
+    Q = torch.zeros(S, 1, dtype=torch.float64)
+    K = torch.zeros(S, 1, dtype=torch.float64).expand(S, n)
+    V = torch.zeros(D_V, 1, dtype=torch.float64).expand(D_V, n)
+    start = time.perf_counter()
+    with pytest.raises(ConstructionTooLarge) as kernel:
+        polynomial_attention_with_info(Q, K, V, plan)
+    with pytest.raises(ConstructionTooLarge) as exact:
+        exact_attention(Q, K, V, plan.beta)
+    assert time.perf_counter() - start < 1.0
+    assert kernel.value.required == kernel_peak_bytes(n, 1, D_V, plan.rank, 1, 8)
+    assert kernel.value.required > (D_V + 2) * n * 8
+    assert exact.value.required == exact_peak_bytes(n, 1, D_V, 1, 8) == (3 * n + 2 * D_V) * 8
+
+
+def test_exact_attention_lowers_its_query_chunk_to_the_memory_limit() -> None:
+    """The score block shrinks to fit ``memory_limit`` (same output, fewer columns at a
+    time); one column that does not fit is refused with its size."""
+    from core.attention import exact_peak_bytes
+    from core.errors import ConstructionTooLarge
+
+    Q, K, V = _inputs(n=50, m=40)
+    full = exact_attention(Q, K, V, 0.5)
+    limit = exact_peak_bytes(50, 40, D_V, 7, 8)
+    assert torch.allclose(exact_attention(Q, K, V, 0.5, memory_limit=limit), full,
+                          rtol=0, atol=1e-15)
+    with pytest.raises(ConstructionTooLarge) as refused:
+        exact_attention(Q, K, V, 0.5, memory_limit=exact_peak_bytes(50, 40, D_V, 1, 8) - 1)
+    assert refused.value.required == exact_peak_bytes(50, 40, D_V, 1, 8)

@@ -10,9 +10,12 @@ Paper label ``thm:inference_linear`` (Alman & Song 2023's algorithm). Tokens are
     Att_fast = num / den           (column-wise)
 
 where ``M`` are the monomials and ``w`` the query weights ``c_{|α|} β^{|α|} (|α| choose α)``
-(folded into ``S``). Peak memory beyond inputs and output is one ``r × chunk`` feature block
-plus ``S``; the chunk is chosen so that it fits ``memory_limit`` (checked before allocating).
-With autograd recording, the saved feature blocks total ``O((n + m)·r)``.
+(folded into ``S``). Every allocation is counted before the first one is made
+(:func:`kernel_peak_bytes`: the ``(d_v+2)·n`` copy ``[V; 1ᵀ]``, ``S`` and its update, two
+``r × chunk`` feature blocks, the query block and the output with its pieces); the chunk is
+the largest that keeps the total under ``memory_limit``, and a request that cannot fit at
+one column is refused with the computed size. With autograd recording, the saved feature
+blocks total ``O((n + m)·r)`` on top.
 
 Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1−ε)·‖V‖_max`` with the
 certified ``ε`` of the plan. Rounding adds about ``u·e^{2R}`` relative (docs/theory.md §6,
@@ -30,7 +33,13 @@ import torch
 
 from ..attention import exact_attention
 from ..errors import ConstructionTooLarge, InvalidArgument, NonFiniteError
-from ..validation import MEMORY_LIMIT_BYTES, check_fits_in_memory, check_int, check_matrix
+from ..validation import (
+    MEMORY_LIMIT_BYTES,
+    check_finite_tensor,
+    check_fits_in_memory,
+    check_int,
+    check_matrix,
+)
 from .features import MonomialFeatures
 from .plan import KernelPlan
 
@@ -40,6 +49,7 @@ __all__ = [
     "KernelInfo",
     "check_rank_fits",
     "flop_model",
+    "kernel_peak_bytes",
     "measured_norm",
     "polynomial_attention",
     "polynomial_attention_with_info",
@@ -97,37 +107,66 @@ def _features(s: int, g: int, memory_limit: int) -> MonomialFeatures:
 
 
 def measured_norm(Q: torch.Tensor, K: torch.Tensor) -> float:
-    """``B = max(‖Q‖_max, ‖K‖_max)`` as a Python float."""
-    return float(torch.maximum(Q.detach().abs().max(), K.detach().abs().max()))
+    """``B = max(‖Q‖_max, ‖K‖_max)`` as a Python float (reductions only: no ``|Q|`` copy)."""
+    return max(_max_abs(Q), _max_abs(K))
+
+
+def _max_abs(X: torch.Tensor) -> float:
+    """``‖X‖_max = max(max X, −min X)`` without allocating ``|X|``; NaN propagates."""
+    X = X.detach()
+    if X.numel() == 0:
+        return 0.0
+    low, high = torch.aminmax(X)
+    return float(torch.maximum(high, -low))
 
 
 def _check_inputs(Q: object, K: object, V: object, plan: object
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, KernelPlan]:
     if not isinstance(plan, KernelPlan):
         raise InvalidArgument(f"plan={plan!r}: expected a KernelPlan (see plan_kernel)")
-    Qm = check_matrix("Q", Q, rows=plan.s)
-    Km = check_matrix("K", K, rows=plan.s, dtype=Qm.dtype)
-    Vm = check_matrix("V", V, cols=Km.shape[1], dtype=Qm.dtype)
+    Qm = check_matrix("Q", Q, rows=plan.s, finite=False)
+    Km = check_matrix("K", K, rows=plan.s, dtype=Qm.dtype, finite=False)
+    Vm = check_matrix("V", V, cols=Km.shape[1], dtype=Qm.dtype, finite=False)
     if Qm.device != Km.device or Qm.device != Vm.device:
         raise InvalidArgument(
             f"Q, K, V must be on one device, got {Qm.device}, {Km.device}, {Vm.device}")
     return Qm, Km, Vm, plan
 
 
-def _chunk_size(chunk: int, rank: int, d_v: int, itemsize: int, memory_limit: int) -> int:
-    """Largest chunk ``<= chunk`` whose feature block (twice, for the functional path) fits.
+def kernel_peak_bytes(n: int, m: int, d_v: int, rank: int, chunk: int, itemsize: int) -> int:
+    """Bytes the kernel allocates at its peak, beyond its inputs, for ``n`` keys, ``m``
+    queries, values of height ``d_v``, rank ``r`` and ``chunk`` columns per block:
+
+        (d_v + 2)·n           [V; 1ᵀ] and the row of ones
+        3·(d_v + 1)·r         S, a block's contribution, and S + contribution
+        2·r·chunk             one feature block (twice on the functional, autograd path)
+        (d_v + 1)·chunk       one query block's [num; den]
+        2·d_v·m               the output's blocks and the output itself
+
+    times ``itemsize``. Python integers: no overflow for any ``n``.
+    """
+    return itemsize * ((d_v + 2) * n + 3 * (d_v + 1) * rank + 2 * rank * chunk
+                       + (d_v + 1) * chunk + 2 * d_v * m)
+
+
+def _chunk_size(chunk: int, rank: int, d_v: int, n: int, m: int, itemsize: int,
+                memory_limit: int) -> int:
+    """Largest chunk ``<= chunk`` for which :func:`kernel_peak_bytes` fits ``memory_limit``.
 
     Raises:
-        ConstructionTooLarge: ``S`` plus a single-column block exceed ``memory_limit``.
+        ConstructionTooLarge: even one column per block exceeds ``memory_limit`` (before
+            anything is allocated), with the computed size.
     """
-    fixed = check_fits_in_memory("S = [V; 1]·U2ᵀ", (d_v + 1, rank), itemsize, memory_limit)
-    per_column = 2 * rank * itemsize
+    fixed = kernel_peak_bytes(n, m, d_v, rank, 0, itemsize)
+    per_column = kernel_peak_bytes(0, 0, d_v, 0, 1, itemsize) + 2 * rank * itemsize
     fitting = (memory_limit - fixed) // per_column
     if fitting < 1:
+        need = fixed + per_column
         raise ConstructionTooLarge(
-            f"monomial features of rank r={rank}: S and one feature column need "
-            f"{(fixed + per_column) / 2**20:.3f} MiB, over memory_limit="
-            f"{memory_limit / 2**20:.3f} MiB", required=fixed + per_column, limit=memory_limit)
+            f"polynomial attention with n={n} keys, m={m} queries, d_v={d_v}, rank r={rank} "
+            f"needs {need / 2**20:.1f} MiB at one column per block ([V; 1ᵀ] alone is "
+            f"{(d_v + 2) * n * itemsize / 2**20:.1f} MiB), over memory_limit="
+            f"{memory_limit / 2**20:.1f} MiB", required=need, limit=memory_limit)
     return int(min(chunk, fitting))
 
 
@@ -144,7 +183,8 @@ def polynomial_attention_with_info(
         plan: a certified :class:`~core.kernels.plan.KernelPlan` (``β`` comes from it).
         last: compute only the last ``last`` query columns (prompt-tuning readout).
         chunk: token columns per feature block; lowered so a block fits ``memory_limit``.
-        memory_limit: byte ceiling for the feature block and ``S``.
+        memory_limit: byte ceiling for everything the kernel allocates
+            (:func:`kernel_peak_bytes`); the exact fallback honours it too.
         out_of_regime: ``"raise"`` refuses ``B`` above ``plan.B``; ``"exact"`` falls back
             to :func:`core.attention.exact_attention` and says so in the info.
 
@@ -167,8 +207,13 @@ def polynomial_attention_with_info(
     if last is not None:
         last = check_int("last", last, minimum=1, maximum=m)
         Q = Q[:, m - last:]
+    if out_of_regime == "raise":          # the only path with no exact fallback to size
+        _chunk_size(chunk, check_rank_fits(plan, Q.element_size(), memory_limit),
+                    V.shape[0], K.shape[1], Q.shape[1], Q.element_size(), memory_limit)
+    for name, t in (("Q", Q), ("K", K), ("V", V)):
+        check_finite_tensor(name, t)
     measured = measured_norm(Q, K)
-    v_max = float(V.detach().abs().max())
+    v_max = _max_abs(V)
     base: dict[str, Any] = dict(
         measured_B=measured, plan_B=plan.B, radius=plan.radius, degree=plan.degree,
         rank=plan.rank, certified_eps=plan.certified_eps, v_max=v_max)
@@ -178,13 +223,14 @@ def polynomial_attention_with_info(
         if out_of_regime == "raise":
             raise InvalidArgument(reason + "; build a plan with a larger B or pass "
                                   "out_of_regime='exact'")
-        out = exact_attention(Q, K, V, plan.beta)
+        out = exact_attention(Q, K, V, plan.beta, memory_limit=memory_limit)
         return out, KernelInfo(method_used="exact", reason=reason, bound=0.0,
                                rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
     itemsize = Q.element_size()
     rank = check_rank_fits(plan, itemsize, memory_limit)
+    cols = _chunk_size(chunk, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
+                       memory_limit)
     features = _features(plan.s, plan.degree, memory_limit)
-    cols = _chunk_size(chunk, rank, V.shape[0], itemsize, memory_limit)
     weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
                               dtype=Q.dtype, device=Q.device)
     out = _polynomial_attention(Q, K, V, features, weights, cols)
