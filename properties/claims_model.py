@@ -52,7 +52,7 @@ def _np_dtype(name: str) -> type:
 # --- model vs mpmath twin ------------------------------------------------------------------
 
 
-def _rounded_case(inst: ModelInstance) -> tuple[PromptTunedTransformer, np.ndarray,
+def rounded_case(inst: ModelInstance) -> tuple[PromptTunedTransformer, np.ndarray,
                                                  np.ndarray]:
     """The instance's model on weights rounded to its dtype, and ``X``, ``P`` rounded too
     (float64 arrays holding dtype numbers), so that the model, the mpmath twin and the
@@ -76,7 +76,7 @@ def run_model(model: PromptTunedTransformer, X: np.ndarray, P: np.ndarray, *,
 def measure_model_vs_twin(inst: ModelInstance) -> Outcome:
     """Max-norm gap between the torch model and the mpmath twin on the same (rounded)
     weights, against the instance's forward rounding-error bound (:mod:`core.rounding`)."""
-    model, X, P = _rounded_case(inst)
+    model, X, P = rounded_case(inst)
     got = run_model(model, X, P)
     truth = model_oracle(model.weights, X, P)
     rounding = forward_error_bound(model.weights, X, P, model.dtype)
@@ -136,7 +136,7 @@ def measure_softmax_extremes(inst: SoftmaxInstance) -> Outcome:
 def measure_readout(inst: ModelInstance) -> Outcome:
     """τ_P(X) against the last ``L`` columns of the full ``n``-column forward; both are
     within their rounding bounds of the same exact values."""
-    model, X, P = _rounded_case(inst)
+    model, X, P = rounded_case(inst)
     readout = run_model(model, X, P)
     full = run_model(model, X, P, full=True)
     bounds = (forward_error_bounds(model.weights, X, P, model.dtype)
@@ -147,7 +147,7 @@ def measure_readout(inst: ModelInstance) -> Outcome:
 def measure_permutation(inst: ModelInstance) -> Outcome:
     """τ_P(X π) against τ_P(X) π for a seeded permutation π of the input tokens (no E);
     both are within their rounding bounds of the same exact values."""
-    model, X, P = _rounded_case(inst)
+    model, X, P = rounded_case(inst)
     perm = np.random.default_rng(inst.seed + 1).permutation(inst.L)
     permuted_then = run_model(model, X[:, perm], P)
     then_permuted = run_model(model, X, P)[:, torch.as_tensor(perm)]
