@@ -12,6 +12,10 @@ import pytest
 
 from core.constructions.contextual import contextual_separation, vocabulary
 from core.errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
+from properties import claims_universal
+from properties.claims_universal import REFUSED_CM_POINT, measure_contextual
+from properties.registry import get_claim
+from properties.strategies_universal import ContextualInstance
 
 
 def test_vocabulary_is_separated() -> None:
@@ -306,3 +310,34 @@ def test_relative_gap_is_relative_to_gamma(monkeypatch) -> None:
     r = contextual_separation(1, 1, 1, 2, 1, 1, 0)
     assert 2 < r.log10_gamma < 3
     assert 0 < r.rel_gap < 10.0 ** (4 - r.dps[0])
+
+
+# --- the claim reports a refusal as a refusal ----------------------------------------------
+
+
+def test_the_refused_dev_draw_is_pinned_and_reported_as_a_refusal() -> None:
+    claim = get_claim("contextual_mapping_separates_all_contexts")
+    assert REFUSED_CM_POINT in claim.reference_points()
+    with pytest.raises(ConstructionTooLarge, match="need 25607 digits") as info:
+        contextual_separation(1, 1, 1, 3, 2, 1, 0)
+    assert info.value.required == 25607 and info.value.limit == 3000
+    out = claim.measure(REFUSED_CM_POINT)
+    assert out.holds
+    assert out.detail["refused"] is True
+    assert out.detail["required"] == 25607 and out.detail["limit"] == 3000
+
+
+def test_an_accepted_instance_is_not_marked_refused() -> None:
+    out = measure_contextual(ContextualInstance(seed=0, d=2, L=1, Lp=1, vocab_x=3, vocab_p=2,
+                                                rank=1))
+    assert out.holds and out.detail["refused"] is False
+
+
+def test_a_refusal_that_names_no_excess_size_is_a_failure(monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ConstructionTooLarge("too large", required=10, limit=3000)
+
+    monkeypatch.setattr(claims_universal, "contextual_separation", refuse)
+    out = measure_contextual(ContextualInstance(seed=0, d=2, L=1, Lp=1, vocab_x=3,
+                                                   vocab_p=2, rank=1))
+    assert not out.holds and out.detail["refused"] is True
