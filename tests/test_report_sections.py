@@ -81,7 +81,8 @@ def test_sections_validate_and_render(base: dict[str, Any]) -> None:
     assert "/models/tiny-gpt2" in md and "layer 0 head 1" in md and "2 of 3 heads" in md
     assert "not evidence for or against the theorems" in md and "not reached" in md
     page = render_html(report)
-    assert "<h2>Real models</h2>" in page and "<h2>Empirical capacity</h2>" in page
+    assert "<h2 id=real-models>Real models</h2>" in page
+    assert "<h2 id=capacity>Empirical capacity</h2>" in page
     assert page.count("data:image/png;base64,") >= 2
     assert "not evidence for or against the theorems" in page
     plain = render_markdown(base)
@@ -114,13 +115,13 @@ def _write(tmp_path: Path, name: str, payload: Any) -> Path:
 
 @pytest.mark.parametrize("payload, fragment", [
     ("{oops", "not valid JSON"),
-    ({"kind": "kernel", "rows": []}, "not a 'bench capacity' JSON"),
+    ({"kind": "kernel", "rows": []}, 'kind: "kernel"; expected "capacity"'),
     ({**CAPACITY, "rows": [{**CAPACITY["rows"][0], "smallest_Lp": "2"}]},
-     "rows[0].smallest_Lp='2'"),
+     'rows[0].smallest_Lp: "2" is a string; expected an integer or null'),
     ({**CAPACITY, "rows": [{k: v for k, v in CAPACITY["rows"][0].items() if k != "N"}]},
-     "rows[0].N=None"),
+     "rows[0].N: missing"),
     ({**CAPACITY, "rows": [{**CAPACITY["rows"][0], "final_errors": [0.1]}]},
-     "differ in length"),
+     "lengths differ"),
 ])
 def test_bad_capacity_json(tmp_path: Path, payload: Any, fragment: str) -> None:
     path = _write(tmp_path, "cap.json", payload)
@@ -134,7 +135,7 @@ def test_bad_regime_json(tmp_path: Path) -> None:
         load_regime_json(tmp_path / "missing.json")
     with pytest.raises(InvalidArgument, match="not valid JSON"):
         load_regime_json(_write(tmp_path, "a.json", "{"))
-    with pytest.raises(InvalidArgument, match="not a 'ptlimits regime --json' result"):
+    with pytest.raises(InvalidArgument, match='kind: "capacity"; expected "regime"'):
         load_regime_json(_write(tmp_path, "b.json", {**REGIME, "kind": "capacity"}))
 
 
@@ -182,3 +183,117 @@ def test_cli_markdown_and_html_lay_out_the_same_head_table(base: dict[str, Any])
         for line in (header, *rows):
             cells = [re.escape(c.replace("|", "\\|") if rendered is md else c) for c in line]
             assert re.search(sep.join(cells), rendered), (line, rendered[:400])
+
+
+# --- what a reader sees: numbers, near-limit list, benchmark section, figures ---------------
+
+BENCH: dict[str, Any] = {
+    "B": 0.5, "s": 8, "d": 8, "delta_F": 1e-6, "degree": 5, "rank": 1287, "n": 2048,
+    "speedup": 2.66, "max_error": 2.3e-10, "bound": 5.4e-8, "exact_best_method": "sdpa_chunked",
+    "device": "cpu: test", "quick": True, "source": "bench.json",
+    "rows": [{"method": m, "B": 0.5, "n": n, "seconds": t * n, "max_error": e}
+             for m, t, e in (("exact_reference", 1e-5, 0.0), ("polynomial", 3e-5, 3e-10))
+             for n in (512, 2048)],
+}
+
+
+def test_exact_zeros_read_as_zero() -> None:
+    from verify.report.tables import fmt_number
+
+    assert [fmt_number(x) for x in (0.0, -0.0, 0, 1e-18, 0.1234, None, True)] == [
+        "0", "0", "0", "1e-18", "0.123", "—", "yes"]
+
+
+def _entry(records: list[tuple[float, float]], status: str = "pass") -> dict[str, Any]:
+    worst = max(records, key=lambda r: r[0] / r[1] if r[1] else (0.0 if r[0] == 0
+                                                                  else float("inf")))
+    return {"id": "c", "status": status, "worst_ratio": worst[0] / worst[1] if worst[1] else 0.0,
+            "worst_case": {"error": worst[0], "bound": worst[1]},
+            "records": [{"error": e, "bound": b} for e, b in records]}
+
+
+def test_near_limit_leaves_out_equality_by_construction() -> None:
+    """A count or length equal to its bound (equal integers, 0 against 0) is the claim's
+    extremal case, not a warning; a float error close to its bound is."""
+    from verify.report.tables import at_bound_by_construction, near_limit_ratio, needs_attention
+
+    assert at_bound_by_construction(1.0, 1.0) and at_bound_by_construction(0.0, 0.0)
+    assert not at_bound_by_construction(0.5, 0.5) and not at_bound_by_construction(0.9, 1.0)
+    count = _entry([(1.0, 1.0), (1.0, 4.0), (0.0, 9.0)])          # pigeonhole-like
+    zeros = _entry([(0.0, 0.0), (0.0, 1.0)])
+    close = _entry([(1.0, 1.0), (0.999, 1.0)])
+    far = _entry([(0.1, 1.0)])
+    failed = _entry([(2.0, 1.0)], status="fail")
+    assert near_limit_ratio(count) == 0.25 and near_limit_ratio(zeros) == 0.0
+    assert near_limit_ratio(close) == 0.999
+    listed = needs_attention({"claims": [count, zeros, close, far, failed]})
+    assert [e is close or e is failed for e in listed] == [True, True]
+
+
+def test_markdown_has_the_benchmark_section_of_the_html(base: dict[str, Any]) -> None:
+    report = {**copy.deepcopy(base), "benchmarks": BENCH}
+    md, page = render_markdown(report), render_html(report)
+    assert "## Kernel benchmark" in md and "<h2 id=benchmark>Kernel benchmark</h2>" in page
+    for cell in ("speedup ×", "2.66", "guaranteed bound", "5.4e-08", "sdpa_chunked"):
+        assert f"| {cell} |" in md and f"<td>{cell}</td>" in page
+    assert "## Kernel benchmark" not in render_markdown(base)
+
+
+def test_page_ids_are_unique_and_summary_links_land_once(base: dict[str, Any]) -> None:
+    import re
+
+    from verify.audit import claim_entry
+    from verify.report.html import claim_anchor
+
+    claim = get_claim("pigeonhole_forces_shared_prompt")
+    report = copy.deepcopy(base)
+    near = claim_entry(claim, list(claim.reference_points()))
+    near["worst_ratio"] = 0.9      # listed among the near-limit claims, and in full
+    near["status"] = "fail"
+    report["claims"].append(near)
+    page = render_html({**report, "benchmarks": BENCH, "capacity": CAPACITY,
+                        "real_models": [REGIME]})
+    ids = re.findall(r"\bid=['\"]?([^'\" >]+)", page)
+    assert len(ids) == len(set(ids))
+    for target in re.findall(r"href='#([^']+)'", page):
+        assert ids.count(target) == 1, target
+    assert claim_anchor(claim.id) in ids and claim_anchor(claim.id, "near") in ids
+
+
+def test_one_colour_per_method_in_every_figure() -> None:
+    from verify.report.plots import COLOURS, colour
+
+    assert colour("polynomial") == COLOURS["polynomial"]
+    assert colour("some_new_method") == colour("some_new_method")
+    assert len(set(COLOURS.values())) == len(COLOURS)
+
+
+def _png_pixels(png: bytes) -> tuple[int, int, int]:
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    return image.width, image.height, len(image.getcolors(1 << 16) or ())
+
+
+def test_figures_are_small_palette_pngs_with_zeros_marked(base: dict[str, Any]) -> None:
+    from verify.report.plots import kernel_benchmark_figure
+
+    (figure,) = kernel_benchmark_figure({**base, "benchmarks": BENCH})
+    width, height, colours = _png_pixels(figure.png)
+    assert (width, height) == (figure.width, figure.height) and width >= 400
+    assert colours <= 256 and len(figure.png) < 60_000
+
+
+def test_prompt_length_figure_pairs_each_construction_with_its_own_bound() -> None:
+    """The constructive lengths are drawn as multiples of the lower bound for their own
+    request (a ratio panel), never against the K = 256 curve of another (C, ε)."""
+    from verify.report.plots import prompt_length_figure
+
+    claim = get_claim("constructive_lengths_respect_lower_bound")
+    report = run_audit([claim], AuditOptions(seed=0, draws=0, jobs=1))
+    (figure,) = prompt_length_figure(report)
+    assert "its own d·L, C, ε and K = 2^b" in figure.caption
+    pairs = [r["detail"] for r in report["claims"][0]["records"]]
+    assert all(p["Lp_constructive"] >= p["Lp_lower_bound"] for p in pairs)

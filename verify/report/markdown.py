@@ -1,8 +1,9 @@
 """``audit.md``: the audit report as self-contained Markdown.
 
-Reading order: header, summary table, failing and near-limit claims, the optional "Real
-models" and "Empirical capacity" sections, then every claim in full. Tables come from
-:mod:`verify.report.tables`; this module only lays them out.
+Reading order: header, summary table, failing and near-limit claims, the optional "Kernel
+benchmark" (the headline table of ``--bench-json``), "Real models" and "Empirical capacity"
+sections, then every claim in full (the same sections as ``audit.html``, without figures).
+Tables come from :mod:`verify.report.tables`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from .tables import (
     CAPACITY_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
+    benchmark_table,
     capacity_table,
     claims_table,
     fmt_number,
     head_table,
+    near_limit_ratio,
     needs_attention,
     regime_summary_table,
 )
@@ -32,13 +35,17 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
 
 
-def _claim_lines(e: dict[str, Any]) -> list[str]:
+def _claim_lines(e: dict[str, Any], near: bool = False) -> list[str]:
     lines = [f"### `{e['id']}` — {e['status']}", "",
              f"- {e['statement']}",
              f"- docs/theory.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
              f"evidence **{e['evidence']}**; {e['n_checked']} checked, {e['n_bad']} bad, "
              f"{e['seconds']:.2f} s",
              f"- bound from: {e['bound_source']}"]
+    ratio = near_limit_ratio(e)
+    if near and ratio is not None and e["status"] not in ("fail", "error"):
+        lines.append(f"- nearest to its bound: error/bound {fmt_number(ratio)} (instances "
+                     "exactly at the bound by construction, equal integers, left aside)")
     if e["reason"]:
         lines.append(f"- reason: {e['reason']}")
     if e["n_checked"]:
@@ -70,6 +77,15 @@ def _real_models_lines(report: dict[str, Any]) -> list[str]:
                   + (f" + {result['adapter']['path']}" if result.get("adapter") else ""), "",
                   *markdown_table(*head_table(result)), ""]
     return lines
+
+
+def _benchmark_lines(report: dict[str, Any]) -> list[str]:
+    bench = report.get("benchmarks")
+    if not bench:
+        return []
+    return ["## Kernel benchmark", "",
+            f"From `{bench.get('source', '--bench-json')}`: the headline (docs/theory.md §3 "
+            "K5).", "", *markdown_table(*benchmark_table(bench)), ""]
 
 
 def _capacity_lines(report: dict[str, Any]) -> list[str]:
@@ -113,10 +129,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Failing and near-limit claims", ""]
     if attention:
         for e in attention:
-            lines += _claim_lines(e)
+            lines += _claim_lines(e, near=True)
     else:
         lines += [f"None: no claim failed and none came within a factor "
                   f"{1 / NEAR_LIMIT_RATIO:.0f} of its bound.", ""]
+    lines += _benchmark_lines(report)
     lines += _real_models_lines(report)
     lines += _capacity_lines(report)
     lines += ["## All claims", ""]

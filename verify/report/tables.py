@@ -9,15 +9,17 @@ Tables: the claims summary (one row per claim: docs/theory.md heading, status, e
 level of docs/theory.md §4, worst error against its bound), the real-model regime summary
 (one row per audited model) and per-head table (docs/theory.md §3, the K5/K6 regime
 ``B/√ln n``), and the empirical-capacity sweep (docs/theory.md §2 LB beside the
-constructive lengths).
+constructive lengths), and the kernel benchmark's headline (docs/theory.md §3 K5).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = ["CAPACITY_NOTE", "HEAD_DIGITS", "NEAR_LIMIT_RATIO", "REGIME_NOTE", "Table",
-           "capacity_table", "claims_table", "fmt_number", "head_table", "needs_attention",
+           "at_bound_by_construction", "benchmark_table", "capacity_table", "claims_table",
+           "fmt_number", "head_table", "near_limit_ratio", "needs_attention",
            "regime_summary", "regime_summary_table"]
 
 #: ``(header, rows)``: column names and rows of formatted cells.
@@ -40,21 +42,58 @@ REGIME_NOTE = ("B = max(‖Q‖_max, ‖K‖_max) of one head on the given input
 
 def fmt_number(x: Any, digits: int = 3) -> str:
     """Short human form of a report value: ``—`` for missing, ``yes``/``no`` for a bool,
-    ``digits`` significant digits for a float, ``str`` otherwise."""
+    ``0`` for an exact zero (also ``-0.0``), ``digits`` significant digits for a float,
+    ``str`` otherwise."""
     if x is None:
         return "—"
     if isinstance(x, bool):
         return "yes" if x else "no"
     if isinstance(x, float):
-        return f"{x:.{digits}g}"
+        return "0" if x == 0 else f"{x:.{digits}g}"
     return str(x)
 
 
+def at_bound_by_construction(error: float | None, bound: float | None) -> bool:
+    """Whether an instance sits *at* its bound exactly, by construction rather than by a
+    measurement coming close: error and bound are equal integers (a count or a length
+    compared exactly, e.g. "at most one member per prompt", a constructive length equal to
+    its lower bound, or 0 against a bound of 0). No rounding separates such an error from its
+    bound, so equality is the claim's extremal case and not a warning; a float error that
+    merely comes close (0.99999 of its bound) is near the limit."""
+    if error is None or bound is None:
+        return False
+    return error == bound and float(error).is_integer()
+
+
+def near_limit_ratio(entry: dict[str, Any]) -> float | None:
+    """The largest error/bound of a claim's instances, leaving out those at the bound by
+    construction (:func:`at_bound_by_construction`); ``None`` if nothing is left."""
+    records = [r for r in entry.get("records") or []
+               if r["error"] is not None and r["bound"] is not None]
+    if not records:
+        wc = entry.get("worst_case") or {}
+        if at_bound_by_construction(wc.get("error"), wc.get("bound")):
+            return None
+        ratio: float | None = entry.get("worst_ratio")
+        return ratio
+    ratios = [r["error"] / r["bound"] if r["bound"] else math.inf
+              for r in records if not at_bound_by_construction(r["error"], r["bound"])
+              and not (r["bound"] == 0 and r["error"] == 0)]
+    return max(ratios, default=None)
+
+
 def needs_attention(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The claims that failed or errored, or came within :data:`NEAR_LIMIT_RATIO` of their
-    bound (the report's "Failing and near-limit claims")."""
-    return [e for e in report["claims"] if e["status"] in ("fail", "error") or (
-        e["worst_ratio"] is not None and e["worst_ratio"] >= NEAR_LIMIT_RATIO)]
+    """The claims that failed or errored, or whose instances came within a factor
+    ``1/NEAR_LIMIT_RATIO`` of their bound (:func:`near_limit_ratio`: instances exactly at
+    the bound by construction do not count). The report's "Failing and near-limit
+    claims"."""
+    out = []
+    for e in report["claims"]:
+        ratio = near_limit_ratio(e)
+        if e["status"] in ("fail", "error") or (ratio is not None
+                                                 and ratio >= NEAR_LIMIT_RATIO):
+            out.append(e)
+    return out
 
 
 def claims_table(report: dict[str, Any]) -> Table:
@@ -130,3 +169,26 @@ def capacity_table(capacity: dict[str, Any]) -> Table:
                        for lp, e in zip(r["tried_Lp"], r["final_errors"], strict=True))]
             for r in capacity["rows"]]
     return header, rows
+
+
+#: The kernel benchmark's headline rows: (key in the embedded benchmark, what it is).
+_BENCH_ROWS = (("n", "n (query columns = keys)"), ("B", "B"), ("s", "s = d"),
+               ("delta_F", "δ_F"), ("method", "polynomial method"), ("degree", "degree"),
+               ("rank", "rank"), ("seconds_fast", "kernel seconds"),
+               ("exact_best_method", "fastest exact attention"),
+               ("seconds_exact_best", "its seconds"), ("speedup", "speedup ×"),
+               ("max_error", "kernel max error vs exact float64"),
+               ("bound", "guaranteed bound"), ("slope_fast", "kernel log-log slope"),
+               ("slope_exact", "exact log-log slope"),
+               ("performer_max_error", "Performer max error at equal time"),
+               ("device", "device"))
+
+
+def benchmark_table(bench: dict[str, Any]) -> Table:
+    """The kernel benchmark's headline (``ptlimits bench kernel --json`` embedded with
+    ``--bench-json``): one row per quantity present, with its value."""
+    rows = [[name, fmt_number(bench[key])] for key, name in _BENCH_ROWS
+            if bench.get(key) is not None]
+    if bench.get("quick") is not None:
+        rows.append(["run", "--quick (small n)" if bench["quick"] else "full"])
+    return ["quantity", "value"], rows
