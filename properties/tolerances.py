@@ -1,7 +1,11 @@
 """Tolerances are data (docs/design.md): one ``Tol`` per dtype, overrides carry a reason.
 
 The defaults are ``torch.testing.assert_close``'s table, itself derived from each dtype's
-machine epsilon (float32 ``eps = 1.19e-7``, float64 ``eps = 2.22e-16``).
+machine epsilon (float32 ``eps = 1.19e-7``, float64 ``eps = 2.22e-16``). No claim uses
+this table: a claim's float comparisons allow the rounding-error bound computed for its
+instance (:mod:`core.rounding`, docs/theory.md §6), which is tighter where the arithmetic
+is short and never too tight where it is long. The table remains for unit tests that need
+a generic tolerance.
 """
 
 from __future__ import annotations
