@@ -105,3 +105,11 @@ def test_twin_full_output_matches_the_float64_model_on_every_column() -> None:
         want = model(X, P, full=full).detach().numpy()
         assert twin.shape == (2, cols)
         assert compare_arrays(want, twin, tolerance_for(torch.float64)).ok
+
+
+def test_slack_is_the_float64_rounding_of_the_value_plus_the_precision_gap() -> None:
+    case = build_model_case(ModelInstance(seed=9, d=2, s=2, L=2, Lp=1))
+    value = model_oracle(case.weights, case.X, case.P)
+    scale = float(np.abs(value.value).max())
+    assert value.slack == 2.0 ** -53 * scale + value.gap
+    assert value.slack > 0
