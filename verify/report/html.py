@@ -47,7 +47,7 @@ th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums
 code{background:#f5f5f5;padding:0 .2em;border-radius:3px;font-size:.92em;word-break:break-all}
 .note{background:#fff8e1;border-left:4px solid #f0c000;padding:.5em .8em}
 figure{margin:1.2em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
-nav a{margin-right:.9em} .scroll{overflow-x:auto}
+nav a{margin-right:.9em} .scroll{overflow-x:auto} .narrow table{width:auto}
 figcaption{font-size:.9em;color:#444} .muted{color:#666;font-size:.9em}
 details{margin:.4em 0} pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.85em}
 """
@@ -131,12 +131,13 @@ def _claim_section(e: dict[str, Any], prefix: str = "claim") -> str:
             f"{trace}")
 
 
-def html_table(header: list[str], rows: list[list[str]]) -> str:
-    """A ``<table>``: one header row, then the rows, every cell escaped."""
+def html_table(header: list[str], rows: list[list[str]], cls: str = "scroll") -> str:
+    """A ``<table>``: one header row, then the rows, every cell escaped, in a ``<div>`` of
+    class ``cls`` that scrolls sideways rather than widen the page."""
     head = "".join(f"<th>{_e(c)}</th>" for c in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
-    return f"<div class=scroll><table><tr>{head}</tr>{body}</table></div>"
+    return f"<div class='{_e(cls)}'><table><tr>{head}</tr>{body}</table></div>"
 
 
 def _real_models_section(report: dict[str, Any]) -> str:
@@ -169,7 +170,7 @@ def _benchmark_section(report: dict[str, Any]) -> str:
     return (f"<h2 id=benchmark>Kernel benchmark</h2><p class=muted>From "
             f"<code>{_e(bench.get('source', '--bench-json'))}</code>: the headline "
             "(docs/theory.md §3 K5).</p>"
-            f"{html_table(*benchmark_table(bench))}"
+            f"{html_table(*benchmark_table(bench), cls='scroll narrow')}"
             f"{_figures(plots.kernel_benchmark_figure(report))}")
 
 
