@@ -440,7 +440,7 @@ CLAIMS: tuple[Claim, ...] = (
         evidence="oracle", instance_type=ModelKernelInstance,
         strategy=model_kernel_instances, reference_points=_model_points,
         measure=measure_model_error,
-        bound_source="Lip_∞(FF_post) from weights × kernel bound + float64 dtype table",
+        bound_source="Lip_∞(FF_post) from weights × kernel bound + float64 rounding bound",
         draws=0.3),
     Claim(
         id="threshold_hardness_seth", theory_ref="T", paper_ref=_T,
