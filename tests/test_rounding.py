@@ -65,7 +65,7 @@ def test_bound_holds_and_is_not_absurdly_loose_over_random_instances() -> None:
         ratios[inst.dtype].append(err / bound)
     for dtype, r in ratios.items():
         median = float(np.median(r))
-        # measured about 1/80 of the bound (docs/theory.md §6); 1/1000 would be absurd
+        # measured about 1/50 to 1/90 of the bound (docs/theory.md §6); 1/1000 is absurd
         assert 1e-3 < median < 1.0, f"{dtype}: median measured/bound {median:.3g}"
 
 
