@@ -6,6 +6,7 @@ are unique and offers lookup by id and by glob pattern.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import importlib
 from functools import cache
@@ -14,7 +15,7 @@ from core.errors import InvalidArgument
 
 from .claim import Claim
 
-__all__ = ["CLAIM_MODULES", "all_claims", "get_claim", "select_claims"]
+__all__ = ["CLAIM_MODULES", "all_claims", "get_claim", "select_claims", "unmatched_glob_message"]
 
 #: Modules contributing claims, in report order.
 CLAIM_MODULES: tuple[str, ...] = (
@@ -66,6 +67,17 @@ def select_claims(pattern: str | None) -> tuple[Claim, ...]:
                    if any(fnmatch.fnmatchcase(c.id, g) or c.theory_ref == g for g in globs))
     if not chosen:
         raise InvalidArgument(
-            f"claims={pattern!r}: matches no claim id or theory_ref; try "
-            "'python -m verify claims' for the list")
+            f"claims={pattern!r}: {unmatched_glob_message(globs[0] if globs else pattern)}")
     return chosen
+
+
+def unmatched_glob_message(glob: str) -> str:
+    """``glob 'G' matches no claim id or theory_ref; nearest: ...`` (difflib's closest ids)."""
+    claims = all_claims()
+    names = [c.id for c in claims] + sorted({c.theory_ref for c in claims})
+    probe = glob.replace("*", "").replace("?", "") or glob
+    near = difflib.get_close_matches(probe, names, n=3, cutoff=0.4)
+    if not near:   # a fragment of an id: the ids containing it, or the first few
+        near = [n for n in names if probe.lower() in n.lower()][:3] or names[:3]
+    return (f"glob {glob!r} matches no claim id or theory_ref; nearest: {', '.join(near)} "
+            "(see 'python -m verify claims')")

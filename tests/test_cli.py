@@ -61,7 +61,7 @@ def test_reproduce_line_from_a_report_runs(tmp_path: Path,
     (["reproduce", "no_such_claim", "{}"], "claim_id='no_such_claim'"),
     (["reproduce", "readout_is_last_l_columns", "{not json"], "not valid JSON"),
     (["reproduce", "readout_is_last_l_columns", '{"seed": 1, "colour": 2}'], "colour"),
-    (["reproduce", "readout_is_last_l_columns", '{"seed": 1}'], "instance="),
+    (["reproduce", "readout_is_last_l_columns", '{"seed": 1}'], "instance.d: missing"),
     (["audit", "--draws", "-1", "--claims", "readout_*"], "draws=-1"),
 ])
 def test_cli_errors_are_one_line(args: list[str], fragment: str, tmp_path: Path,

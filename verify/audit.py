@@ -42,18 +42,19 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from core.errors import InvalidArgument
+from core.validation import check_int
 from properties.claim import Claim, Outcome
 from properties.profiles import PROFILE_NAMES, active_profile_name, load_profile
 from properties.registry import get_claim
 
-from .executors import describe_executor, open_executor
+from .executors import MAX_JOBS, describe_executor, open_executor, parse_executor
 from .files import write_atomically
-from .report.load import validate_report
+from .report.load import load_partial_state, validate_report
 from .report.markdown import render_markdown
 
-__all__ = ["AuditOptions", "audit_claim", "claim_entry", "claim_instances", "claim_seed",
-           "draw_instances", "measure_chunk", "measure_instances", "run_audit", "summarise",
-           "write_audit"]
+__all__ = ["MAX_DRAWS", "NO_INSTANCES", "AuditOptions", "audit_claim", "claim_entry",
+           "claim_instances", "claim_seed", "draw_instances", "measure_chunk",
+           "measure_instances", "run_audit", "summarise", "write_audit"]
 
 SCHEMA_VERSION = 1
 
@@ -63,8 +64,19 @@ CONDITIONAL_NOTE = (
     "testable; K6 only illustrates it. Evidence levels: sampled < oracle < exhaustive < "
     "certified; sampled evidence is never a proof.")
 
+#: The reason of a claim that measured no instance (reported as ``error``, never ``pass``).
+NO_INSTANCES = ("measured zero instances (no reference points and no draws, e.g. --draws 0): "
+                "nothing was checked, so the claim is not evidenced")
+
 #: Hypothesis draws per claim (before the claim's ``draws`` factor) in a quick audit.
 QUICK_DRAWS = 6
+
+#: Most Hypothesis draws per claim (before each claim's factor). The registry's factors sum
+#: to about 23, and each measured instance is kept as a record of about 950 bytes of JSON
+#: (several times that in memory), so 10,000 draws make some 230,000 records: a report of
+#: about 220 MB, and on two cores roughly 15 hours at the quick audit's pace of ~0.25 s a
+#: draw (a 90-minute run manages about 1,000). It is 25 times the nightly profile's 400.
+MAX_DRAWS = 10_000
 
 PARTIAL_DIR = ".partial"
 
@@ -92,10 +104,14 @@ class AuditOptions:
     executor: str = "local"
 
     def __post_init__(self) -> None:
-        if self.draws is not None and self.draws < 0:
-            raise InvalidArgument(f"draws={self.draws!r}: must be >= 0")
+        check_int("seed", self.seed)
+        if self.draws is not None:
+            check_int("draws", self.draws, minimum=0, maximum=MAX_DRAWS)
         if self.profile is not None and self.profile not in PROFILE_NAMES:
             raise InvalidArgument(f"profile={self.profile!r}: expected one of {PROFILE_NAMES}")
+        if self.jobs is not None:
+            check_int("jobs", self.jobs, minimum=1, maximum=MAX_JOBS)
+        parse_executor(self.executor)
 
     def resolved_profile(self) -> str:
         return self.profile or active_profile_name()
@@ -247,6 +263,8 @@ def summarise(claim: Claim, results: Results, failure: Failure | None,
     if failure is not None:
         return {**base, "status": "error", "n_checked": len(results), "reason": failure[0],
                 "traceback": failure[1]}
+    if not results:   # nothing measured is no evidence: never a pass
+        return {**base, "status": "error", "reason": NO_INSTANCES}
     bad = [(i, o) for i, o in results if not o.holds and claim.expected_to_fail(i) is None]
     expected = [(i, o) for i, o in results if not o.holds and claim.expected_to_fail(i)]
     status = "fail" if bad else ("xfail" if expected else "pass")
@@ -374,25 +392,6 @@ def _header(options: AuditOptions, seconds: float, started_at: str,
 Progress = Callable[[int, int, str, float], None]
 
 
-def _load_partial(partial: Path, fingerprint: str, ids: Sequence[str]) -> dict[str, Any]:
-    config = partial / "config.json"
-    if not config.exists():
-        return {}
-    if json.loads(config.read_text())["fingerprint"] != fingerprint:
-        raise InvalidArgument(
-            f"--resume: the partial results in {partial} come from a different configuration "
-            "(seed, draws, profile or claim selection); rerun without --resume")
-    done = {}
-    for claim_id in ids:
-        path = partial / f"{claim_id}.json"
-        if path.exists():
-            try:
-                done[claim_id] = json.loads(path.read_text())
-            except json.JSONDecodeError:   # cannot happen with atomic writes; recompute
-                continue
-    return done
-
-
 def run_audit(claims: Sequence[Claim], options: AuditOptions, *, out_dir: Path | None = None,
               resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Audit ``claims`` and return the report (a dict matching the JSON schema).
@@ -409,7 +408,7 @@ def run_audit(claims: Sequence[Claim], options: AuditOptions, *, out_dir: Path |
     if partial is not None:
         fingerprint = options.fingerprint(ids)
         if resume:
-            done = _load_partial(partial, fingerprint, ids)
+            done = load_partial_state(partial, fingerprint, ids)
         elif partial.exists():
             shutil.rmtree(partial)
         partial.mkdir(parents=True, exist_ok=True)

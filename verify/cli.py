@@ -20,9 +20,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 __all__ = ["UsageError", "main"]
 
@@ -35,6 +35,28 @@ class UsageError(Exception):
     Not a :class:`core.errors.HarnessError`: importing ``core`` imports torch, and parsing
     (``--help`` included) must not.
     """
+
+
+def _path(text: str) -> Path:
+    """An argparse ``type`` for file and folder options: refuses an empty path (which
+    ``Path`` would silently turn into ``.``, the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; expected a file or folder path")
+    return Path(text)
+
+
+#: Most Hypothesis draws per claim (``verify.audit.MAX_DRAWS``, repeated here so that
+#: ``--help`` imports nothing heavy; tests/test_cli_table.py checks they agree).
+MAX_DRAWS = 10_000
+
+#: Most worker processes (``verify.executors.MAX_JOBS``).
+MAX_JOBS = 256
+
+#: Most torch intra-op threads a benchmark accepts (far above any machine's core count).
+MAX_THREADS = 1024
+
+#: Torch devices ``bench kernel`` knows (checked before torch is imported).
+_DEVICE_FORMS = "cpu, cuda or cuda:N"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,35 +89,41 @@ def _parser() -> argparse.ArgumentParser:
                     "are replaced atomically. Exit status: 0 if no claim fails, 1 otherwise.")
     p.add_argument("--quick", action="store_true",
                    help="few Hypothesis draws per claim (about a minute in all)")
-    p.add_argument("--out", type=Path, default=Path("audit"), metavar="DIR",
+    p.add_argument("--out", type=_path, default=Path("audit"), metavar="DIR",
                    help="output directory (default: ./audit)")
     p.add_argument("--claims", metavar="PATTERN", default=None,
                    help="comma-separated globs over claim ids, or docs/theory.md headings "
                         "(e.g. 'attention_*' or 'MODEL,K3'); default: all")
     p.add_argument("--seed", type=int, default=0, help="seed for the draws (default 0)")
     p.add_argument("--draws", type=int, default=None, metavar="N",
-                   help="Hypothesis draws per claim, before each claim's factor "
-                        "(default: 6 with --quick, else the profile's max_examples)")
+                   help="Hypothesis draws per claim, before each claim's factor, 0 to "
+                        f"{MAX_DRAWS} (default: 6 with --quick, else the profile's "
+                        f"max_examples; at most {MAX_DRAWS}: the claims' factors sum to "
+                        "about 23 and every instance is kept as a ~1 kB record, so "
+                        f"{MAX_DRAWS} draws already make a ~220 MB report and take about "
+                        "15 hours on two cores, where a 90-minute run manages ~1000)")
     p.add_argument("--hypothesis-profile", choices=("dev", "ci", "nightly"), default=None,
                    help="Hypothesis profile (default: $HYPOTHESIS_PROFILE, else ci when "
                         "$CI is set, else dev)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="worker processes for claims (default: CPU count; 1: in-process)")
+                   help=f"worker processes for claims, 1 to {MAX_JOBS} (default: CPU "
+                        "count; 1: in-process)")
     p.add_argument("--executor", default="local", metavar="SPEC",
-                   help="'local' (process pool, default) or dask://HOST:PORT to submit the "
-                        "claims to a Dask distributed scheduler")
+                   help="'local' (process pool, default) or dask://HOST:PORT (PORT in "
+                        "1-65535) to submit the claims to a Dask distributed scheduler; "
+                        "checked before anything connects")
     p.add_argument("--resume", action="store_true",
                    help="reuse per-claim results of an interrupted audit with the same "
                         "configuration from DIR/.partial/")
     p.add_argument("--no-html", action="store_true", help="skip audit.html (no plotting)")
-    p.add_argument("--bench-json", type=Path, default=None, metavar="FILE",
+    p.add_argument("--bench-json", type=_path, default=None, metavar="FILE",
                    help="embed a 'ptlimits bench kernel --json FILE' result (headline, rows) "
                         "in the report and plot it")
-    p.add_argument("--regime-json", type=Path, nargs="+", action="extend", default=None,
+    p.add_argument("--regime-json", type=_path, nargs="+", action="extend", default=None,
                    metavar="FILE",
                    help="embed 'ptlimits regime --json FILE' results as the 'Real models' "
                         "section (repeatable, or several files)")
-    p.add_argument("--capacity-json", type=Path, default=None, metavar="FILE",
+    p.add_argument("--capacity-json", type=_path, default=None, metavar="FILE",
                    help="embed a 'ptlimits bench capacity --json FILE' sweep as the "
                         "'Empirical capacity' section and plot it")
 
@@ -124,7 +152,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="re-measure one instance of one claim",
                        description="Re-measure the instance given as JSON (as printed in "
-                                   "reports) and print the outcome; exit 1 if it fails.")
+                                   "reports) and print the outcome; exit 1 if it fails. "
+                                   "The JSON must be an object with the claim's instance "
+                                   "fields, each of its declared type; an instance the "
+                                   "claim cannot measure (a value outside its domain) "
+                                   "exits 2 naming the field.")
     p.add_argument("claim_id", help="claim id (see 'ptlimits claims')")
     p.add_argument("instance", help="the instance as JSON")
 
@@ -142,14 +174,15 @@ def _add_regress(sub: argparse._SubParsersAction[_Parser]) -> None:
                     "more than --margin-threshold of the baseline's; an embedded benchmark's "
                     "speedup fell by more than --bench-noise, or its error rose past its "
                     "bound. Changes for the better are listed as improvements.")
-    p.add_argument("--baseline", type=Path, required=True, metavar="OLD.json")
-    p.add_argument("--current", type=Path, default=Path("audit/audit.json"),
+    p.add_argument("--baseline", type=_path, required=True, metavar="OLD.json")
+    p.add_argument("--current", type=_path, default=Path("audit/audit.json"),
                    metavar="NEW.json", help="default: audit/audit.json")
     p.add_argument("--margin-threshold", type=float, default=0.5, metavar="F",
                    help="flag a claim whose relative margin fell by more than this "
-                        "fraction (default 0.5)")
+                        "fraction, in (0, 1) (default 0.5)")
     p.add_argument("--bench-noise", type=float, default=0.3, metavar="F",
-                   help="tolerated relative drop in benchmark speedup (default 0.3)")
+                   help="tolerated relative drop in benchmark speedup, in [0, 1) "
+                        "(default 0.3)")
 
 
 def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -161,7 +194,8 @@ def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
     kernel = which.add_parser("kernel", help="polynomial-method kernel vs exact and Performer",
                               description="The polynomial-method kernel against exact "
                                           "attention and Performer at equal time.")
-    kernel.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    kernel.add_argument("--device", default="cpu",
+                        help=f"torch device: {_DEVICE_FORMS} (checked before the run)")
     train = which.add_parser("train", help="prompt-tuning step time, kernel vs exact",
                              description="Prompt-tuning step time (forward + backward + "
                                          "update) through the kernel against exact.")
@@ -173,10 +207,12 @@ def _add_bench(sub: argparse._SubParsersAction[_Parser]) -> None:
                           (train, "L_p in {1024, 4096} (about a minute)"),
                           (capacity, "four small settings (under 60 s)")):
         p.add_argument("--quick", action="store_true", help=quick_help)
-        p.add_argument("--json", type=Path, metavar="FILE",
-                       help="write the report as JSON (atomic)")
+        p.add_argument("--json", type=_path, metavar="FILE",
+                       help="write the report as JSON (atomic; the path is checked before "
+                            "the run)")
         p.add_argument("--threads", type=int, default=None,
-                       help="torch intra-op threads (default: torch's choice; capacity: 1)")
+                       help=f"torch intra-op threads, 1 to {MAX_THREADS} (default: torch's "
+                            "choice; capacity: 1)")
 
 
 def _cmd_claims(args: argparse.Namespace) -> int:
@@ -196,6 +232,31 @@ def _cmd_claims(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_claims_option(pattern: str | None) -> None:
+    """``--claims``: not empty, no empty item, and every glob matches a claim id or a
+    docs/theory.md heading (else the nearest ids are named)."""
+    import fnmatch
+
+    from core.errors import InvalidArgument
+    from properties.registry import all_claims, unmatched_glob_message
+
+    if pattern is None:
+        return
+    where = f"--claims={pattern!r}"
+    if not pattern.strip():
+        raise InvalidArgument(f"{where}: empty; expected comma-separated globs over claim ids "
+                              "or docs/theory.md headings (omit --claims for all)")
+    globs = [g.strip() for g in pattern.split(",")]
+    if "" in globs:
+        raise InvalidArgument(f"{where}: item {globs.index('') + 1} is empty; expected "
+                              "comma-separated globs such as 'attention_*,K3'")
+    claims = all_claims()
+    for glob in globs:
+        if glob != "*" and not any(fnmatch.fnmatchcase(c.id, glob) or c.theory_ref == glob
+                                   for c in claims):
+            raise InvalidArgument(f"{where}: {unmatched_glob_message(glob)}")
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from core.errors import HarnessError
     from properties.registry import select_claims
@@ -204,11 +265,23 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .files import ensure_writable_dir
     from .report.load import load_benchmark, load_capacity, load_regime_json
 
-    out = ensure_writable_dir("--out", args.out)
+    # Everything is checked before any work: options, then every input file, then --out.
+    _check_claims_option(args.claims)
     claims = select_claims(args.claims)
-    options = AuditOptions(seed=args.seed, quick=args.quick, pattern=args.claims,
-                           profile=args.hypothesis_profile, draws=args.draws, jobs=args.jobs,
-                           executor=args.executor)
+    options = _named_options(lambda: AuditOptions(
+        seed=args.seed, quick=args.quick, pattern=args.claims,
+        profile=args.hypothesis_profile, draws=args.draws, jobs=args.jobs,
+        executor=args.executor))
+    bench = load_benchmark(args.bench_json) if args.bench_json else None
+    regimes = [load_regime_json(p) for p in args.regime_json or []]
+    capacity = load_capacity(args.capacity_json) if args.capacity_json else None
+    out = ensure_writable_dir("--out", args.out)
+    if args.resume:
+        from .audit import PARTIAL_DIR
+        from .report.load import load_partial_state
+
+        load_partial_state(out / PARTIAL_DIR, options.fingerprint([c.id for c in claims]),
+                           [c.id for c in claims])
     show = sys.stderr.isatty() and not os.environ.get("CI")
 
     def progress(done: int, total: int, claim_id: str, elapsed: float) -> None:
@@ -217,9 +290,6 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             print(f"\r[{done}/{total}] {claim_id} done, {elapsed:.0f} s elapsed, "
                   f"ETA {eta:.0f} s\033[K", end="", file=sys.stderr, flush=True)
 
-    bench = load_benchmark(args.bench_json) if args.bench_json else None
-    regimes = [load_regime_json(p) for p in args.regime_json or []]
-    capacity = load_capacity(args.capacity_json) if args.capacity_json else None
     try:
         report = run_audit(claims, options, out_dir=out, resume=args.resume,
                            progress=progress)
@@ -243,20 +313,33 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_FAILED if s["fail"] or s["error"] else EXIT_OK
 
 
+_T = TypeVar("_T")
+
+
+def _named_options(build: Callable[[], _T]) -> _T:
+    """Run ``build``; an :class:`InvalidArgument` about ``name=`` is re-raised about the
+    command-line option ``--name=`` (``draws=-1`` → ``--draws=-1``)."""
+    from core.errors import InvalidArgument
+
+    try:
+        return build()
+    except InvalidArgument as exc:
+        text = str(exc)
+        head = text.split("=", 1)[0]
+        if head.isidentifier():
+            text = "--" + head.replace("_", "-") + "=" + text.split("=", 1)[1]
+        raise InvalidArgument(text) from None
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from core.errors import HarnessError
     from properties.registry import get_claim
 
-    from .audit import claim_entry
+    from .audit import claim_entry, draw_instances
+    from .executors import parse_instance, reproduce_entry
 
     claim = get_claim(args.claim_id)
-    try:
-        instance = claim.instance_from_json(args.instance)
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"instance={args.instance!r}: not valid JSON ({exc})") from None
-    except TypeError as exc:
-        raise HarnessError(f"instance={args.instance!r}: {exc}") from None
-    entry = claim_entry(claim, [instance])
+    instance = parse_instance(claim, args.instance, draw_instances)
+    entry = reproduce_entry(claim, instance, claim_entry, draw_instances)
     print(json.dumps({k: entry[k] for k in ("id", "status", "reason", "max_error", "bound",
                                             "worst_case", "traceback")}, indent=2))
     return EXIT_OK if entry["status"] in ("pass", "xfail", "skip") else EXIT_FAILED
@@ -287,17 +370,51 @@ def _cmd_regime(args: argparse.Namespace) -> int:
 
 
 def _cmd_regress(args: argparse.Namespace) -> int:
+    from core.validation import check_real
+
     from .regress import run_regress
 
+    check_real("--margin-threshold", args.margin_threshold, low=0.0, high=1.0,
+               low_open=True, high_open=True)
+    check_real("--bench-noise", args.bench_noise, low=0.0, high=1.0, high_open=True)
     return run_regress(args.baseline, args.current, margin_threshold=args.margin_threshold,
                        bench_noise=args.bench_noise)
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from core.errors import HarnessError, InvalidArgument
+def _check_device(device: str) -> None:
+    """``bench kernel --device``: cpu, cuda or cuda:N, and present on this machine."""
+    import re
 
-    if args.threads is not None and args.threads < 1:
-        raise InvalidArgument(f"--threads={args.threads}: must be >= 1")
+    from core.errors import InvalidArgument
+
+    match = re.fullmatch(r"(cpu|cuda)(?::(\d+))?", device)
+    if not match or (match[1] == "cpu" and match[2] is not None):
+        raise InvalidArgument(f"--device={device!r}: unknown device; expected {_DEVICE_FORMS}")
+    if match[1] == "cuda":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(match[2] or 0)
+        if index >= count:
+            have = (f"has only {count} CUDA device(s)" if count else
+                    "CUDA is not available on this machine")
+            raise InvalidArgument(f"--device={device!r}: {have}; expected cpu"
+                                  + (f" or cuda:0..cuda:{count - 1}" if count else ""))
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from core.errors import HarnessError
+    from core.validation import check_int
+
+    from .report.load import check_output_file
+
+    # Every option is checked before the benchmark starts.
+    if args.threads is not None:
+        check_int("--threads", args.threads, minimum=1, maximum=MAX_THREADS)
+    if args.benchmark == "kernel":
+        _check_device(args.device)
+    if args.json is not None:
+        check_output_file("--json", args.json)
     from .bench.common import torch_threads, write_json_atomically
 
     def log(line: str) -> None:
@@ -355,6 +472,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ptlimits: interrupted; no report was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:   # stdout closed early (``| head``): no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 def _error(exc: Exception) -> int:

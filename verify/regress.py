@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import InvalidArgument
+from core.validation import check_real
 from properties.claim import EVIDENCE_LEVELS
 
-from .report.load import validate_report
+from .report.load import check_against_schema, load_json_input
 
 __all__ = ["Change", "comparable", "compare_reports", "load_report", "run_regress"]
 
@@ -43,14 +43,10 @@ class Change:
 
 
 def load_report(name: str, path: Path) -> dict[str, Any]:
-    """Read and schema-check an audit report, naming the argument on failure."""
-    try:
-        report: dict[str, Any] = json.loads(path.read_text())
-    except OSError as exc:
-        raise InvalidArgument(f"{name}={str(path)!r}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{name}={str(path)!r}: not JSON ({exc})") from None
-    validate_report(report)
+    """Read and schema-check an audit report (``verify/schema/audit.schema.json``), naming
+    the argument, the file and the first bad field on failure."""
+    report: dict[str, Any] = load_json_input(
+        name, Path(path), "audit", expected="an audit.json that 'ptlimits audit' writes")
     return report
 
 
@@ -72,10 +68,11 @@ def _relative_margin(entry: dict[str, Any]) -> float | None:
 def compare_reports(baseline: dict[str, Any], current: dict[str, Any], *,
                     margin_threshold: float = 0.5, bench_noise: float = 0.3) -> list[Change]:
     """Every change between two reports, each flagged as regression or improvement."""
-    if not 0 < margin_threshold < 1:
-        raise InvalidArgument(f"margin_threshold={margin_threshold!r}: must be in (0, 1)")
-    if not 0 <= bench_noise < 1:
-        raise InvalidArgument(f"bench_noise={bench_noise!r}: must be in [0, 1)")
+    check_real("margin_threshold", margin_threshold, low=0.0, high=1.0, low_open=True,
+               high_open=True)
+    check_real("bench_noise", bench_noise, low=0.0, high=1.0, high_open=True)
+    check_against_schema("baseline", None, baseline, "audit")
+    check_against_schema("current", None, current, "audit")
     changes: list[Change] = []
     now = {e["id"]: e for e in current["claims"]}
     for old in baseline["claims"]:

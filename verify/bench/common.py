@@ -18,7 +18,7 @@ import torch
 
 from ..files import write_atomically
 
-__all__ = ["device_name", "max_error", "peak_rss_delta", "slope", "sync", "timed",
+__all__ = ["device_name", "json_safe", "max_error", "peak_rss_delta", "slope", "sync", "timed",
            "torch_threads", "write_json_atomically"]
 
 #: Paper label of the kernel and training benchmarks (docs/theory.md §3, K5).
@@ -97,9 +97,23 @@ def torch_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (JSON has no such
+    numbers, and ``audit --bench-json``/``--capacity-json`` refuse them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def write_json_atomically(path: str | Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as JSON to ``path`` (creating its folder) via a temporary file and
-    ``os.replace`` (:func:`verify.files.write_atomically`)."""
+    """Write ``payload`` as strict JSON (non-finite numbers as ``null``, :func:`json_safe`)
+    to ``path`` (creating its folder) via a temporary file and ``os.replace``
+    (:func:`verify.files.write_atomically`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    text = json.dumps(json_safe(payload), indent=2, sort_keys=True, allow_nan=False)
+    write_atomically(target, text + "\n")
