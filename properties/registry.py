@@ -59,6 +59,9 @@ def select_claims(pattern: str | None) -> tuple[Claim, ...]:
 
     ``None`` or ``"*"`` selects all. A pattern that matches nothing is an error.
     """
+    if pattern is not None and not isinstance(pattern, str):
+        raise InvalidArgument(f"claims={pattern!r}: expected a string of comma-separated "
+                              "globs (or None for all)")
     claims = all_claims()
     if pattern is None or pattern.strip() in ("", "*"):
         return claims

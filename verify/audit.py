@@ -42,7 +42,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from core.errors import InvalidArgument
-from core.validation import check_int
+from core.validation import check_int, short_repr
 from properties.claim import Claim, Outcome
 from properties.profiles import PROFILE_NAMES, active_profile_name, load_profile
 from properties.registry import get_claim
@@ -64,18 +64,15 @@ CONDITIONAL_NOTE = (
     "testable; K6 only illustrates it. Evidence levels: sampled < oracle < exhaustive < "
     "certified; sampled evidence is never a proof.")
 
-#: The reason of a claim that measured no instance (reported as ``error``, never ``pass``).
-NO_INSTANCES = ("measured zero instances (no reference points and no draws, e.g. --draws 0): "
-                "nothing was checked, so the claim is not evidenced")
+#: Why a claim that measured no instance is an ``error`` (nothing checked is never a pass).
+NO_INSTANCES = "measured zero instances (no reference points, no draws): nothing was checked"
 
 #: Hypothesis draws per claim (before the claim's ``draws`` factor) in a quick audit.
 QUICK_DRAWS = 6
 
-#: Most Hypothesis draws per claim (before each claim's factor). The registry's factors sum
-#: to about 23, and each measured instance is kept as a record of about 950 bytes of JSON
-#: (several times that in memory), so 10,000 draws make some 230,000 records: a report of
-#: about 220 MB, and on two cores roughly 15 hours at the quick audit's pace of ~0.25 s a
-#: draw (a 90-minute run manages about 1,000). It is 25 times the nightly profile's 400.
+#: Most draws per claim: the claims' factors sum to ~23 and each instance is kept as a ~950
+#: byte record, so 10,000 draws make a ~220 MB report and ~15 hours on two cores at the quick
+#: audit's ~0.25 s a draw (90 minutes manage ~1,000); 25 times the nightly profile's 400.
 MAX_DRAWS = 10_000
 
 PARTIAL_DIR = ".partial"
@@ -133,6 +130,9 @@ class AuditOptions:
 
 def claim_seed(seed: int, claim_id: str) -> int:
     """The Hypothesis seed of one claim: independent of which other claims are selected."""
+    check_int("seed", seed)
+    if not isinstance(claim_id, str):
+        raise InvalidArgument(f"claim_id={claim_id!r}: expected a claim id (a string)")
     return (seed * 1_000_003 + zlib.crc32(claim_id.encode())) % 2**32
 
 
@@ -400,6 +400,10 @@ def run_audit(claims: Sequence[Claim], options: AuditOptions, *, out_dir: Path |
     completes; ``resume`` reuses those saved by an interrupted run of the same
     configuration.
     """
+    bad = next((c for c in claims if not isinstance(c, Claim)), None)
+    if not claims or bad is not None:
+        raise InvalidArgument(f"claims={short_repr(bad if claims else claims)}: expected a "
+                              "non-empty sequence of Claim records (select_claims, get_claim)")
     ids = [c.id for c in claims]
     started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
