@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import random
 import re
@@ -611,3 +612,60 @@ def test_good_inputs_are_accepted(tmp_path: Path, good_report: dict[str, Any],
     assert code == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert report["benchmarks"]["speedup"] == 2.6 and report["real_models"][0]["n"] == 16
+
+
+# --- reproduce: a bad input exits 2, a claim that fails or crashes on a good one exits 1 ----
+
+_GOOD_INSTANCE = '{"seed": 1, "d": 2, "s": 2, "L": 3, "Lp": 2}'
+
+
+def _reproduce_with(monkeypatch: pytest.MonkeyPatch, measure: Callable[[Any], Any]) -> int:
+    import dataclasses
+
+    from properties import registry
+
+    claim = dataclasses.replace(registry.get_claim(R), measure=measure)
+    monkeypatch.setattr(registry, "get_claim", lambda claim_id: claim)
+    return main(["reproduce", R, _GOOD_INSTANCE])
+
+
+def test_reproduce_claim_failure_exits_1(monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from properties.claim import Outcome
+
+    assert _reproduce_with(monkeypatch, lambda _: Outcome(2.0, 1.0)) == 1
+    assert json.loads(capsys.readouterr().out)["status"] == "fail"
+
+
+def test_reproduce_crash_inside_the_domain_exits_1(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def crash(_: Any) -> Any:
+        raise RuntimeError("a bug in the claim")
+
+    assert _reproduce_with(monkeypatch, crash) == 1
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["status"] == "error" and "a bug in the claim" in entry["reason"]
+
+
+def test_reproduce_refusal_naming_a_field_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from core.errors import InvalidArgument
+
+    def refuse(_: Any) -> Any:
+        raise InvalidArgument("L=3: too short for this check")
+
+    assert _reproduce_with(monkeypatch, refuse) == 2
+    captured = capsys.readouterr()
+    _one_error_line(captured.err, captured.out,
+                    r"instance\.L=3: claim 'readout_is_last_l_columns' cannot measure it "
+                    r"\(InvalidArgument: L=3: too short")
+
+
+def test_benchmark_json_has_no_nan(tmp_path: Path) -> None:
+    """``bench ... --json`` writes NaN and infinities as null, so that ``audit
+    --bench-json`` (which refuses them) reads every file a benchmark writes."""
+    from verify.bench.common import write_json_atomically
+
+    target = tmp_path / "b.json"
+    write_json_atomically(target, {"a": math.nan, "b": [math.inf, 1.0], "c": {"d": -math.inf}})
+    assert json.loads(target.read_text()) == {"a": None, "b": [None, 1.0], "c": {"d": None}}
