@@ -51,6 +51,7 @@ from .executors import MAX_JOBS, describe_executor, open_executor, parse_executo
 from .files import write_atomically
 from .report.load import load_partial_state, validate_report
 from .report.markdown import render_markdown
+from .report.write import write_report_files
 
 __all__ = ["MAX_DRAWS", "NO_INSTANCES", "AuditOptions", "audit_claim", "claim_entry",
            "claim_instances", "claim_seed", "draw_instances", "measure_chunk",
@@ -484,16 +485,17 @@ def run_audit(claims: Sequence[Claim], options: AuditOptions, *, out_dir: Path |
 
 def write_audit(report: dict[str, Any], out_dir: Path, *,
                 html: bool = True) -> list[Path]:
-    """Write ``audit.json``, ``audit.md`` (and ``audit.html``) into ``out_dir`` atomically,
-    then remove the partial results."""
+    """Write ``audit.json``, ``audit.md`` (and ``audit.html``) into ``out_dir`` as one
+    generation (:func:`verify.report.write.write_report_files`: all replaced together or not
+    at all; an earlier run's ``audit.html`` is removed with ``html=False``), then remove the
+    partial results."""
     validate_report(report)
-    written = [out_dir / "audit.json", out_dir / "audit.md"]
-    write_atomically(written[0], json.dumps(report, indent=2, allow_nan=False) + "\n")
-    write_atomically(written[1], render_markdown(report))
+    files = {"audit.json": json.dumps(report, indent=2, allow_nan=False) + "\n",
+             "audit.md": render_markdown(report)}
     if html:
         from .report.html import render_html
 
-        written.append(out_dir / "audit.html")
-        write_atomically(written[2], render_html(report))
+        files["audit.html"] = render_html(report)
+    write_report_files(out_dir, files, remove=() if html else ("audit.html",))
     shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
-    return written
+    return [out_dir / name for name in files]

@@ -34,6 +34,8 @@ from core.errors import InvalidArgument
 from core.validation import check_int
 from properties.claim import Claim, Outcome
 
+from .lifetime import exit_with_parent
+
 __all__ = ["DOMAIN_DRAWS", "MAX_JOBS", "SerialExecutor", "describe_executor",
            "domain_violations", "observed_domain", "open_executor", "parse_executor",
            "parse_instance", "reproduce_entry"]
@@ -128,7 +130,8 @@ def open_executor(spec: str = "local", jobs: int | None = None) -> Iterator[Exec
         yield SerialExecutor()
         return
     pool = ProcessPoolExecutor(max_workers=workers,
-                               mp_context=multiprocessing.get_context("spawn"))
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=exit_with_parent, initargs=(os.getpid(),))
     try:
         yield pool
     finally:
