@@ -29,7 +29,7 @@ from torch import nn
 
 from .attention import attention_block
 from .errors import InvalidArgument
-from .validation import check_dtype, check_finite_tensor, short_repr
+from .validation import check_device, check_dtype, check_finite_tensor, short_repr
 from .weights import TransformerWeights
 
 __all__ = ["AttentionInputs", "FeedForwardLayer", "PromptTunedTransformer", "feed_forward"]
@@ -102,6 +102,7 @@ class PromptTunedTransformer(nn.Module):
                 f"weights={short_repr(weights)}: expected a TransformerWeights")
         self.weights = weights
         self.dtype = check_dtype("dtype", dtype)
+        device = check_device("device", device)
         self.beta = weights.beta if dtype == torch.float64 else float(
             torch.tensor(weights.beta, dtype=dtype))
 

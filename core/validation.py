@@ -17,6 +17,7 @@ from .errors import ConstructionTooLarge, InvalidArgument, NonFiniteError
 __all__ = [
     "FLOAT_DTYPES",
     "MEMORY_LIMIT_BYTES",
+    "check_device",
     "check_dtype",
     "check_finite_tensor",
     "check_fits_in_memory",
@@ -101,6 +102,24 @@ def check_finite_tensor(name: str, value: torch.Tensor, *, step: str | None = No
         raise NonFiniteError(
             f"{name}{where} contains NaN or inf (first at index {tuple(bad)}, "
             f"value {value[tuple(bad)].item()!r}); all entries must be finite")
+
+
+def check_device(name: str, device: object) -> torch.device:
+    """A torch device that exists here: ``"cpu"``, ``"meta"``, ``"cuda"`` / ``"cuda:N"`` with
+    that GPU present, or a :class:`torch.device`."""
+    try:
+        dev = torch.device(device)  # type: ignore[call-overload]
+    except (RuntimeError, TypeError):
+        raise InvalidArgument(f"{name}={device!r}: not a torch device; expected 'cpu', "
+                              "'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count()
+        if count == 0 or (dev.index or 0) >= count:
+            raise InvalidArgument(f"{name}={device!r}: this machine has {count} CUDA "
+                                  "device(s)")
+    elif dev.type not in ("cpu", "meta"):
+        raise InvalidArgument(f"{name}={device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    return dev
 
 
 def check_matrix(name: str, value: object, *, rows: int | None = None,

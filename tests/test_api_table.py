@@ -229,3 +229,24 @@ def test_audit_of_a_claim_with_nothing_to_measure_fails(tmp_path: Path) -> None:
     assert report["summary"]["error"] == 1 and report["summary"]["pass"] == 0
     (entry,) = report["claims"]
     assert entry["status"] == "error" and "nothing was checked" in entry["reason"]
+
+
+
+def test_core_refusals_found_by_the_tables() -> None:
+    """A device that is not a torch device or not on this machine, and a polynomial that is
+    not one, are refused by name (they were torch and attribute errors)."""
+    import numpy as np
+
+    from core.kernels import sampled_relative_error
+    from core.model import PromptTunedTransformer
+    from core.weights import TransformerWeights
+
+    e = np.eye(2)
+    weights = TransformerWeights(w_q=e, w_k=e, w_v=e, w_o=e, beta=0.5)
+    missing = f"cuda:{torch.cuda.device_count()}"
+    for device, match in (("tpu", r"^device='tpu': not a torch device"),
+                          (missing, rf"^device='{missing}': this machine has")):
+        with pytest.raises(InvalidArgument, match=match):
+            PromptTunedTransformer(weights, device=device)
+    with pytest.raises(InvalidArgument, match=r"^poly=None: expected an ExpPolynomial"):
+        sampled_relative_error(None)  # type: ignore[arg-type]

@@ -123,7 +123,12 @@ def test_phase_rows_recompute_from_their_definitions() -> None:
     assert crossing_ratio(rows, 10.0) == min((r.c for r in rows
                                               if r.log2_n == 10 and r.rank >= 2**10),
                                              default=None)
-    assert crossing_ratio(rows, 11.0) is None                       # no rows at n = 2^11
+    with pytest.raises(InvalidArgument, match=r"log2_n=11\.0: no row"):   # none at n = 2^11
+        crossing_ratio(rows, 11.0)
+    for empty in ({"log2_ns": ()}, {"ratios": ()}):
+        args = {"log2_ns": (10,), "ratios": (0.5,)} | empty
+        with pytest.raises(InvalidArgument, match="expected at least one value"):
+            phase_transition_table(args["log2_ns"], args["ratios"])
     with pytest.raises(InvalidArgument) as info:
         phase_transition_table([10], [-0.1])
     assert str(info.value).startswith("ratio=-0.1")

@@ -135,19 +135,20 @@ def _parser() -> argparse.ArgumentParser:
                     "R = β·s·B², n = L_p + L, B/√ln n, and whether the polynomial-method "
                     "kernel applies at δ_F with the certified degree and rank it needs "
                     "(docs/real-models.md). Never uses the network. Needs the 'hf' extra.")
-    p.add_argument("--model", type=Path, required=True, metavar="DIR",
+    p.add_argument("--model", type=_path, required=True, metavar="DIR",
                    help="a local transformers model folder (config.json and weights)")
-    p.add_argument("--adapter", type=Path, default=None, metavar="DIR",
-                   help="a local PEFT prompt-tuning (soft prompt) adapter folder")
+    p.add_argument("--adapter", type=_path, default=None, metavar="DIR",
+                   help="a local PEFT soft-prompt adapter folder (prompt tuning or P-tuning, "
+                        "saved with any task type)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", default=None, metavar="TEXT",
                         help="input text (tokenised with the model folder's tokenizer)")
-    source.add_argument("--input-ids", type=Path, default=None, metavar="FILE",
+    source.add_argument("--input-ids", type=_path, default=None, metavar="FILE",
                         help="token ids: a JSON list of ints or whitespace-separated ints")
     p.add_argument("--delta-f", type=float, default=None, metavar="F",
                    help="target max-norm error of attention in units of ‖V‖_max, in (0, 1) "
                         "(default 1/n)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+    p.add_argument("--json", type=_path, default=None, metavar="FILE",
                    help="also write the result as JSON (atomically)")
 
     p = sub.add_parser("reproduce", help="re-measure one instance of one claim",
@@ -352,6 +353,8 @@ def _cmd_regime(args: argparse.Namespace) -> int:
     from .real_models import audit_model, read_input_ids
     from .report.text import format_regime_table
 
+    if args.json is not None and args.json.is_dir():
+        raise HarnessError(f"--json={str(args.json)!r}: is a directory; expected a file path")
     if args.json is not None and not args.json.parent.is_dir():
         raise HarnessError(f"--json={str(args.json)!r}: directory "
                            f"{str(args.json.parent)!r} does not exist")

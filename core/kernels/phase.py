@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import InvalidArgument
 from ..validation import check_int, check_real
 from .polynomial import taylor_degree
 from .regime import KernelRegime, error_target
@@ -72,6 +73,9 @@ def log_rank_over_n(log2_n: float, B: float, s: int) -> tuple[int, int, float]:
 def phase_transition_table(log2_ns: Sequence[int], ratios: Sequence[float], *,
                            s: int = 8) -> list[PhaseRow]:
     """Rows for every ``n = 2^k`` in ``log2_ns`` and ``c = B/√ln n`` in ``ratios``."""
+    for name, values in (("log2_ns", log2_ns), ("ratios", ratios)):
+        if len(values) == 0:
+            raise InvalidArgument(f"{name}={values!r}: expected at least one value")
     rows = []
     for k in log2_ns:
         root = math.sqrt(k * math.log(2.0))
@@ -86,7 +90,12 @@ def phase_transition_table(log2_ns: Sequence[int], ratios: Sequence[float], *,
 
 
 def crossing_ratio(rows: Sequence[PhaseRow], log2_n: float) -> float | None:
-    """Smallest ``c`` among ``rows`` at ``n = 2^log2_n`` whose rank reaches ``n`` (or None)."""
+    """Smallest ``c`` among ``rows`` at ``n = 2^log2_n`` whose rank reaches ``n`` (``None``
+    when none does; rows with no row at that ``n`` are refused rather than read as "no
+    crossing")."""
+    if not any(row.log2_n == log2_n for row in rows):
+        raise InvalidArgument(f"log2_n={log2_n!r}: no row of the {len(rows)} given is at "
+                              "this n")
     hits = [row.c for row in rows if row.log2_n == log2_n and row.rank_exceeds_n]
     return min(hits) if hits else None
 

@@ -156,6 +156,9 @@ def sampled_relative_error(poly: ExpPolynomial, points: int = 4097) -> float:
     A float64 estimate used to pick a candidate degree; it is *not* a bound (the
     certificate is).
     """
+    if not isinstance(poly, ExpPolynomial):
+        raise InvalidArgument(f"poly={poly!r}: expected an ExpPolynomial (see exp_polynomial)")
+    check_int("points", points, minimum=2)
     r = poly.radius
     x = r * np.concatenate([np.cos(np.linspace(0.0, np.pi, points)), [-1.0, 1.0]])
     return float(np.max(np.abs(poly(x) * np.exp(-x) - 1.0)))
