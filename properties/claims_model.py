@@ -181,6 +181,9 @@ def _attention_points() -> list[AttentionInstance]:
         AttentionInstance(seed=1, s=4, d_v=3, n=12, m=12, B=3.0, beta=2.0, pattern="signs"),
         AttentionInstance(seed=2, s=6, d_v=2, n=7, m=3, B=0.0, beta=0.5),
         AttentionInstance(seed=3, s=3, d_v=4, n=12, m=5, B=2.0, beta=0.25),
+        # seed 192 of the quick audit: outputs within 10^-30 of a float64 rounding midpoint
+        AttentionInstance(seed=180823, s=5, d_v=2, n=8, m=9, B=2.220446049250313e-16,
+                          beta=1 / 3, pattern="signs"),
     ]
 
 

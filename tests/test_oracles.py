@@ -113,3 +113,25 @@ def test_slack_is_the_float64_rounding_of_the_value_plus_the_precision_gap() -> 
     scale = float(np.abs(value.value).max())
     assert value.slack == 2.0 ** -53 * scale + value.gap
     assert value.slack > 0
+
+
+def test_neighbouring_floats_at_the_two_precisions_are_converged() -> None:
+    """A value within 10^-30 of a float64 rounding midpoint rounds to neighbouring floats at
+    30 and 45 digits (seed 192 of the quick audit drew such an attention instance)."""
+    half = np.spacing(0.5) / 2
+
+    def near_midpoint(dps: int) -> np.ndarray:
+        return np.array([0.5 + (0.0 if dps < 40 else 2 * half)])
+
+    assert converged(near_midpoint).gap == np.spacing(0.5)
+    with pytest.raises(ClaimViolation, match="not converged"):
+        converged(lambda dps: np.array([0.5 + (0.0 if dps < 40 else 4 * half)]))
+
+
+def test_the_pinned_attention_instance_near_a_midpoint_is_measured() -> None:
+    from properties.registry import get_claim
+    from properties.strategies import AttentionInstance
+
+    inst = AttentionInstance(seed=180823, s=5, d_v=2, n=8, m=9, B=2.220446049250313e-16,
+                             beta=0.3333333333333333, pattern="signs")
+    assert get_claim("attention_matches_mp_oracle").measure(inst).holds
