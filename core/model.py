@@ -181,9 +181,12 @@ class PromptTunedTransformer(nn.Module):
         regime is measured over them), else only the last ``L``. Differentiable in ``P``.
         """
         z = self.ff_pre(self.embed(X, P))
-        queries = z if full else z[..., P.shape[-1]:]
-        inputs = AttentionInputs(Z=z, queries=queries, Q=self.w_q @ queries, K=self.w_k @ z,
-                                 V=self.w_ov @ z)
+        lp = 0 if full else P.shape[-1]
+        # Q is projected over all n columns and then sliced, so a query's entries are the
+        # same bits whether or not the readout alone is asked for (a strided product of the
+        # last L columns can round differently, and B measured over all n must cover it).
+        inputs = AttentionInputs(Z=z, queries=z[..., lp:], Q=(self.w_q @ z)[..., lp:],
+                                 K=self.w_k @ z, V=self.w_ov @ z)
         for name, t in (("queries", inputs.Q), ("keys", inputs.K), ("values", inputs.V)):
             check_finite_tensor(name, t, step="attention projections")
         return inputs

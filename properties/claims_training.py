@@ -78,6 +78,15 @@ TIGHT_POINT = GradientInstance(seed=5, d=1, s=1, L=1, Lp=1, n_pre=0, n_post=0, N
                                eps=1e-6, method="chebyshev", full=True, pattern="scalar")
 
 
+#: Quick-audit seed 280's draw: when the readout's queries were projected on their own, a
+#: query entry rounded 2 ulps above the ``B`` measured over all ``n`` columns and the plan
+#: refused it; the model now projects all columns and slices.
+READOUT_ROUNDING_POINT = GradientInstance(
+    seed=8388607, d=3, s=2, L=1, Lp=2, n_pre=2, n_post=0, N=1, hidden=3,
+    weight_scale=0.9873973048769057, beta=1.9501538152506959, eps=0.008497002012099724,
+    method="taylor", full=False)
+
+
 def _gradient_points() -> list[GradientInstance]:
     return [
         GradientInstance(seed=0, d=2, s=2, L=2, Lp=2, n_post=0),
@@ -85,6 +94,7 @@ def _gradient_points() -> list[GradientInstance]:
                          N=3, eps=1e-9, method="taylor", full=True),
         GradientInstance(seed=2, d=1, s=2, L=1, Lp=1, n_pre=0, n_post=0, N=1, eps=1e-2),
         TIGHT_POINT,
+        READOUT_ROUNDING_POINT,
     ]
 
 
