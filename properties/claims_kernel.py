@@ -309,7 +309,7 @@ def measure_model_error(inst: ModelKernelInstance) -> Outcome:
     tol = forward_error_bound(weights, case.X, case.P, torch.float64) + truth.slack
     error = float(np.abs(out.numpy() - truth.value).max())
     return Outcome(error=error, bound=lip * (info.bound + info.rounding_bound) + tol, detail={
-        "lipschitz_ff_post": lip, "kernel_bound": info.bound, "dtype_tolerance": tol,
+        "lipschitz_ff_post": lip, "kernel_bound": info.bound, "forward_rounding_bound": tol,
         "beta": beta, "B": B, "degree": info.degree})
 
 
