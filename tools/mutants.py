@@ -59,8 +59,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "out = attention_block(inputs.Q, inputs.K, inputs.V, self.beta)",
            "attention layer without its residual connection"),
     Mutant("first_l_columns_read", "core/model.py",
-           "queries = z if full else z[..., P.shape[-1]:]",
-           "queries = z if full else z[..., : z.shape[-1] - P.shape[-1]]",
+           "inputs = AttentionInputs(Z=z, queries=z[..., lp:], Q=(self.w_q @ z)[..., lp:],",
+           "inputs = AttentionInputs(Z=z, queries=z[..., :z.shape[-1] - lp],"
+           " Q=(self.w_q @ z)[..., :z.shape[-1] - lp],",
            "readout takes the first L columns instead of the last L"),
     Mutant("beta_applied_twice", "core/attention.py",
            "scores = beta * (k.transpose(-1, -2) @ q)",
