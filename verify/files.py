@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.errors import InvalidArgument
 
-__all__ = ["ensure_writable_dir", "write_atomically"]
+__all__ = ["ensure_writable_dir", "make_writable_dir", "write_atomically"]
 
 
 def ensure_writable_dir(name: str, path: Path) -> Path:
@@ -23,13 +23,19 @@ def ensure_writable_dir(name: str, path: Path) -> Path:
         InvalidArgument: ``name='path': not a writable directory (why)``.
     """
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            pass
+        make_writable_dir(path)
     except OSError as exc:
         raise InvalidArgument(f"{name}={str(path)!r}: not a writable directory ({exc.strerror})"
                               ) from None
     return path
+
+
+def make_writable_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) and write a probe file in it; raises the
+    ``OSError`` that a later write would meet."""
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+        pass
 
 
 def write_atomically(path: Path, text: str) -> None:

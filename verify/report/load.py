@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
@@ -31,6 +30,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from core.errors import HarnessError, InvalidArgument
+
+from ..files import make_writable_dir
 
 __all__ = ["MAX_DEPTH", "MAX_INPUT_BYTES", "check_against_schema", "check_output_file",
            "json_path", "load_benchmark", "load_capacity", "load_json_input",
@@ -274,9 +275,7 @@ def check_output_file(option: str, path: Path) -> Path:
                               f"e.g. {str(path / 'result.json')!r}")
     parent = path.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=".probe-"):
-            pass
+        make_writable_dir(parent)
     except OSError as exc:
         raise InvalidArgument(f"{where}: cannot write into {str(parent)!r} "
                               f"({exc.strerror or exc}); expected a writable place") from None
