@@ -124,3 +124,14 @@ def test_write_audit_round_trips(report: dict, tmp_path: Path) -> None:  # type:
     md = md_path.read_text()
     for entry in report["claims"]:
         assert f"`{entry['id']}`" in md
+
+
+def test_the_audit_schema_embeds_the_regime_schema_unchanged() -> None:
+    """``audit --regime-json`` reads files against ``regime.schema.json`` and the report
+    embeds them under ``$defs/regime``: one definition, so the two may not drift."""
+    schema_dir = Path(__file__).resolve().parents[1] / "verify" / "schema"
+    audit = json.loads((schema_dir / "audit.schema.json").read_text())
+    regime = json.loads((schema_dir / "regime.schema.json").read_text())
+    body = {k: v for k, v in regime.items() if not k.startswith("$") and k != "title"}
+    assert audit["$defs"]["regime"] == body
+    assert regime["$defs"].items() <= audit["$defs"].items()

@@ -32,6 +32,7 @@ from core.kernels import KernelRegime, eps_for_error, plan_kernel
 from core.kernels.certify import certify_polynomial
 from verify.cli import main
 from verify.real_models import audit_model, kernel_decision, read_input_ids, threshold_ratio
+from verify.report.tables import regime_summary
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -499,7 +500,8 @@ def test_prefix_tuning_and_encoder_decoder_prompts_are_refused_by_name(
     config = json.loads((seq2seq / "adapter_config.json").read_text())
     config.update(task_type="SEQ_2_SEQ_LM", num_transformer_submodules=2)
     (seq2seq / "adapter_config.json").write_text(json.dumps(config))
-    with pytest.raises(InvalidArgument, match=r"SEQ_2_SEQ_LM.*separate encoder and decoder"):
+    with pytest.raises(InvalidArgument, match=r"SEQ_2_SEQ_LM.*made for an encoder-decoder "
+                                              r"model, but --model is model_type"):
         audit_model(kinds[arch], adapter_path=seq2seq, input_ids=IDS)
     ids = tmp_path / "ids.json"
     ids.write_text(json.dumps(IDS))
@@ -507,6 +509,129 @@ def test_prefix_tuning_and_encoder_decoder_prompts_are_refused_by_name(
                  "--input-ids", str(ids)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ptlimits: error: --adapter=")
+
+
+# --- encoder-decoder models (SEQ_2_SEQ_LM adapters) ---------------------------------------
+
+def _bart_config() -> Any:
+    return transformers.BartConfig(
+        vocab_size=50, d_model=HIDDEN, encoder_layers=2, decoder_layers=2,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+        decoder_ffn_dim=32, max_position_embeddings=64, init_std=0.3)
+
+
+def _t5_config() -> Any:
+    return transformers.T5Config(vocab_size=50, d_model=HIDDEN, d_kv=8, d_ff=32, num_layers=2,
+                                 num_heads=2, decoder_start_token_id=0,
+                                 initializer_factor=3.0)
+
+
+@pytest.fixture(scope="module")
+def seq2seq(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny BART and T5 folders, each with a ``SEQ_2_SEQ_LM`` prompt-tuning and P-tuning
+    adapter saved from the generation model (two prompt blocks: encoder and decoder)."""
+    root = tmp_path_factory.mktemp("seq2seq")
+    out: dict[str, Path] = {}
+    for arch, config in (("bart", _bart_config()), ("t5", _t5_config())):
+        torch.manual_seed(0)
+        transformers.AutoModelForSeq2SeqLM.from_config(config).save_pretrained(root / arch)
+        out[arch] = root / arch
+        for kind in PROMPT_KINDS:
+            torch.manual_seed(1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = transformers.AutoModelForSeq2SeqLM.from_pretrained(
+                    out[arch], local_files_only=True)
+                adapter = get_peft_model(model, _peft_config(kind, TaskType.SEQ_2_SEQ_LM))
+                with torch.no_grad():
+                    for pname, p in adapter.named_parameters():
+                        if "prompt_encoder" in pname:
+                            p.mul_(20.0)
+                adapter.save_pretrained(root / f"{arch}-{kind}")
+            out[f"{arch}-{kind}"] = root / f"{arch}-{kind}"
+    return out
+
+
+def _direct_encoder_qk(model_dir: Path, adapter: Path, ids: list[int]
+                       ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per encoder layer ``(q, k)`` ``(H, n, s)`` from the encoder's hidden states and the
+    layer's own projections; the encoder prompt is the adapter file's first
+    ``num_virtual_tokens`` rows (what PEFT's seq2seq forward prepends)."""
+    model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+    rows = json.loads((adapter / "adapter_config.json").read_text())["num_virtual_tokens"]
+    prompt = load_file(str(adapter / "adapter_model.safetensors"))["prompt_embeddings"][:rows]
+    embeds = torch.cat([prompt[None], model.get_input_embeddings()(torch.tensor([ids]))], 1)
+    config = model.config
+    heads = config.num_attention_heads
+    out = []
+    with torch.no_grad():
+        hidden = model.encoder(inputs_embeds=embeds, output_hidden_states=True).hidden_states
+        for layer in range(config.num_hidden_layers):
+            if config.model_type == "bart":
+                attn = model.encoder.layers[layer].self_attn
+                h = hidden[layer][0]
+                q, k = attn.q_proj(h), attn.k_proj(h)
+            else:
+                part = model.encoder.block[layer].layer[0]
+                h = part.layer_norm(hidden[layer][0])
+                q, k = part.SelfAttention.q(h), part.SelfAttention.k(h)
+            out.append((q.view(q.shape[0], heads, -1).transpose(0, 1).double(),
+                        k.view(k.shape[0], heads, -1).transpose(0, 1).double()))
+    return out
+
+
+@pytest.mark.parametrize("kind", PROMPT_KINDS)
+@pytest.mark.parametrize("arch", ["bart", "t5"])
+def test_seq2seq_adapters_audit_the_encoder_and_its_norms_match(
+        seq2seq: dict[str, Path], arch: str, kind: str) -> None:
+    """A ``SEQ_2_SEQ_LM`` adapter's encoder prompt enters the encoder; every encoder head's
+    ``‖Q‖_max``, ``‖K‖_max`` equal a direct computation from the weights, the decoder's
+    calls are counted as not audited, and T5's relative position bias marks its heads as
+    not applicable (the kernel has no low-rank form for ``exp`` of a bias)."""
+    adapter = seq2seq[f"{arch}-{kind}"]
+    result = audit_model(seq2seq[arch], adapter_path=adapter, input_ids=IDS)
+    assert (result["L_p"], result["n"]) == (3, 3 + len(IDS))
+    assert result["adapter"]["task_type"] == "SEQ_2_SEQ_LM"
+    assert result["adapter"]["num_transformer_submodules"] == 2
+    direct = _direct_encoder_qk(seq2seq[arch], adapter, IDS)
+    assert len(result["heads"]) == len(direct) * 2
+    for row in result["heads"]:
+        assert row["module"].startswith("encoder.")
+        q, k = direct[row["layer"]]
+        assert row["Q_max"] == pytest.approx(float(q[row["head"]].abs().max()), rel=1e-5)
+        assert row["K_max"] == pytest.approx(float(k[row["head"]].abs().max()), rel=1e-5)
+        assert row["score_bias"] is (arch == "t5")
+        if arch == "t5":
+            assert not row["applies"] and "position bias" in row["reason"]
+    assert result["not_audited"]["calls"] == 4
+    assert all(m.startswith("decoder.") for m in result["not_audited"]["modules"])
+    assert (result["threshold_ratio"] is None) is (arch == "t5")
+    bare = audit_model(seq2seq[arch], input_ids=IDS)
+    assert bare["L_p"] == 0 and bare["not_audited"]["calls"] == 4
+    assert max(r["B"] for r in result["heads"]) != max(r["B"] for r in bare["heads"])
+
+
+def test_seq2seq_regime_cli_names_what_it_did_not_audit(
+        seq2seq: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(IDS))
+    assert main(["regime", "--model", str(seq2seq["bart"]), "--adapter",
+                 str(seq2seq["bart-PROMPT_TUNING"]), "--input-ids", str(ids)]) == 0
+    out = capsys.readouterr().out
+    assert "not audited: 4 attention calls (decoder.layers.0.encoder_attn" in out
+    result = audit_model(seq2seq["bart"], input_ids=IDS)
+    assert regime_summary(result)["verdict"].endswith(
+        "(encoder; 4 decoder attention calls not audited)")
+
+
+def test_one_token_without_prompt_prints_no_ratio(
+        parts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """n = 1: ln n = 0, so B/√ln n is undefined (—) and no rank is below n."""
+    ids = tmp_path / "one.json"
+    ids.write_text("[5]")
+    assert main(["regime", "--model", str(parts["gpt2"]), "--input-ids", str(ids)]) == 0
+    out = capsys.readouterr().out
+    assert "B/√ln n = —" in out and "applies to none of the 4 heads" in out
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "junk", "config-not-json",

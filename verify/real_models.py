@@ -36,6 +36,16 @@ models with rotary embeddings applied before the call, ...); a model that never 
 is refused. The soft prompt is PEFT's own (``PeftModel.from_pretrained(...).get_prompt``),
 prepended to the input embeddings as every PEFT prompt-tuning forward does.
 
+Encoder–decoder models (BART, T5, ...): the soft prompt enters the encoder (PEFT's
+``SEQ_2_SEQ_LM`` forward and ``generate`` prepend the first ``num_virtual_tokens`` prompt rows
+to the encoder input and give the decoder none), and the audited heads are the encoder's
+self-attention over ``[prompt; input]``, the ``n × n`` attention of the theorem. The model runs
+with one decoder token (its ``decoder_start_token_id``, the first step of any generation); the
+decoder's calls (self-attention over its own tokens, cross-attention with decoder queries) are
+counted under ``not_audited``. A head whose scores carry an additive position bias (T5's
+relative attention) is reported as not applicable: the kernel approximates ``exp(β·q·k)``
+alone, and ``exp`` of a bias is no low-rank factor.
+
 ``transformers`` and ``peft`` are the optional extra ``hf``; ``core`` never imports them.
 """
 
@@ -91,7 +101,11 @@ DEFINITIONS = {
     "applies": "a certified float64 plan exists and rank < n (fast cost n*r*s below exact "
                "n^2*s)",
     "threshold_ratio": "c*: the kernel applies to a head iff B/sqrt(ln n) < c* (same s, "
-                       "beta, n, eps for every head)",
+                       "beta, n, eps for every head; heads without a score bias)",
+    "score_bias": "the attention call adds a position bias to the scores (e.g. T5's "
+                  "relative attention); the kernel does not apply to such a head",
+    "not_audited": "attention calls outside the n x n self-attention over [prompt; input]: "
+                   "an encoder-decoder model's decoder self- and cross-attention",
     "taylor_degree": "smallest Taylor degree whose Lagrange bound meets eps "
                      "(core.kernels.taylor_degree), defined for any R",
 }
@@ -120,7 +134,9 @@ def _hf() -> tuple[Any, Any]:
 @dataclass(frozen=True)
 class AttentionCall:
     """One recorded attention call: ``query`` ``(H, n_q, s)``, ``key``/``value``
-    ``(H_kv, n, s)`` (batch 1 dropped), the scale ``β`` and the calling module's name."""
+    ``(H_kv, n, s)`` (batch 1 dropped), the scale ``β``, the calling module's name, the
+    stack it belongs to (``"encoder"``/``"decoder"`` of an encoder–decoder model, else
+    ``"model"``) and whether an additive position bias enters the scores."""
 
     module: str
     layer_idx: int | None
@@ -128,12 +144,24 @@ class AttentionCall:
     key: torch.Tensor
     value: torch.Tensor
     beta: float
+    stack: str = "model"
+    score_bias: bool = False
 
 
 @dataclass
 class _Recorder:
     names: dict[int, str] = field(default_factory=dict)
+    stacks: dict[int, str] = field(default_factory=dict)
     calls: list[AttentionCall] = field(default_factory=list)
+
+
+def _has_score_bias(bias: Any) -> bool:
+    """Whether a ``position_bias`` tensor adds anything to the scores besides masking: a
+    finite non-zero entry above the masking floor (T5 folds its mask into the bias)."""
+    if not isinstance(bias, torch.Tensor):
+        return False
+    floor = torch.finfo(bias.dtype).min / 2 if bias.dtype.is_floating_point else -1
+    return bool(((bias != 0) & (bias > floor) & torch.isfinite(bias)).any())
 
 
 _ACTIVE: list[_Recorder] = []
@@ -153,7 +181,9 @@ def _probe(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Ten
             module=rec.names.get(id(module), type(module).__name__),
             layer_idx=layer if isinstance(layer, int) else None,
             query=query.detach()[0].double(), key=key.detach()[0].double(),
-            value=value.detach()[0].double(), beta=beta))
+            value=value.detach()[0].double(), beta=beta,
+            stack=rec.stacks.get(id(module), "model"),
+            score_bias=_has_score_bias(kwargs.get("position_bias"))))
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
@@ -165,8 +195,11 @@ def _register_probe(transformers: Any) -> None:
 
 
 @contextmanager
-def _recording(model: torch.nn.Module) -> Iterator[_Recorder]:
+def _recording(model: Any) -> Iterator[_Recorder]:
     rec = _Recorder(names={id(m): name for name, m in model.named_modules()})
+    if getattr(model.config, "is_encoder_decoder", False):
+        for stack, part in (("encoder", model.get_encoder()), ("decoder", model.get_decoder())):
+            rec.stacks.update({id(m): stack for m in part.modules()})
     _ACTIVE.append(rec)
     try:
         yield rec
@@ -265,14 +298,17 @@ def _check_adapter(path: Path, config: dict[str, Any], model: Any) -> None:
     if kind not in SOFT_PROMPT_TYPES:
         raise InvalidArgument(f"{where}: peft_type {kind!r} is not a prompt-learning "
                               f"adapter; supported: {', '.join(SOFT_PROMPT_TYPES)}")
+    mc = model.config
     submodules = config.get("num_transformer_submodules")
-    if config.get("task_type") == "SEQ_2_SEQ_LM" or (submodules not in (None, 1)):
+    if submodules not in (None, 1, 2):
+        raise InvalidArgument(f"{where}: num_transformer_submodules={submodules!r}; PEFT "
+                              "writes 1 (one stack) or 2 (encoder and decoder)")
+    if ((config.get("task_type") == "SEQ_2_SEQ_LM" or submodules == 2)
+            and not getattr(mc, "is_encoder_decoder", False)):
         raise InvalidArgument(
             f"{where}: task_type {config.get('task_type')!r} with "
-            f"num_transformer_submodules={submodules!r} carries separate encoder and "
-            "decoder prompts; the regime audit runs one stack (encoder-only or "
-            "decoder-only models)")
-    mc = model.config
+            f"num_transformer_submodules={submodules!r} was made for an encoder-decoder "
+            f"model, but --model is model_type {mc.model_type!r} with one stack")
     expected = {"token_dim": mc.hidden_size, "num_layers": mc.num_hidden_layers,
                 "num_attention_heads": mc.num_attention_heads}
     for key, want in expected.items():
@@ -303,7 +339,9 @@ def load_prompt(path: Path, model: Any) -> tuple[torch.Tensor, dict[str, Any]]:
     ``get_prompt``) after checking its type and sizes against ``model``. Its task type is
     set aside: a task-specific PEFT wrapper (e.g. ``CAUSAL_LM``'s) expects a model with that
     task's head, while the prompt is the same for every head, so the plain ``PeftModel``
-    wraps the bare ``AutoModel``.
+    wraps the bare ``AutoModel``. ``L_p = num_virtual_tokens``: a ``SEQ_2_SEQ_LM`` adapter
+    holds ``num_transformer_submodules · L_p`` rows, of which PEFT's prompt-tuning and
+    P-tuning forward and ``generate`` give the encoder the first ``L_p`` and use no others.
     """
     _, peft = _hf()
     config = _adapter_config(path)
@@ -323,11 +361,15 @@ def load_prompt(path: Path, model: Any) -> tuple[torch.Tensor, dict[str, Any]]:
         raise InvalidArgument(f"--adapter={str(path)!r}: PEFT returned no soft prompt "
                               f"({type(prompt).__name__}); supported: "
                               f"{', '.join(SOFT_PROMPT_TYPES)}")
+    L_p = int(getattr(peft_config, "num_virtual_tokens", 0) or prompt.shape[1])
+    if not 0 < L_p <= prompt.shape[1]:
+        raise InvalidArgument(f"--adapter={str(path)!r}: num_virtual_tokens={L_p} but PEFT "
+                              f"returned {prompt.shape[1]} prompt rows")
     info = {"path": str(path), "peft_type": config.get("peft_type"),
-            "task_type": config.get("task_type"),
-            "num_virtual_tokens": int(prompt.shape[1]),
+            "task_type": config.get("task_type"), "num_virtual_tokens": L_p,
+            "num_transformer_submodules": config.get("num_transformer_submodules"),
             "base_model_name_or_path": config.get("base_model_name_or_path")}
-    return prompt.detach()[0], info
+    return prompt.detach()[0, :L_p], info
 
 
 def read_input_ids(path: Path) -> list[int]:
@@ -410,9 +452,11 @@ def _run(model: Any, ids: Sequence[int], prompt: torch.Tensor | None) -> list[At
         embeds = model.get_input_embeddings()(torch.tensor([list(ids)]))
         if prompt is not None:
             embeds = torch.cat([prompt.to(embeds.dtype)[None], embeds], dim=1)
+        extra = _decoder_inputs(config)
         with _recording(model) as rec:
             try:
-                model(inputs_embeds=embeds, attention_mask=torch.ones(1, n, dtype=torch.long))
+                model(inputs_embeds=embeds, attention_mask=torch.ones(1, n, dtype=torch.long),
+                      **extra)
             except (TypeError, ValueError, RuntimeError, IndexError) as exc:
                 raise InvalidArgument(
                     f"--model: model_type {config.model_type!r} failed on inputs_embeds "
@@ -423,6 +467,20 @@ def _run(model: Any, ids: Sequence[int], prompt: torch.Tensor | None) -> list[At
             f"attention layers, or attention that bypasses AttentionInterface); supported: "
             f"{_supported()}")
     return rec.calls
+
+
+def _decoder_inputs(config: Any) -> dict[str, torch.Tensor]:
+    """An encoder–decoder model's one decoder token (the first step of generation): its
+    ``decoder_start_token_id``, else its ``pad_token_id``; ``{}`` for a one-stack model."""
+    if not getattr(config, "is_encoder_decoder", False):
+        return {}
+    start = getattr(config, "decoder_start_token_id", None)
+    start = getattr(config, "pad_token_id", None) if start is None else start
+    if not isinstance(start, int):
+        raise InvalidArgument(
+            f"--model: model_type {config.model_type!r} is encoder-decoder but its config "
+            "has no decoder_start_token_id or pad_token_id to start the decoder with")
+    return {"decoder_input_ids": torch.tensor([[start]])}
 
 
 # --- the decision ------------------------------------------------------------------------
@@ -471,6 +529,12 @@ def threshold_ratio(s: int, beta: float, delta_F: float, n: int, *, steps: int =
     return hi / KernelRegime(s=s, beta=beta, B=hi, n=n).sqrt_log_n
 
 
+#: The decision for a head whose scores carry an additive position bias.
+_BIASED = {"applies": False, "degree": None, "rank": None,
+           "reason": "scores carry an additive position bias: the kernel approximates "
+                     "exp(beta*q.k) alone"}
+
+
 def _head_rows(calls: Sequence[AttentionCall], n: int, delta_F: float
                ) -> list[dict[str, Any]]:
     log_inv_eps = error_target(delta_F, 1.0).log_inv_eps
@@ -495,9 +559,9 @@ def _head_rows(calls: Sequence[AttentionCall], n: int, delta_F: float
                 "Q_max": float(q.abs().max()), "K_max": float(k.abs().max()), "B": regime.B,
                 "V_max": float(v.abs().max()), "R": regime.radius,
                 "max_score": float(scores.abs().max()),
-                "ratio": regime.ratio if n > 1 else None,
+                "ratio": regime.ratio if n > 1 else None, "score_bias": call.score_bias,
             }
-            row.update(kernel_decision(regime))
+            row.update(_BIASED if call.score_bias else kernel_decision(regime))
             g = taylor_degree(regime.radius, log_inv_eps)
             row["taylor_degree"] = g
             row["log10_taylor_rank"] = math.log10(feature_rank(s, g))
@@ -532,15 +596,18 @@ def audit_model(model_path: str | Path, *, adapter_path: str | Path | None = Non
     delta = float(delta_f) if delta_f is not None else 1.0 / n
     eps = error_target(delta, 1.0).eps
     calls = _run(model, ids, prompt)
-    keys = {int(c.key.shape[1]) for c in calls}
+    audited = [c for c in calls if c.stack != "decoder"]
+    keys = {int(c.key.shape[1]) for c in audited}
     if keys != {n}:
         raise HarnessError(f"attention saw key lengths {sorted(keys)}, expected n = L_p + L "
                            f"= {n}: the soft prompt did not reach attention")
-    heads = _head_rows(calls, n, delta)
+    heads = _head_rows(audited, n, delta)
     worst = max(heads, key=lambda r: r["B"])
-    s_values, betas = {r["s"] for r in heads}, {r["beta"] for r in heads}
-    threshold = (threshold_ratio(heads[0]["s"], heads[0]["beta"], delta, n)
+    unbiased = [r for r in heads if not r["score_bias"]]
+    s_values, betas = {r["s"] for r in unbiased}, {r["beta"] for r in unbiased}
+    threshold = (threshold_ratio(unbiased[0]["s"], unbiased[0]["beta"], delta, n)
                  if len(s_values) == 1 and len(betas) == 1 else None)
+    skipped = [c for c in calls if c.stack == "decoder"]
     applies = sum(r["applies"] for r in heads)
     return {
         "kind": "regime", "paper_ref": PAPER_REF,
@@ -553,6 +620,10 @@ def audit_model(model_path: str | Path, *, adapter_path: str | Path | None = Non
         "delta_F": delta, "delta_F_rule": "1/n" if delta_f is None else "given",
         "eps": eps, "method": METHOD, "threshold_ratio": threshold,
         "layers": len({r["layer"] for r in heads}), "heads": heads,
+        "not_audited": {"calls": len(skipped), "modules": sorted({c.module for c in skipped}),
+                        "why": "decoder attention: its queries are decoder tokens, not the "
+                               "n x n self-attention over [prompt; input]" if skipped
+                               else None},
         "worst": {k: worst[k] for k in ("layer", "head", "B", "ratio", "R", "applies",
                                         "degree", "rank")},
         "summary": {"heads": len(heads), "applies": applies,

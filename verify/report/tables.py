@@ -118,7 +118,12 @@ def regime_summary(result: dict[str, Any]) -> dict[str, Any]:
             "worst": f"layer {w['layer']} head {w['head']}", "B": w["B"],
             "ratio": w["ratio"], "R": w["R"], "threshold": result["threshold_ratio"],
             "degree": w.get("degree"), "rank": w.get("rank"),
-            "verdict": result["summary"]["verdict"]}
+            "verdict": result["summary"]["verdict"] + _not_audited_note(result)}
+
+
+def _not_audited_note(result: dict[str, Any]) -> str:
+    calls = (result.get("not_audited") or {}).get("calls")
+    return f" (encoder; {calls} decoder attention calls not audited)" if calls else ""
 
 
 _SUMMARY_COLUMNS = (("model", "model"), ("adapter", "adapter"), ("L_p", "L_p"), ("L", "L"),

@@ -39,5 +39,14 @@ def format_regime_table(result: dict[str, Any]) -> str:
         *text_table(*head_table(result)),
         "",
         f"worst head: layer {w['layer']} head {w['head']}, B = {w['B']:.4g}, "
-        f"B/√ln n = {w['ratio']:.4g}, R = {w['R']:.4g}",
-        f"verdict: {result['summary']['verdict']}"])
+        f"B/√ln n = {fmt_number(w['ratio'], HEAD_DIGITS)}, R = {w['R']:.4g}",
+        f"verdict: {result['summary']['verdict']}",
+        *_not_audited_lines(result)])
+
+
+def _not_audited_lines(result: dict[str, Any]) -> list[str]:
+    skipped = result.get("not_audited") or {}
+    if not skipped.get("calls"):
+        return []
+    return [f"not audited: {skipped['calls']} attention calls "
+            f"({', '.join(skipped['modules'])}): {skipped['why']}"]
