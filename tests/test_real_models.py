@@ -691,3 +691,9 @@ def test_input_ids_accept_json_and_whitespace_forms(tmp_path: Path) -> None:
         path = tmp_path / "ids"
         path.write_bytes(content)
         assert read_input_ids(path) == [3, 7, 1]
+
+
+def test_every_peft_task_type_is_covered() -> None:
+    """The task types tested above (one-stack heads, and SEQ_2_SEQ_LM on BART and T5) are
+    all of PEFT's: a task type added by a new PEFT release fails here until it is tested."""
+    assert {*TASK_HEADS, TaskType.SEQ_2_SEQ_LM} == set(TaskType)
