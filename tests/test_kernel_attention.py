@@ -350,3 +350,52 @@ def test_exact_attention_lowers_its_query_chunk_to_the_memory_limit() -> None:
     with pytest.raises(ConstructionTooLarge) as refused:
         exact_attention(Q, K, V, 0.5, memory_limit=exact_peak_bytes(50, 40, D_V, 1, 8) - 1)
     assert refused.value.required == exact_peak_bytes(50, 40, D_V, 1, 8)
+
+
+# --- the instance radius -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_instance_radius_bounds_every_score_and_is_tight_on_aligned_columns(
+        dtype: torch.dtype) -> None:
+    """Cauchy–Schwarz is attained by parallel columns: a query and a key along one direction
+    give a score equal to ``β‖q‖‖k‖``, which the radius must cover yet not exceed by more
+    than its rounding allowance; random columns stay below it; it never exceeds ``β·s·B²``."""
+    from core.kernels.fast_attention import instance_radius
+    from core.kernels.regime import score_radius
+
+    beta, B = 0.37, 0.6
+    Q, K, _ = _inputs(B=B, dtype=dtype, seed=3)
+    corner = torch.tensor([B, -B, B, B], dtype=dtype)     # the largest ‖·‖₂ in [−B, B]^s
+    Q[:, 5], K[:, 9] = corner, 0.9 * corner
+    R = instance_radius(Q, K, beta)
+    scores = beta * (K.double().T @ Q.double())
+    aligned = beta * float(Q[:, 5].double().norm() * K[:, 9].double().norm())
+    assert float(scores.abs().max()) <= R and aligned <= R <= aligned * (1 + 1e-14)
+    assert R <= score_radius(S, B, beta)
+
+
+def test_instance_mode_lowers_the_degree_where_the_inputs_allow_and_keeps_the_bound() -> None:
+    """Columns with one non-zero entry have ‖q‖₂ <= B, far below √s·B, so the radius drops
+    and a lower certified degree serves; the output stays within the (new) plan's bound."""
+    plan = _plan(B=0.9, beta=0.5, eps=1e-10)
+    Q, K, V = _inputs(B=0.9, n=2000, m=500, seed=5)
+    gen = torch.Generator().manual_seed(6)             # one ±B entry per column: ‖q‖₂ = B
+    for X in (Q, K):
+        X.mul_(torch.nn.functional.one_hot(torch.randint(S, (X.shape[1],), generator=gen),
+                                           S).T.double())
+    out, info = polynomial_attention_with_info(Q, K, V, plan, radius="instance")
+    exact = exact_attention(Q, K, V, plan.beta)
+    assert info.radius_mode == "instance" and info.plan_degree == plan.degree
+    assert info.radius < plan.radius == info.plan_radius and info.degree < plan.degree
+    assert info.certified_eps <= plan.eps
+    error = float((out - exact).abs().max())
+    assert error <= info.bound + info.rounding_bound
+    _, same_info = polynomial_attention_with_info(Q, K, V, plan)
+    assert (same_info.radius, same_info.degree) == (plan.radius, plan.degree)
+
+
+def test_radius_mode_is_validated() -> None:
+    Q, K, V = _inputs()
+    with pytest.raises(InvalidArgument, match=r"radius='tight': expected one of \('plan', "
+                                              r"'instance'\)"):
+        polynomial_attention(Q, K, V, _plan(), radius="tight")

@@ -231,7 +231,8 @@ def test_plan_summary_reports_the_plan_itself() -> None:
     r = 0.5 * 3 * 0.25
     assert plan.summary() == {
         "s": 3, "B": 0.5, "beta": 0.5, "radius": plan.radius, "eps": 1e-6,
-        "method": "chebyshev", "degree": plan.degree, "rank": feature_rank(3, plan.degree),
+        "score_bound": None, "method": "chebyshev", "degree": plan.degree,
+        "rank": feature_rank(3, plan.degree),
         "certified_eps": plan.certificate.sup_upper,
         "degree_minus_one_refuted": True,
         "taylor_remainder_degree": taylor_degree(plan.radius, -math.log(1e-6)),

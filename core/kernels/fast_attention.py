@@ -18,7 +18,11 @@ one column is refused with the computed size. With autograd recording, the saved
 blocks total ``O((n + m)·r)`` on top.
 
 Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1−ε)·‖V‖_max`` with the
-certified ``ε`` of the plan. Rounding adds about ``u·e^{2R}`` relative (docs/theory.md §6,
+certified ``ε`` of the plan. With ``radius="instance"`` the polynomial is certified on the
+inputs' own score radius ``β·max_j‖q_j‖₂·max_k‖k_k‖₂`` (Cauchy–Schwarz, rounded up:
+:func:`instance_radius`; never above the plan's ``β·s·B²``), which can allow a lower degree
+(:meth:`~core.kernels.plan.KernelPlan.at_radius`, cached per radius); the guarantee is the
+same with that plan's certified ``ε``. Rounding adds about ``u·e^{2R}`` relative (docs/theory.md §6,
 cancellation), which is why ``R`` should stay small in float32.
 """
 
@@ -46,9 +50,11 @@ from .plan import KernelPlan
 __all__ = [
     "DEFAULT_CHUNK",
     "OUT_OF_REGIME",
+    "RADIUS_MODES",
     "KernelInfo",
     "check_rank_fits",
     "flop_model",
+    "instance_radius",
     "kernel_peak_bytes",
     "measured_norm",
     "polynomial_attention",
@@ -64,6 +70,14 @@ DEFAULT_CHUNK = 2048
 #: What to do when the measured ``B`` exceeds the plan's: refuse, or use exact attention.
 OUT_OF_REGIME: tuple[str, ...] = ("raise", "exact")
 
+#: Which score radius the polynomial is certified on: the plan's ``β·s·B²``, or the
+#: inputs' Cauchy–Schwarz radius (:func:`instance_radius`) when that is smaller.
+RADIUS_MODES: tuple[str, ...] = ("plan", "instance")
+
+#: Mantissa bits an instance radius keeps when rounded up (plans are cached per radius:
+#: within 2^-5 ≈ 3% above the radius, few distinct plans).
+_RADIUS_GRID_BITS = 5
+
 
 @dataclass(frozen=True)
 class KernelInfo:
@@ -74,8 +88,9 @@ class KernelInfo:
         reason: why the fallback happened, else ``None``.
         measured_B: ``max(‖Q‖_max, ‖K‖_max)`` over the queries used and all keys.
         plan_B: the ``B`` the plan was certified for.
-        radius: the plan's ``R = β·s·B²``.
-        degree, rank: ``g`` and ``r = C(s+g, g)``.
+        radius: the score radius ``R`` the polynomial used is certified on: the plan's
+            ``β·s·B²``, or the instance radius (``radius_mode="instance"``).
+        degree, rank: ``g`` and ``r = C(s+g, g)`` of the polynomial used.
         certified_eps: the certified relative error of ``p`` on ``[−R, R]``.
         v_max: ``‖V‖_max``.
         bound: ``2ε/(1−ε)·‖V‖_max`` (exact arithmetic; ``0`` after an exact fallback).
@@ -83,6 +98,8 @@ class KernelInfo:
             (:func:`rounding_allowance`); ``bound + rounding_bound`` bounds the total.
         chunk: token columns per feature block.
         peak_feature_bytes: model of the peak extra memory (feature block + ``S``).
+        radius_mode: ``"plan"`` or ``"instance"``.
+        plan_radius, plan_degree: the given plan's ``β·s·B²`` and degree.
     """
 
     method_used: str
@@ -98,6 +115,9 @@ class KernelInfo:
     rounding_bound: float
     chunk: int
     peak_feature_bytes: int
+    radius_mode: str = "plan"
+    plan_radius: float = math.nan
+    plan_degree: int = -1
     paper_ref: str = PAPER_REF
 
 
@@ -109,6 +129,35 @@ def _features(s: int, g: int, memory_limit: int) -> MonomialFeatures:
 def measured_norm(Q: torch.Tensor, K: torch.Tensor) -> float:
     """``B = max(‖Q‖_max, ‖K‖_max)`` as a Python float (reductions only: no ``|Q|`` copy)."""
     return max(_max_abs(Q), _max_abs(K))
+
+
+def instance_radius(Q: torch.Tensor, K: torch.Tensor, beta: float) -> float:
+    """A rigorous upper bound on every score ``|β qᵀk|`` of the columns of ``Q`` ``(s, m)``
+    and ``K`` ``(s, n)``: ``β·max_j‖q_j‖₂·max_k‖k_k‖₂`` (Cauchy–Schwarz), rounded up.
+
+    The squared norms are summed in float64 (exact conversion from float32): a sum of ``s``
+    rounded squares is at most ``γ_s`` below the true one (Higham, any order), so dividing
+    by ``1 − γ_s``, adding ``s·2^-1022`` per column against underflow and ``8u`` for the
+    square root and products makes the result an upper bound. ``0.0`` for empty inputs.
+    """
+    if Q.numel() == 0 or K.numel() == 0:
+        return 0.0
+    s = Q.shape[0]
+    u = 2.0 ** -53
+    gamma = higham_gamma(s, u)
+    slack = s * 2.0 ** -1022
+    q2 = float((Q.detach().double() ** 2).sum(dim=0).max()) + slack
+    k2 = float((K.detach().double() ** 2).sum(dim=0).max()) + slack
+    return beta * math.sqrt(q2 * k2) / (1.0 - gamma) * (1.0 + 8 * u)
+
+
+def _round_up_radius(radius: float) -> float:
+    """``radius`` rounded up to :data:`_RADIUS_GRID_BITS` mantissa bits (a cache grid)."""
+    if radius <= 0.0 or not math.isfinite(radius):
+        return radius
+    mantissa, exponent = math.frexp(radius)          # radius = mantissa·2^exponent
+    scale = 2 ** _RADIUS_GRID_BITS
+    return math.ldexp(math.ceil(mantissa * scale) / scale, exponent)
 
 
 def _max_abs(X: torch.Tensor) -> float:
@@ -174,7 +223,7 @@ def polynomial_attention_with_info(
         Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, plan: KernelPlan, *,
         last: int | None = None, chunk: int = DEFAULT_CHUNK,
         memory_limit: int = MEMORY_LIMIT_BYTES,
-        out_of_regime: str = "raise") -> tuple[torch.Tensor, KernelInfo]:
+        out_of_regime: str = "raise", radius: str = "plan") -> tuple[torch.Tensor, KernelInfo]:
     """Fast attention ``≈ V softmax_col(β KᵀQ)`` with its guaranteed error bound.
 
     Args:
@@ -187,6 +236,9 @@ def polynomial_attention_with_info(
             (:func:`kernel_peak_bytes`); the exact fallback honours it too.
         out_of_regime: ``"raise"`` refuses ``B`` above ``plan.B``; ``"exact"`` falls back
             to :func:`core.attention.exact_attention` and says so in the info.
+        radius: ``"plan"`` uses the plan's polynomial; ``"instance"`` certifies the plan's
+            family on :func:`instance_radius` of these inputs (rounded up to a 5-bit grid,
+            never above the plan's radius), which may lower the degree.
 
     Returns:
         ``(output, info)``: output ``(d_v, m)`` or ``(d_v, last)``; see :class:`KernelInfo`.
@@ -203,6 +255,8 @@ def polynomial_attention_with_info(
     if out_of_regime not in OUT_OF_REGIME:
         raise InvalidArgument(f"out_of_regime={out_of_regime!r}: expected one of "
                               f"{OUT_OF_REGIME}")
+    if radius not in RADIUS_MODES:
+        raise InvalidArgument(f"radius={radius!r}: expected one of {RADIUS_MODES}")
     m = Q.shape[1]
     if last is not None:
         last = check_int("last", last, minimum=1, maximum=m)
@@ -214,9 +268,13 @@ def polynomial_attention_with_info(
         check_finite_tensor(name, t)
     measured = measured_norm(Q, K)
     v_max = _max_abs(V)
+    given = plan
+    if radius == "instance" and measured <= plan.B:
+        plan = plan.at_radius(_round_up_radius(instance_radius(Q, K, plan.beta)))
     base: dict[str, Any] = dict(
         measured_B=measured, plan_B=plan.B, radius=plan.radius, degree=plan.degree,
-        rank=plan.rank, certified_eps=plan.certified_eps, v_max=v_max)
+        rank=plan.rank, certified_eps=plan.certified_eps, v_max=v_max, radius_mode=radius,
+        plan_radius=given.radius, plan_degree=given.degree)
     if measured > plan.B:
         reason = (f"B={measured!r} measured from Q and K exceeds the B={plan.B!r} the plan "
                   f"was certified for (R = β·s·B² = {plan.radius!r})")

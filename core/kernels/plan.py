@@ -15,6 +15,12 @@ inconclusive certifiers). Whatever it returns is checked against the
 
 The regime's quantities (``R``, ``ε`` from ``δ_F``, the error lemma) are derived once, in
 :mod:`core.kernels.regime`; :func:`plan_for` plans a :class:`~core.kernels.regime.KernelRegime`.
+
+Instance radius: inputs often admit a smaller score radius than the norm promise (every
+``|β qᵀk| <= β·max‖q‖₂·max‖k‖₂ <= β·s·B²``, :func:`core.kernels.fast_attention.instance_radius`).
+:meth:`KernelPlan.at_radius` certifies the same family at such a radius, which may allow a
+lower degree; the plan then records it as ``score_bound`` and every guarantee holds on
+``[−score_bound, score_bound]``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import HarnessError, InvalidArgument
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .certify import certify_polynomial
 from .features import feature_rank
 from .polynomial import (
@@ -74,6 +80,8 @@ class KernelPlan:
         certificate: proves ``sup |p e^{−x} − 1| <= certificate.sup_upper <= eps``.
         refutation: certificate of degree ``g−1`` refuted (minimality within the family),
             or ``None`` when ``g = 0``.
+        score_bound: the score radius the polynomial is certified on when it is below
+            ``β·s·B²`` (an instance radius, :meth:`at_radius`); ``None`` for ``β·s·B²``.
     """
 
     s: int
@@ -83,10 +91,16 @@ class KernelPlan:
     polynomial: ExpPolynomial
     certificate: Any
     refutation: Any = None
+    score_bound: float | None = None
     paper_ref: str = PAPER_REF
 
     def __post_init__(self) -> None:
         cert, poly = self.certificate, self.polynomial
+        if self.score_bound is not None and not (
+                0.0 <= self.score_bound <= score_radius(self.s, self.B, self.beta)):
+            raise InvalidArgument(
+                f"score_bound={self.score_bound!r}: expected a radius in [0, β·s·B² = "
+                f"{score_radius(self.s, self.B, self.beta)!r}]")
         if getattr(cert, "verdict", None) != "certified":
             raise InvalidArgument(
                 f"certificate verdict={getattr(cert, 'verdict', None)!r}: a KernelPlan needs "
@@ -104,8 +118,24 @@ class KernelPlan:
 
     @property
     def radius(self) -> float:
-        """``R = β·s·B²`` (rounded up)."""
+        """``R``: ``β·s·B²`` (rounded up), or the smaller certified ``score_bound``."""
+        if self.score_bound is not None:
+            return self.score_bound
         return score_radius(self.s, self.B, self.beta)
+
+    def at_radius(self, radius: float) -> KernelPlan:
+        """The minimal certified plan of the same family, ``s``, ``B``, ``β`` and ``ε`` on
+        ``[−radius, radius]`` (default certifier, cached), or ``self`` when ``radius`` is
+        not below this plan's radius. ``radius`` must bound every score it will be used
+        for (e.g. :func:`core.kernels.fast_attention.instance_radius`)."""
+        radius = check_real("radius", radius, low=0.0)
+        if radius >= self.radius:
+            return self
+        try:
+            return _plan_cached(self.s, self.B, self.beta, self.eps, certify_polynomial,
+                                self.method, self.degree, radius)
+        except HarnessError:                # nothing certified below this plan's degree
+            return self
 
     @property
     def regime(self) -> KernelRegime:
@@ -139,6 +169,7 @@ class KernelPlan:
         r, e = self.radius, self.eps
         return {
             "s": self.s, "B": self.B, "beta": self.beta, "radius": r, "eps": e,
+            "score_bound": self.score_bound,
             "method": self.method, "degree": self.degree, "rank": self.rank,
             "certified_eps": self.certified_eps,
             "degree_minus_one_refuted": self.refutation is not None,
@@ -169,7 +200,7 @@ def plan_kernel(*, s: int, B: float, beta: float, eps: float,
         raise InvalidArgument(f"method={method!r}: expected one of {METHODS}")
     if not callable(certifier):
         raise InvalidArgument(f"certifier={certifier!r}: expected a callable")
-    return _plan_cached(s, B, beta, eps, certifier, method, max_degree)
+    return _plan_cached(s, B, beta, eps, certifier, method, max_degree, None)
 
 
 def plan_for(regime: KernelRegime, *, certifier: Certifier = certify_polynomial,
@@ -183,8 +214,8 @@ def plan_for(regime: KernelRegime, *, certifier: Certifier = certify_polynomial,
 
 @lru_cache(maxsize=256)
 def _plan_cached(s: int, B: float, beta: float, eps: float, certifier: Certifier,
-                 method: str, max_degree: int) -> KernelPlan:
-    radius = score_radius(s, B, beta)
+                 method: str, max_degree: int, score_bound: float | None) -> KernelPlan:
+    radius = score_radius(s, B, beta) if score_bound is None else score_bound
 
     def certify(g: int) -> tuple[ExpPolynomial, Any]:
         poly = exp_polynomial(method, g, radius)
@@ -206,4 +237,4 @@ def _plan_cached(s: int, B: float, beta: float, eps: float, certifier: Certifier
     if refutation is not None and refutation.verdict != "refuted":
         refutation = None                        # inconclusive: minimality not proved
     return KernelPlan(s=s, B=B, beta=beta, eps=eps, polynomial=poly, certificate=cert,
-                      refutation=refutation)
+                      refutation=refutation, score_bound=score_bound)
