@@ -152,3 +152,31 @@ def test_train_step_runs_the_reported_optimizer_and_learning_rate(
     P = P0.clone().requires_grad_(True)
     train.prompt_loss(model, X, Y, P).backward()
     assert P.grad is not None and torch.equal(grad, P.grad)
+
+
+def test_foreign_load_counts_only_other_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Busy ticks of the whole machine minus this process's, over the cores and the wall
+    time: a call alone on the machine has load 0; one sharing both cores with a busy
+    neighbour has load 1/2 on two cores."""
+    from verify.bench import common
+
+    monkeypatch.setattr(common.os, "cpu_count", lambda: 2)
+    ticks = os.sysconf("SC_CLK_TCK")
+    alone = common.foreign_load((1000, 50), (1000 + 2 * ticks, 50 + 2 * ticks), 1.0)
+    shared = common.foreign_load((1000, 50), (1000 + 2 * ticks, 50 + ticks), 1.0)
+    assert alone == 0.0 and shared == pytest.approx(0.5)
+    assert common.foreign_load((0, 0), (10, 10), 1.0 / ticks) is None    # too short to see
+
+
+def test_timing_reports_the_median_and_retimes_a_loaded_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from verify.bench import common
+
+    loads = iter([0.9, 0.0, 0.0, 0.0])
+    monkeypatch.setattr(common, "foreign_load", lambda *a: next(loads))
+    clock = iter([0.0, 5.0, 10.0, 11.0, 20.0, 23.0, 30.0, 32.0])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(clock))
+    stats, result = common.timing(lambda: "out", torch.device("cpu"), 3)
+    assert result == "out" and stats.retimed == 1
+    assert stats.seconds == (1.0, 3.0, 2.0) and stats.median == 2.0 and stats.best == 1.0
+    assert stats.max_foreign_load == 0.0
