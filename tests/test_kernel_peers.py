@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from core.attention import exact_attention
-from core.errors import ConstructionTooLarge, InvalidArgument
+from core.errors import ConstructionTooLarge, HarnessError, InvalidArgument, NonFiniteError
 from core.kernels import (
     crossing_ratio,
     favor_plus_attention,
     favor_plus_features,
+    keops_attention,
+    keops_available,
     log_rank_over_n,
     phase_transition_table,
     sdpa_attention,
     taylor_degree,
+    tiled_exact_attention,
+    tiled_exact_peak_bytes,
 )
-from core.kernels.peers import _directions
+from core.kernels.peers import (
+    SHIFT_MARGIN,
+    SHIFTS,
+    _directions,
+    _tile_buffers,
+    needs_max_shift,
+    score_radius_bound,
+)
 from properties.tolerances import tolerance_for
 
 
@@ -151,6 +163,8 @@ ATTENTIONS = {
     "exact": lambda Q, K, V: exact_attention(Q, K, V, 0.5),
     "sdpa": lambda Q, K, V: sdpa_attention(Q, K, V, 0.5),
     "favor": lambda Q, K, V: favor_plus_attention(Q, K, V, 0.5, num_features=4),
+    "tiled": lambda Q, K, V: tiled_exact_attention(Q, K, V, 0.5),
+    "keops": lambda Q, K, V: keops_attention(Q, K, V, 0.5),     # validates before importing
 }
 
 
@@ -256,3 +270,236 @@ def test_performer_feature_block_guard_names_the_block_and_uses_the_limit() -> N
         favor_plus_attention(Q, K, V, 0.5, num_features=16, memory_limit=need - 1)
     assert str(info.value).startswith("FAVOR+ feature block of shape (16, 8) needs ")
     assert (info.value.required, info.value.limit) == (need, need - 1)
+
+
+# --- tiled exact attention ---------------------------------------------------------------
+
+def _tiled_inputs(n: int, m: int, dtype: torch.dtype, *, s: int = 4, d_v: int = 3,
+                  seed: int = 11) -> tuple[torch.Tensor, ...]:
+    """Q ``(s, m)``, K ``(s, n)``, V ``(d_v, n)`` uniform in ``[−1, 1)``, rounded to ``dtype``
+    (so the float64 reference sees exactly the same numbers)."""
+    gen = torch.Generator().manual_seed(seed)
+    return tuple((torch.rand(r, c, generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
+                 for r, c in ((s, m), (s, n), (d_v, n)))
+
+
+def _max_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.double() - want).abs().max())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("shift", SHIFTS)
+def test_tiled_equals_reference_for_every_tiling(dtype: torch.dtype, shift: str) -> None:
+    """Every tiling (1, odd sizes, exactly n or m, larger than both) gives the float64
+    reference on the same inputs within the dtype's tolerance of the reference's scale."""
+    n, m, beta = 23, 17, 0.6
+    Q, K, V = _tiled_inputs(n, m, dtype)
+    ref = exact_attention(Q.double(), K.double(), V.double(), beta)
+    tol = tolerance_for(dtype).bound(float(ref.abs().max()))
+    for tq in (1, 2, 5, 17, 40):
+        for tk in (1, 3, 7, 23, 100):
+            got = tiled_exact_attention(Q, K, V, beta, query_tile=tq, key_tile=tk, shift=shift)
+            assert got.dtype == dtype and got.shape == (3, m)
+            assert _max_error(got, ref) <= tol, (tq, tk)
+
+
+@pytest.mark.parametrize("shift", SHIFTS)
+@pytest.mark.parametrize("last", [1, 5, 17])
+def test_tiled_last_reads_the_last_query_columns(shift: str, last: int) -> None:
+    Q, K, V = _tiled_inputs(29, 17, torch.float64)
+    ref = exact_attention(Q, K, V, 0.4)[:, -last:]
+    got = tiled_exact_attention(Q, K, V, 0.4, last=last, query_tile=2, key_tile=6, shift=shift)
+    assert got.shape == (3, last)
+    assert _max_error(got, ref) <= tolerance_for(torch.float64).bound(float(ref.abs().max()))
+
+
+def _large_score_inputs(offset: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """Scores ``β kᵀq = offset·(1 + 0.0025·Σ_{i>0} r_i r'_i)``: within ``offset ± 0.75%``
+    of ``offset``, so the softmax is spread over many keys (not one-hot)."""
+    Q, K, V = _tiled_inputs(40, 9, torch.float64, seed=5)
+    Q, K = Q.clone(), K.clone()
+    Q[0], K[0] = 1.0, 1.0
+    Q[1:] *= 0.05
+    K[1:] *= 0.05
+    return Q, K, V, offset
+
+
+def test_max_shift_survives_scores_where_no_shift_overflows() -> None:
+    """Scores around 800 (e^800 overflows float64): "max" is finite and equals the
+    reference, "auto" detects it and picks "max", a forced "none" is refused by name."""
+    Q, K, V, beta = _large_score_inputs(800.0)
+    ref = exact_attention(Q, K, V, beta)
+    tol = tolerance_for(torch.float64).bound(float(ref.abs().max()))
+    assert needs_max_shift(score_radius_bound(Q, K, beta), 40, 1.0, torch.float64)
+    for tq, tk in ((1, 1), (4, 7), (9, 40)):
+        got = tiled_exact_attention(Q, K, V, beta, query_tile=tq, key_tile=tk, shift="max")
+        assert bool(torch.isfinite(got).all()) and _max_error(got, ref) <= tol
+        auto = tiled_exact_attention(Q, K, V, beta, query_tile=tq, key_tile=tk)
+        assert torch.equal(auto, got)
+    with pytest.raises(NonFiniteError) as info:
+        tiled_exact_attention(Q, K, V, beta, key_tile=7, shift="none")
+    assert str(info.value).startswith("tiled attention output produced by step \"shift='none'")
+
+
+def test_auto_skips_the_shift_where_it_is_safe_and_loses_nothing() -> None:
+    """Scores around 300 (e^300 is finite, e^-300 normal): "auto" applies no shift, and the
+    unshifted result is as accurate as the shifted one (both within the float64 tolerance
+    of the reference, which subtracts the maximum)."""
+    Q, K, V, beta = _large_score_inputs(300.0)
+    assert not needs_max_shift(score_radius_bound(Q, K, beta), 40, 1.0, torch.float64)
+    ref = exact_attention(Q, K, V, beta)
+    tol = tolerance_for(torch.float64).bound(float(ref.abs().max()))
+    none = tiled_exact_attention(Q, K, V, beta, query_tile=4, key_tile=7, shift="none")
+    assert torch.equal(tiled_exact_attention(Q, K, V, beta, query_tile=4, key_tile=7), none)
+    shifted = tiled_exact_attention(Q, K, V, beta, query_tile=4, key_tile=7, shift="max")
+    assert _max_error(none, ref) <= tol and _max_error(shifted, ref) <= tol
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_shift_rule_is_the_documented_inequality(dtype: torch.dtype) -> None:
+    """``needs_max_shift`` flips exactly at ``R + ln(n·max(1, ‖V‖_max)) + margin = ln max``
+    (overflow side) and at ``R + margin = −ln tiny`` (underflow side)."""
+    info = torch.finfo(dtype)
+    ln_max, ln_tiny = math.log(info.max), -math.log(info.tiny)
+    for n, v_max in ((1, 1.0), (2**20, 1.0), (2**10, 1e3), (7, 0.25)):
+        overflow_edge = ln_max - math.log(n * max(1.0, v_max)) - SHIFT_MARGIN
+        edge = min(overflow_edge, ln_tiny - SHIFT_MARGIN)
+        below, above = edge * (1 - 1e-9), edge * (1 + 1e-9)
+        assert not needs_max_shift(below, n, v_max, dtype)
+        assert needs_max_shift(above, n, v_max, dtype)
+
+
+def test_score_radius_bounds_every_score() -> None:
+    """``R̄ >= max |β kᵀq|`` (Cauchy–Schwarz, rounded up) and within a few ulps of
+    ``β·max‖q‖·max‖k‖``; the bound is attained by parallel columns."""
+    Q, K, _ = _tiled_inputs(31, 13, torch.float32, s=6)
+    beta = 0.7
+    radius = score_radius_bound(Q, K, beta)
+    assert float((beta * K.double().T @ Q.double()).abs().max()) <= radius
+    exact = beta * float(Q.double().norm(dim=0).max()) * float(K.double().norm(dim=0).max())
+    assert exact <= radius <= exact * (1 + 2 * 10 * torch.finfo(torch.float32).eps) * (1 + 1e-15)
+    q = torch.tensor([[3.0], [4.0]], dtype=torch.float64)
+    assert score_radius_bound(q, q, 2.0) >= 2.0 * 25.0
+
+
+ONES = torch.ones(2, 5, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(("kwargs", "args", "named"), [
+    ({"query_tile": 0}, (), "query_tile=0"),
+    ({"key_tile": 0}, (), "key_tile=0"),
+    ({"query_tile": 2.5}, (), "query_tile=2.5"),
+    ({"shift": "softmax"}, (), "shift='softmax'"),
+    ({"shift": None}, (), "shift=None"),
+    ({"last": 0}, (), "last=0"),
+    ({"last": 6}, (), "last=6"),
+    ({"memory_limit": 0}, (), "memory_limit=0"),
+    ({}, (ONES, ONES[:1], ONES), "K="),
+    ({}, (ONES, ONES, ONES[:, :4]), "V="),
+    ({}, (ONES, ONES.float(), ONES), "K="),
+    ({}, (ONES.clone().index_fill_(1, torch.tensor([3]), math.nan), ONES, ONES), "Q contains"),
+    ({}, (ONES, ONES, ONES.clone().index_fill_(1, torch.tensor([1]), math.inf)),
+     "V contains"),
+])
+def test_tiled_refuses_bad_arguments_by_name(kwargs: dict, args: tuple, named: str) -> None:
+    Q, K, V = args or (ONES, ONES, ONES)
+    with pytest.raises(InvalidArgument) as info:
+        tiled_exact_attention(Q, K, V, 0.5, **kwargs)
+    assert str(info.value).startswith(named), str(info.value)
+
+
+def test_tiled_refuses_an_oversized_score_buffer_before_allocating() -> None:
+    """The ``t_k × t_q`` score buffer is sized against ``memory_limit`` (tiles clipped to
+    ``n`` and ``m`` first): exactly enough bytes pass, one fewer is refused by name."""
+    Q, K, V = _tiled_inputs(12, 5, torch.float64)
+    need = 12 * 5 * 8
+    tiled_exact_attention(Q, K, V, 0.5, query_tile=10**6, key_tile=10**6, memory_limit=need)
+    with pytest.raises(ConstructionTooLarge) as info:
+        tiled_exact_attention(Q, K, V, 0.5, query_tile=10**6, key_tile=10**6,
+                              memory_limit=need - 1)
+    assert str(info.value).startswith("tiled score buffer of shape (12, 5) needs ")
+
+
+@pytest.mark.parametrize("shift", ["none", "max"])
+def test_tiled_memory_model_is_what_the_call_allocates(shift: str) -> None:
+    """With one thread (so the profiler sees every allocation), the buffers the call
+    allocates (``aten::empty``) add up to :func:`tiled_exact_peak_bytes` (less the two
+    running-maximum rows without the max shift) and nothing else it allocates is larger
+    than a scalar; the per-worker part of the model is what each worker allocates."""
+    from torch.profiler import ProfilerActivity, profile
+
+    n, m, d_v, tq, tk = 300, 70, 3, 16, 64
+    Q, K, V = _tiled_inputs(n, m, torch.float64, d_v=d_v)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            tiled_exact_attention(Q, K, V, 0.5, query_tile=tq, key_tile=tk, shift=shift)
+    finally:
+        torch.set_num_threads(before)
+    allocs = [(e.name, e.self_cpu_memory_usage) for e in prof.events()
+              if e.self_cpu_memory_usage > 0 and e.name != "[memory]"]
+    model = tiled_exact_peak_bytes(n, m, d_v, tq, tk, 8)
+    unused = 0 if shift == "max" else 2 * tq * 8
+    assert sum(b for name, b in allocs if name == "aten::empty") == model - unused
+    assert all(b <= 16 for name, b in allocs if name != "aten::empty"), allocs
+    per_worker = sum(t.nbytes for t in _tile_buffers(d_v, tq, tk, True, Q))
+    assert (tiled_exact_peak_bytes(n, m, d_v, tq, tk, 8, workers=3) - model
+            == 2 * per_worker)
+    assert tiled_exact_peak_bytes(n, m, d_v, 10**6, 10**6, 8) == tiled_exact_peak_bytes(
+        n, m, d_v, m, n, 8)
+
+
+def test_tiled_gives_the_same_numbers_on_one_thread_and_on_several() -> None:
+    """Query tiles are independent: the worker threads change who computes a tile, not
+    what is computed; torch's thread count is restored afterwards."""
+    Q, K, V = _tiled_inputs(50, 41, torch.float64)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one = tiled_exact_attention(Q, K, V, 0.5, query_tile=4, key_tile=9)
+    finally:
+        torch.set_num_threads(before)
+    torch.set_num_threads(2)
+    try:
+        two = tiled_exact_attention(Q, K, V, 0.5, query_tile=4, key_tile=9)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+
+
+# --- KeOps -------------------------------------------------------------------------------
+
+def test_keops_attention_equals_reference() -> None:
+    pytest.importorskip("pykeops")
+    assert keops_available()
+    Q, K, V = _tiled_inputs(37, 11, torch.float64)
+    ref = exact_attention(Q, K, V, 0.7)
+    tol = tolerance_for(torch.float64).bound(float(ref.abs().max()))
+    got = keops_attention(Q, K, V, 0.7)
+    assert got.shape == (3, 11) and got.dtype == torch.float64
+    assert _max_error(got, ref) <= tol
+    assert _max_error(keops_attention(Q, K, V, 0.7, last=4), ref[:, -4:]) <= tol
+
+
+def test_keops_shift_survives_large_scores() -> None:
+    """KeOps's softmax reduction subtracts the running maximum: scores around 800."""
+    pytest.importorskip("pykeops")
+    Q, K, V, beta = _large_score_inputs(800.0)          # s = 4, d_v = 3 as above: no new build
+    ref = exact_attention(Q, K, V, beta)
+    got = keops_attention(Q, K, V, beta)
+    assert _max_error(got, ref) <= tolerance_for(torch.float64).bound(float(ref.abs().max()))
+
+
+def test_keops_missing_is_a_harness_error_naming_the_extra(monkeypatch) -> None:
+    """Without pykeops (its import blocked) the availability check says so and the
+    function raises HarnessError naming the install command; arguments are checked first."""
+    monkeypatch.setitem(sys.modules, "pykeops.torch", None)
+    assert not keops_available()
+    Q, K, V = _tiled_inputs(5, 3, torch.float64)
+    with pytest.raises(HarnessError) as info:
+        keops_attention(Q, K, V, 0.5)
+    assert "pip install -e '.[keops]'" in str(info.value)
+    with pytest.raises(InvalidArgument, match=r"^beta=0"):
+        keops_attention(Q, K, V, 0)

@@ -9,7 +9,9 @@ Modules: :mod:`.polynomial` (degree selection), :mod:`.certify` (ball-arithmetic
 certificates of ``p`` and ``p′``), :mod:`.features` (exact-rank monomials),
 :mod:`.regime` (``R``, ``ε`` from ``δ_F``, the error lemma), :mod:`.plan` (certified
 plans), :mod:`.fast_attention` (the kernel),
-:mod:`.peers` (torch SDPA, Performer FAVOR+), :mod:`.model_forward` (τ with the kernel),
+:mod:`.peers` (torch SDPA, tiled exact attention ``tiled_exact_attention`` with its memory
+model ``tiled_exact_peak_bytes``, KeOps ``keops_attention``/``keops_available``, Performer
+FAVOR+), :mod:`.model_forward` (τ with the kernel),
 :mod:`.phase` (phase-transition data).
 """
 
@@ -25,7 +27,15 @@ from .fast_attention import (
 )
 from .features import MonomialFeatures, feature_rank, loose_rank
 from .model_forward import feed_forward_lipschitz, forward_with_polynomial_attention
-from .peers import favor_plus_attention, favor_plus_features, sdpa_attention
+from .peers import (
+    favor_plus_attention,
+    favor_plus_features,
+    keops_attention,
+    keops_available,
+    sdpa_attention,
+    tiled_exact_attention,
+    tiled_exact_peak_bytes,
+)
 from .phase import PhaseRow, crossing_ratio, log_rank_over_n, phase_transition_table
 from .plan import CertificateLike, Certifier, KernelPlan, plan_for, plan_kernel
 from .polynomial import (
@@ -77,6 +87,8 @@ __all__ = [
     "feed_forward_lipschitz",
     "flop_model",
     "forward_with_polynomial_attention",
+    "keops_attention",
+    "keops_available",
     "lemma_bound",
     "log_rank_over_n",
     "loose_rank",
@@ -92,4 +104,6 @@ __all__ = [
     "taylor_degree",
     "taylor_log_remainder",
     "taylor_remainder_bound",
+    "tiled_exact_attention",
+    "tiled_exact_peak_bytes",
 ]
