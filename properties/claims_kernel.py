@@ -236,7 +236,9 @@ def measure_cost(inst: CostInstance) -> Outcome:
     ``+ (d_v+1)r`` (weights) ``+ (d_v+1)r⌈n/c⌉`` (accumulating ``S``) ``+ d_v m``
     (normalising): ``O((n+m)·r·d_v)``. Memory: no tensor larger than
     ``max(r·c, (max(d_v, s)+1)·max(n, m), (d_v+1)·r)`` elements, so never ``n × m``.
-    Error: ``|counted − model| + max(0, largest − memory model)``; it must be 0.
+    Error: ``|counted − model| + max(0, largest − memory model)``; it must be 0. Run on one
+    thread: the dispatch mode sees the calling thread's ops only (with ``w`` threads the
+    model gains the ``(w−1)(d_v+1)r`` additions that combine the threads' ``S``).
     """
     rng = np.random.default_rng(inst.seed)
     B = 0.5
@@ -245,7 +247,7 @@ def measure_cost(inst: CostInstance) -> Outcome:
     V = torch.as_tensor(rng.uniform(-1, 1, (inst.d_v, inst.n)))
     plan = _plan(inst.s, B, 1.0 / inst.s, inst.degree_eps, "chebyshev")
     with count_operations() as counts:
-        _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=inst.chunk)
+        _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=inst.chunk, threads=1)
     r, c, dv = plan.rank, info.chunk, inst.d_v
     model = (flop_model(inst.n, inst.m, dv, r) + (r - 1) * (inst.n + inst.m) + (dv + 1) * r
              + (dv + 1) * r * math.ceil(inst.n / c) + dv * inst.m)

@@ -204,7 +204,10 @@ def test_rounding_allowance_is_the_documented_formula_and_infinite_past_its_rang
     assert math.isfinite(rounding_allowance(wide, 10**6, 1.0, torch.float64))
     Q, K, V = _inputs(n=30, m=30)
     _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=7)
-    assert info.peak_feature_bytes == (2 * 7 + D_V + 1) * plan.rank * 8
+    w = info.threads
+    assert w == min(torch.get_num_threads(), 5)                   # ⌈30/7⌉ = 5 chunks
+    assert info.peak_feature_bytes == ((w + 2) * (D_V + 1) * plan.rank
+                                       + w * (2 * plan.rank + D_V + 1) * 7) * 8
 
 
 def test_output_dtype_follows_the_inputs_not_torchs_default_dtype() -> None:
@@ -308,7 +311,7 @@ def test_kernel_passes_stay_on_the_inputs_device_up_to_the_guard() -> None:
     V = torch.zeros(1, 5, dtype=torch.float64, device="meta")
     weights = torch.ones(f.rank, dtype=torch.float64, device="meta")
     with pytest.raises(RuntimeError, match=r"item\(\) cannot be called on meta tensors"):
-        _polynomial_attention(Q, K, V, f, weights, 2)
+        _polynomial_attention(Q, K, V, f, weights, 2, 1)
 
 
 def test_a_billion_keys_are_refused_in_milliseconds_before_any_allocation() -> None:
@@ -331,7 +334,8 @@ def test_a_billion_keys_are_refused_in_milliseconds_before_any_allocation() -> N
     with pytest.raises(ConstructionTooLarge) as exact:
         exact_attention(Q, K, V, plan.beta)
     assert time.perf_counter() - start < 1.0
-    assert kernel.value.required == kernel_peak_bytes(n, 1, D_V, plan.rank, 1, 8)
+    assert kernel.value.required == kernel_peak_bytes(n, 1, D_V, plan.rank, 1, 8,
+                                                      torch.get_num_threads())
     assert kernel.value.required > (D_V + 2) * n * 8
     assert exact.value.required == exact_peak_bytes(n, 1, D_V, 1, 8) == (3 * n + 2 * D_V) * 8
 
@@ -399,3 +403,21 @@ def test_radius_mode_is_validated() -> None:
     with pytest.raises(InvalidArgument, match=r"radius='tight': expected one of \('plan', "
                                               r"'instance'\)"):
         polynomial_attention(Q, K, V, _plan(), radius="tight")
+
+
+def test_threads_split_the_chunks_deterministically_within_the_rounding_bound() -> None:
+    """Key chunks are cut into contiguous parts per thread and the parts' ``S`` summed in a
+    fixed order: a run repeats bit for bit, and one and three threads differ by rounding
+    only (within the kernel's own rounding bound)."""
+    plan = _plan()
+    Q, K, V = _inputs(n=700, m=500, seed=11)
+    one, info1 = polynomial_attention_with_info(Q, K, V, plan, chunk=64, threads=1)
+    three, info3 = polynomial_attention_with_info(Q, K, V, plan, chunk=64, threads=3)
+    again, _ = polynomial_attention_with_info(Q, K, V, plan, chunk=64, threads=3)
+    assert (info1.threads, info3.threads) == (1, 3)
+    assert torch.equal(three, again)
+    assert float((one - three).abs().max()) <= 2 * info1.rounding_bound
+    exact = exact_attention(Q, K, V, plan.beta)
+    assert float((three - exact).abs().max()) <= info3.bound + info3.rounding_bound
+    with pytest.raises(InvalidArgument, match="threads=0"):
+        polynomial_attention(Q, K, V, plan, threads=0)

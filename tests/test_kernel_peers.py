@@ -377,7 +377,10 @@ def test_score_radius_bounds_every_score() -> None:
     radius = score_radius_bound(Q, K, beta)
     assert float((beta * K.double().T @ Q.double()).abs().max()) <= radius
     exact = beta * float(Q.double().norm(dim=0).max()) * float(K.double().norm(dim=0).max())
-    assert exact <= radius <= exact * (1 + 2 * 10 * torch.finfo(torch.float32).eps) * (1 + 1e-15)
+    from core.kernels.fast_attention import instance_radius
+
+    assert exact <= radius == (instance_radius(Q, K, beta)          # tight: tested there
+                               * (1 + 2 * 10 * torch.finfo(torch.float32).eps))
     q = torch.tensor([[3.0], [4.0]], dtype=torch.float64)
     assert score_radius_bound(q, q, 2.0) >= 2.0 * 25.0
 

@@ -8,8 +8,8 @@ Paper label ``thm:inference_linear``. Build a certified plan, then call the kern
 Modules: :mod:`.polynomial` (degree selection), :mod:`.certify` (ball-arithmetic
 certificates of ``p`` and ``p′``), :mod:`.features` (exact-rank monomials),
 :mod:`.regime` (``R``, ``ε`` from ``δ_F``, the error lemma), :mod:`.plan` (certified
-plans), :mod:`.fast_attention` (the kernel),
-:mod:`.peers` (torch SDPA, tiled exact attention ``tiled_exact_attention`` with its memory
+plans), :mod:`.fast_attention` (the kernel), :mod:`.threads` (kernel pieces on Python
+threads), :mod:`.peers` (torch SDPA, tiled exact attention ``tiled_exact_attention`` with its memory
 model ``tiled_exact_peak_bytes``, KeOps ``keops_attention``/``keops_available``, Performer
 FAVOR+), :mod:`.model_forward` (τ with the kernel),
 :mod:`.phase` (phase-transition data).

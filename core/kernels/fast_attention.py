@@ -10,12 +10,17 @@ Paper label ``thm:inference_linear`` (Alman & Song 2023's algorithm). Tokens are
     Att_fast = num / den           (column-wise)
 
 where ``M`` are the monomials and ``w`` the query weights ``c_{|α|} β^{|α|} (|α| choose α)``
-(folded into ``S``). Every allocation is counted before the first one is made
-(:func:`kernel_peak_bytes`: the ``(d_v+2)·n`` copy ``[V; 1ᵀ]``, ``S`` and its update, two
-``r × chunk`` feature blocks, the query block and the output with its pieces); the chunk is
-the largest that keeps the total under ``memory_limit``, and a request that cannot fit at
-one column is refused with the computed size. With autograd recording, the saved feature
-blocks total ``O((n + m)·r)`` on top.
+(folded into ``S``). On a CPU the key chunks and the query chunks are cut into contiguous
+parts, one per thread (:mod:`core.kernels.threads`: Python threads, torch at one intra-op
+thread each); each part accumulates its own ``S``, and the parts' ``S`` are summed in a
+fixed order, so a run is deterministic. Every allocation is counted before the first one is
+made (:func:`kernel_peak_bytes`: the ``(d_v+2)·n`` copy ``[V; 1ᵀ]``, ``S`` per thread and
+the combined one, per thread an ``r × chunk`` feature block and a query block, the output);
+the chunk — by default the largest power of two whose feature block stays within
+:data:`FEATURE_BLOCK_BYTES` (cache-sized), at most :data:`DEFAULT_CHUNK` — is lowered until
+the total fits ``memory_limit``, and a request that cannot fit at one column is refused with
+the computed size. With autograd recording the kernel runs in one thread and the saved
+feature blocks total ``O((n + m)·r)`` on top.
 
 Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1−ε)·‖V‖_max`` with the
 certified ``ε`` of the plan. With ``radius="instance"`` the polynomial is certified on the
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import torch
@@ -46,13 +51,16 @@ from ..validation import (
 )
 from .features import MonomialFeatures
 from .plan import KernelPlan
+from .threads import cpu_workers, run_jobs, split_range
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "FEATURE_BLOCK_BYTES",
     "OUT_OF_REGIME",
     "RADIUS_MODES",
     "KernelInfo",
     "check_rank_fits",
+    "default_chunk",
     "flop_model",
     "instance_radius",
     "kernel_peak_bytes",
@@ -64,8 +72,16 @@ __all__ = [
 
 PAPER_REF = "thm:inference_linear"
 
-#: Token columns per feature block (cache-friendly on CPU; lowered to fit memory_limit).
+#: Most token columns per feature block (lowered to fit memory_limit).
 DEFAULT_CHUNK = 2048
+
+#: Bytes one ``r × chunk`` feature block may take when the chunk is chosen for the rank:
+#: a block that stays in a core's cache is reused by both GEMMs of a part without a trip
+#: to main memory.
+FEATURE_BLOCK_BYTES = 2**21
+
+#: Fewest columns per block when the chunk is chosen for the rank (per-op overhead).
+MIN_RANK_CHUNK = 64
 
 #: What to do when the measured ``B`` exceeds the plan's: refuse, or use exact attention.
 OUT_OF_REGIME: tuple[str, ...] = ("raise", "exact")
@@ -97,7 +113,10 @@ class KernelInfo:
         rounding_bound: worst-case rounding error of this call in its dtype
             (:func:`rounding_allowance`); ``bound + rounding_bound`` bounds the total.
         chunk: token columns per feature block.
-        peak_feature_bytes: model of the peak extra memory (feature block + ``S``).
+        peak_feature_bytes: the kernel's own buffers (``S`` per thread and combined, a
+            feature block and a query block per thread): :func:`kernel_peak_bytes` without
+            the terms in ``n`` and ``m``.
+        threads: CPU threads the chunks were split over.
         radius_mode: ``"plan"`` or ``"instance"``.
         plan_radius, plan_degree: the given plan's ``β·s·B²`` and degree.
     """
@@ -115,6 +134,7 @@ class KernelInfo:
     rounding_bound: float
     chunk: int
     peak_feature_bytes: int
+    threads: int = 1
     radius_mode: str = "plan"
     plan_radius: float = math.nan
     plan_degree: int = -1
@@ -182,32 +202,43 @@ def _check_inputs(Q: object, K: object, V: object, plan: object
     return Qm, Km, Vm, plan
 
 
-def kernel_peak_bytes(n: int, m: int, d_v: int, rank: int, chunk: int, itemsize: int) -> int:
+def kernel_peak_bytes(n: int, m: int, d_v: int, rank: int, chunk: int, itemsize: int,
+                      workers: int = 1) -> int:
     """Bytes the kernel allocates at its peak, beyond its inputs, for ``n`` keys, ``m``
-    queries, values of height ``d_v``, rank ``r`` and ``chunk`` columns per block:
+    queries, values of height ``d_v``, rank ``r``, ``chunk`` columns per block and
+    ``workers`` threads:
 
-        (d_v + 2)·n           [V; 1ᵀ] and the row of ones
-        3·(d_v + 1)·r         S, a block's contribution, and S + contribution
-        2·r·chunk             one feature block (twice on the functional, autograd path)
-        (d_v + 1)·chunk       one query block's [num; den]
-        2·d_v·m               the output's blocks and the output itself
+        (d_v + 2)·n                  [V; 1ᵀ] and the row of ones
+        (workers + 2)·(d_v + 1)·r    S of each thread, their sum and the weighted S
+        workers·2·r·chunk            a feature block per thread (on the functional,
+                                     autograd path: one thread, two blocks)
+        workers·(d_v + 1)·chunk      a query block's [num; den] per thread
+        2·d_v·m                      the output and its blocks
 
     times ``itemsize``. Python integers: no overflow for any ``n``.
     """
-    return itemsize * ((d_v + 2) * n + 3 * (d_v + 1) * rank + 2 * rank * chunk
-                       + (d_v + 1) * chunk + 2 * d_v * m)
+    return itemsize * ((d_v + 2) * n + (workers + 2) * (d_v + 1) * rank
+                       + workers * (2 * rank + d_v + 1) * chunk + 2 * d_v * m)
+
+
+def default_chunk(rank: int, itemsize: int) -> int:
+    """The chunk for rank ``r``: the largest power of two with ``r·chunk·itemsize <=``
+    :data:`FEATURE_BLOCK_BYTES`, clipped to ``[MIN_RANK_CHUNK, DEFAULT_CHUNK]``."""
+    fitting = max(1, FEATURE_BLOCK_BYTES // (rank * itemsize))
+    return int(min(DEFAULT_CHUNK, max(MIN_RANK_CHUNK, 1 << (fitting.bit_length() - 1))))
 
 
 def _chunk_size(chunk: int, rank: int, d_v: int, n: int, m: int, itemsize: int,
-                memory_limit: int) -> int:
+                memory_limit: int, workers: int = 1) -> int:
     """Largest chunk ``<= chunk`` for which :func:`kernel_peak_bytes` fits ``memory_limit``.
 
     Raises:
         ConstructionTooLarge: even one column per block exceeds ``memory_limit`` (before
             anything is allocated), with the computed size.
     """
-    fixed = kernel_peak_bytes(n, m, d_v, rank, 0, itemsize)
-    per_column = kernel_peak_bytes(0, 0, d_v, 0, 1, itemsize) + 2 * rank * itemsize
+    fixed = kernel_peak_bytes(n, m, d_v, rank, 0, itemsize, workers)
+    per_column = kernel_peak_bytes(0, 0, d_v, 0, 1, itemsize, workers) + \
+        2 * workers * rank * itemsize
     fitting = (memory_limit - fixed) // per_column
     if fitting < 1:
         need = fixed + per_column
@@ -221,9 +252,10 @@ def _chunk_size(chunk: int, rank: int, d_v: int, n: int, m: int, itemsize: int,
 
 def polynomial_attention_with_info(
         Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, plan: KernelPlan, *,
-        last: int | None = None, chunk: int = DEFAULT_CHUNK,
+        last: int | None = None, chunk: int | None = None,
         memory_limit: int = MEMORY_LIMIT_BYTES,
-        out_of_regime: str = "raise", radius: str = "plan") -> tuple[torch.Tensor, KernelInfo]:
+        out_of_regime: str = "raise", radius: str = "plan",
+        threads: int | None = None) -> tuple[torch.Tensor, KernelInfo]:
     """Fast attention ``≈ V softmax_col(β KᵀQ)`` with its guaranteed error bound.
 
     Args:
@@ -231,7 +263,8 @@ def polynomial_attention_with_info(
             (float32 or float64) and one device (CPU or CUDA).
         plan: a certified :class:`~core.kernels.plan.KernelPlan` (``β`` comes from it).
         last: compute only the last ``last`` query columns (prompt-tuning readout).
-        chunk: token columns per feature block; lowered so a block fits ``memory_limit``.
+        chunk: token columns per feature block (default :func:`default_chunk` for the
+            rank); lowered so everything fits ``memory_limit``.
         memory_limit: byte ceiling for everything the kernel allocates
             (:func:`kernel_peak_bytes`); the exact fallback honours it too.
         out_of_regime: ``"raise"`` refuses ``B`` above ``plan.B``; ``"exact"`` falls back
@@ -239,6 +272,8 @@ def polynomial_attention_with_info(
         radius: ``"plan"`` uses the plan's polynomial; ``"instance"`` certifies the plan's
             family on :func:`instance_radius` of these inputs (rounded up to a 5-bit grid,
             never above the plan's radius), which may lower the degree.
+        threads: CPU threads (default: torch's intra-op thread count, at most one per
+            chunk); 1 with autograd recording or on a GPU.
 
     Returns:
         ``(output, info)``: output ``(d_v, m)`` or ``(d_v, last)``; see :class:`KernelInfo`.
@@ -250,7 +285,10 @@ def polynomial_attention_with_info(
             anything is allocated).
     """
     Q, K, V, plan = _check_inputs(Q, K, V, plan)
-    chunk = check_int("chunk", chunk, minimum=1)
+    if chunk is not None:
+        chunk = check_int("chunk", chunk, minimum=1)
+    if threads is not None:
+        threads = check_int("threads", threads, minimum=1)
     memory_limit = check_int("memory_limit", memory_limit, minimum=1)
     if out_of_regime not in OUT_OF_REGIME:
         raise InvalidArgument(f"out_of_regime={out_of_regime!r}: expected one of "
@@ -262,8 +300,10 @@ def polynomial_attention_with_info(
         last = check_int("last", last, minimum=1, maximum=m)
         Q = Q[:, m - last:]
     if out_of_regime == "raise":          # the only path with no exact fallback to size
-        _chunk_size(chunk, check_rank_fits(plan, Q.element_size(), memory_limit),
-                    V.shape[0], K.shape[1], Q.shape[1], Q.element_size(), memory_limit)
+        rank = check_rank_fits(plan, Q.element_size(), memory_limit)
+        _chunk_size(chunk or default_chunk(rank, Q.element_size()), rank, V.shape[0],
+                    K.shape[1], Q.shape[1], Q.element_size(), memory_limit,
+                    _workers(threads, Q, K, chunk or DEFAULT_CHUNK))
     for name, t in (("Q", Q), ("K", K), ("V", V)):
         check_finite_tensor(name, t)
     measured = measured_norm(Q, K)
@@ -286,17 +326,35 @@ def polynomial_attention_with_info(
                                rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
     itemsize = Q.element_size()
     rank = check_rank_fits(plan, itemsize, memory_limit)
-    cols = _chunk_size(chunk, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
-                       memory_limit)
+    wanted = chunk or default_chunk(rank, itemsize)
+    workers = _workers(threads, Q, K, wanted)
+    cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
+                       memory_limit, workers)
     features = _features(plan.s, plan.degree, memory_limit)
     weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
                               dtype=Q.dtype, device=Q.device)
-    out = _polynomial_attention(Q, K, V, features, weights, cols)
+    out = _polynomial_attention(Q, K, V, features, weights, cols, workers)
     rounding = rounding_allowance(plan, K.shape[1], v_max, Q.dtype)
     info = KernelInfo(method_used="polynomial", reason=None, bound=plan.error_bound(v_max),
                       rounding_bound=rounding, chunk=cols,
-                      peak_feature_bytes=(2 * cols + V.shape[0] + 1) * rank * itemsize, **base)
+                      peak_feature_bytes=kernel_peak_bytes(0, 0, V.shape[0], rank, cols,
+                                                           itemsize, workers),
+                      threads=workers, **base)
     return out, info
+
+
+def _recording(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _workers(threads: int | None, Q: torch.Tensor, K: torch.Tensor, chunk: int) -> int:
+    """Threads for one call: 1 while autograd records (one graph, one thread) or off the
+    CPU; else ``threads`` or torch's count, at most one per chunk of the longer pass."""
+    if _recording(Q, K) or Q.device.type != "cpu":
+        return 1
+    pieces = -(-max(Q.shape[1], K.shape[1]) // chunk)
+    return max(1, min(threads, pieces)) if threads is not None else cpu_workers(Q.device,
+                                                                               pieces)
 
 
 def higham_gamma(count: int, u: float) -> float:
@@ -346,27 +404,55 @@ def polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
 
 def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                           features: MonomialFeatures, weights: torch.Tensor,
-                          cols: int) -> torch.Tensor:
+                          cols: int, workers: int) -> torch.Tensor:
     """Unchecked two-pass computation; see the module docstring for the formulas."""
     n, m = K.shape[1], Q.shape[1]
+    recording = _recording(Q, K, V)
     ones = torch.ones(1, n, dtype=V.dtype, device=V.device)
     values = torch.cat([V, ones])                                   # (d_v+1, n)
-    S = torch.zeros(values.shape[0], features.rank, dtype=V.dtype, device=V.device)
-    for j in range(0, n, cols):
-        block = features.monomials(K[:, j:j + cols])                # (r, c)
-        S = S + values[:, j:j + cols] @ block.T
+
+    def key_part(blocks: range) -> torch.Tensor:
+        S = torch.zeros(values.shape[0], features.rank, dtype=V.dtype, device=V.device)
+        for b in blocks:
+            j = b * cols
+            block = features.monomials(K[:, j:j + cols])            # (r, c)
+            if recording:
+                S = S + values[:, j:j + cols] @ block.T
+            else:
+                S.addmm_(values[:, j:j + cols], block.T)
+        return S
+
+    parts = run_jobs([partial(key_part, blocks)
+                      for blocks in split_range(-(-n // cols), workers)])
+    S = parts[0]
+    for part in parts[1:]:
+        S = S + part                                                # fixed order
     S = S * weights                                                 # fold U1's weights in
-    outs = []
-    for j in range(0, m, cols):
-        num_den = S @ features.monomials(Q[:, j:j + cols])          # (d_v+1, c)
-        den = num_den[-1]
-        if not bool(torch.all(den > 0)) or not bool(torch.isfinite(num_den).all()):
-            raise NonFiniteError(
-                f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
-                f"and finite (min {float(den.min())!r}); the polynomial's relative error "
-                "must stay below 1 in this dtype")
-        outs.append(num_den[:-1] / den)
-    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+    if recording:
+        return torch.cat([_query_block(S, features, Q, j, cols) for j in range(0, m, cols)],
+                         dim=1)
+    out = torch.empty(V.shape[0], m, dtype=V.dtype, device=V.device)
+
+    def query_part(blocks: range) -> None:
+        for b in blocks:
+            j = b * cols
+            out[:, j:j + cols] = _query_block(S, features, Q, j, cols)
+
+    run_jobs([partial(query_part, blocks) for blocks in split_range(-(-m // cols), workers)])
+    return out
+
+
+def _query_block(S: torch.Tensor, features: MonomialFeatures, Q: torch.Tensor, j: int,
+                 cols: int) -> torch.Tensor:
+    """``num / den`` ``(d_v, c)`` of the query columns ``j … j + cols``."""
+    num_den = S @ features.monomials(Q[:, j:j + cols])              # (d_v+1, c)
+    den = num_den[-1]
+    if not bool(torch.all(den > 0)) or not bool(torch.isfinite(num_den).all()):
+        raise NonFiniteError(
+            f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
+            f"and finite (min {float(den.min())!r}); the polynomial's relative error "
+            "must stay below 1 in this dtype")
+    return num_den[:-1] / den
 
 
 def flop_model(n: int, m: int, d_v: int, rank: int) -> int:

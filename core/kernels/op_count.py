@@ -1,9 +1,10 @@
 """Counting torch operations for the cost claim K5 (docs/theory.md §3, ``thm:inference_linear``).
 
 :func:`count_operations` runs code under a ``TorchDispatchMode`` that sees every aten op:
-matrix products count ``2·M·N·K``, floating elementwise ``mul``/``div``/``add`` count their
-output size (boolean ones are finiteness checks), and the largest output of *any* op is
-recorded (to show that no ``n × m`` tensor exists).
+matrix products count ``2·M·N·K`` (``addmm`` adds its ``M·N`` additions), floating
+elementwise ``mul``/``div``/``add`` count their output size (boolean ones are finiteness
+checks), and the largest output of *any* op is recorded (to show that no ``n × m`` tensor
+exists).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from torch.utils._pytree import tree_flatten
 __all__ = ["OperationCounts", "count_operations"]
 
 _MATMUL = {torch.ops.aten.mm.default, torch.ops.aten.mm.out}
+#: ``C + A·B``: the product as ``2·M·N·K`` and the addition by the output size.
+_ADDMM = {torch.ops.aten.addmm.default, torch.ops.aten.addmm_.default,
+          torch.ops.aten.addmm.out}
 _ELEMENTWISE = {"mul", "div", "add"}
 
 
@@ -42,6 +46,10 @@ class _Counter(TorchDispatchMode):
         if func in _MATMUL:
             a, b = args[0], args[1]
             self.counts.operations += 2 * a.shape[0] * a.shape[1] * b.shape[1]
+        elif func in _ADDMM:
+            a, b = args[1], args[2]
+            self.counts.operations += (2 * a.shape[0] * a.shape[1] * b.shape[1]
+                                       + a.shape[0] * b.shape[1])
         elif (func._overloadpacket.__name__ in _ELEMENTWISE and isinstance(out, torch.Tensor)
               and out.is_floating_point()):           # boolean products are finiteness checks
             self.counts.operations += out.numel()

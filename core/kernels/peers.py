@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -52,6 +51,8 @@ from ..validation import (
     check_real,
     short_repr,
 )
+from .fast_attention import instance_radius
+from .threads import cpu_workers, run_jobs
 
 __all__ = [
     "DEFAULT_KEY_TILE",
@@ -200,15 +201,13 @@ def tiled_exact_peak_bytes(n: int, m: int, d_v: int, query_tile: int, key_tile: 
 
 
 def score_radius_bound(Q: torch.Tensor, K: torch.Tensor, beta: float) -> float:
-    """An upper bound ``R̄`` on every computed ``|β kᵀq|`` for columns of ``Q`` ``(s, m)``
-    and ``K`` ``(s, n)``: Cauchy–Schwarz ``R = β·max_j‖q_j‖₂·max_k‖k_k‖₂`` (norms in
-    float64), rounded up by ``1 + 2(s+4)·ε`` for the rounding of the score GEMM (at most
-    ``γ_{s+1}`` relative to ``β Σ|k_i q_i| <= R``) and of ``R`` itself (``ε`` of the
-    inputs' dtype)."""
+    """An upper bound ``R̄`` on every *computed* ``|β kᵀq|`` for columns of ``Q`` ``(s, m)``
+    and ``K`` ``(s, n)``: the exact scores' Cauchy–Schwarz radius
+    (:func:`core.kernels.fast_attention.instance_radius`) times ``1 + 2(s+4)·ε`` for the
+    rounding of the score GEMM in the inputs' dtype (at most ``γ_{s+1}`` relative to
+    ``β Σ|k_i q_i| <= R``)."""
     eps = torch.finfo(Q.dtype).eps
-    qn = float(torch.linalg.vector_norm(Q, dim=0, dtype=torch.float64).max())
-    kn = float(torch.linalg.vector_norm(K, dim=0, dtype=torch.float64).max())
-    return beta * qn * kn * (1.0 + 2 * (Q.shape[0] + 4) * eps)
+    return instance_radius(Q, K, beta) * (1.0 + 2 * (Q.shape[0] + 4) * eps)
 
 
 def needs_max_shift(radius: float, n: int, v_max: float, dtype: torch.dtype) -> bool:
@@ -306,7 +305,7 @@ def tiled_exact_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, bet
         j = t * tq
         _query_tile(Q[:, j:j + tq], key_tiles, beta, buffers, out[:, j:j + tq])
 
-    _over_query_tiles(-(-m // tq), _workers(m, tq, Q.device),
+    _over_query_tiles(-(-m // tq), cpu_workers(Q.device, -(-m // tq)),
                       lambda: _tile_buffers(d_v, tq, tk, shift == "max", Q), run_tile)
     if shift == "none":
         check_finite_tensor("tiled attention output", out,
@@ -315,28 +314,12 @@ def tiled_exact_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, bet
     return out
 
 
-def _workers(m: int, tq: int, device: torch.device) -> int:
-    """Threads for the query tiles: torch's intra-op thread count (CPU), at most one per
-    tile; 1 elsewhere (a GPU parallelises each op itself)."""
-    return max(1, min(torch.get_num_threads(), -(-m // tq))) if device.type == "cpu" else 1
-
-
 def _over_query_tiles(count: int, workers: int,
                       make_buffers: Callable[[], tuple[torch.Tensor, ...]],
                       run_tile: Callable[[int, tuple[torch.Tensor, ...]], None]) -> None:
-    """``run_tile(t, buffers)`` for every query tile ``t < count``.
-
-    With ``workers > 1`` each of ``workers`` threads owns its buffers and pulls tiles from a
-    shared counter while torch's intra-op threads are set to 1 (restored afterwards): the
-    tiles are independent, so the threads never meet, whereas splitting each small op over
-    OpenMP threads puts a barrier after every op, and one descheduled thread (another job
-    on the core) stalls them all (measured 10-40× slower on a loaded 2-core machine).
-    """
-    if workers == 1:
-        buffers = make_buffers()
-        for t in range(count):
-            run_tile(t, buffers)
-        return
+    """``run_tile(t, buffers)`` for every query tile ``t < count``: ``workers`` threads
+    (:func:`core.kernels.threads.run_jobs`), each with its own buffers, pull tiles from a
+    shared counter (the tiles are independent, so the threads never meet)."""
     tiles, lock = iter(range(count)), threading.Lock()
 
     def worker() -> None:
@@ -348,14 +331,7 @@ def _over_query_tiles(count: int, workers: int,
                 return
             run_tile(t, buffers)
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            for job in [pool.submit(worker) for _ in range(workers)]:
-                job.result()
-    finally:
-        torch.set_num_threads(before)
+    run_jobs([worker] * workers)
 
 
 def _values_with_ones(V: torch.Tensor) -> torch.Tensor:
