@@ -26,11 +26,11 @@ from core.kernels import (
     crossing_ratio,
     feature_rank,
     feed_forward_lipschitz,
-    flop_model,
     forward_with_polynomial_attention,
     log_rank_over_n,
     loose_rank,
     measured_norm,
+    operation_model,
     phase_transition_table,
     plan_kernel,
     polynomial_attention_with_info,
@@ -231,10 +231,11 @@ def measure_rank_growth(inst: GrowthInstance) -> Outcome:
 def measure_cost(inst: CostInstance) -> Outcome:
     """Arithmetic operations counted op by op against the cost model, and the largest tensor.
 
-    Counted (under a torch dispatch mode): ``mm`` as ``2·M·N·K``; ``mul``, ``div``, ``add``
-    by output size. Model: ``2(d_v+1)r(n+m)`` (GEMMs) ``+ (r−1)(n+m)`` (monomials)
-    ``+ (d_v+1)r`` (weights) ``+ (d_v+1)r⌈n/c⌉`` (accumulating ``S``) ``+ d_v m``
-    (normalising): ``O((n+m)·r·d_v)``. Memory: no tensor larger than
+    Counted (under a torch dispatch mode): ``mm`` as ``2·M·N·K`` (``addmm`` plus ``M·N``);
+    ``mul``, ``div``, ``add`` by output size, ``addcmul`` twice. Model:
+    :func:`core.kernels.fast_attention.operation_model` — ``2(d_v+1)r(n+m)`` (GEMMs) plus
+    the monomials of the levels below ``g``, the top groups' products, accumulating and
+    weighting ``S`` and normalising: ``O((n+m)·r·d_v)``. Memory: no tensor larger than
     ``max(r·c, (max(d_v, s)+1)·max(n, m), (d_v+1)·r)`` elements, so never ``n × m``.
     Error: ``|counted − model| + max(0, largest − memory model)``; it must be 0. Run on one
     thread: the dispatch mode sees the calling thread's ops only (with ``w`` threads the
@@ -249,8 +250,7 @@ def measure_cost(inst: CostInstance) -> Outcome:
     with count_operations() as counts:
         _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=inst.chunk, threads=1)
     r, c, dv = plan.rank, info.chunk, inst.d_v
-    model = (flop_model(inst.n, inst.m, dv, r) + (r - 1) * (inst.n + inst.m) + (dv + 1) * r
-             + (dv + 1) * r * math.ceil(inst.n / c) + dv * inst.m)
+    model = operation_model(inst.n, inst.m, dv, inst.s, plan.degree, c)
     memory = max(r * c, (max(dv, inst.s) + 1) * max(inst.n, inst.m), (dv + 1) * r)
     error = abs(counts.operations - model) + max(0, counts.largest - memory)
     return Outcome(error=float(error), bound=0.0, detail={

@@ -14,7 +14,9 @@ from verify.cli import main as cli_main
 
 HEADLINE_KEYS = {"n", "d", "B", "delta_F", "degree", "rank", "seconds_fast",
                  "seconds_exact_best", "speedup", "max_error", "bound", "slope_fast",
-                 "slope_exact", "peak_mib_fast", "gemm_ratio"}
+                 "slope_exact", "peak_mib_fast", "kernel_over_own_gemm", "gflops_fast",
+                 "gemm_peak_gflops", "percent_of_gemm_peak", "seconds_exact",
+                 "exact_best_method", "plan_degree", "plan_rank", "radius"}
 
 
 def main(argv: list[str]) -> int:
@@ -60,10 +62,18 @@ def test_quick_benchmark_writes_complete_report(tmp_path: Path) -> None:
     head = report["headline"]
     assert HEADLINE_KEYS <= set(head)
     assert head["max_error"] <= head["bound"] + head["rounding_bound"]
-    assert head["rank"] == 1287 and head["degree"] == 5
+    assert head["plan_rank"] == 1287 and head["plan_degree"] == 5
+    assert head["radius"] <= head["plan_radius"] and head["degree"] <= head["plan_degree"]
+    assert head["exact_best_method"] == min(head["seconds_exact"],
+                                            key=head["seconds_exact"].__getitem__)
+    assert head["speedup"] == head["seconds_exact_best"] / head["seconds_fast"]
     assert report["certificate"]["verdict"] == "certified"
-    assert {r["method"] for r in report["rows"]} >= {
-        "polynomial", "exact_reference", "sdpa_chunked", "performer_equal_time"}
+    methods = {r["method"] for r in report["rows"]}
+    assert methods >= {"polynomial", "polynomial_plan_radius", "exact_reference", "sdpa",
+                       "tiled_exact", "performer_equal_time"}
+    for row in report["rows"]:
+        if row["method"] in ("tiled_exact", "sdpa", "exact_reference", "keops"):
+            assert row["max_error"] < 1e-13          # exact peers, vs long double
     assert all(v is not None for v in report["phase_transition"]["crossing"].values())
     assert report["torch"] == torch.__version__ and report["device"].startswith("cpu")
 

@@ -22,6 +22,7 @@ from .fast_attention import (
     KernelInfo,
     flop_model,
     measured_norm,
+    operation_model,
     polynomial_attention,
     polynomial_attention_with_info,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "log_rank_over_n",
     "loose_rank",
     "measured_norm",
+    "operation_model",
     "phase_transition_table",
     "plan_for",
     "plan_kernel",

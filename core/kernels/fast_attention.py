@@ -10,14 +10,22 @@ Paper label ``thm:inference_linear`` (Alman & Song 2023's algorithm). Tokens are
     Att_fast = num / den           (column-wise)
 
 where ``M`` are the monomials and ``w`` the query weights ``c_{|α|} β^{|α|} (|α| choose α)``
-(folded into ``S``). On a CPU the key chunks and the query chunks are cut into contiguous
-parts, one per thread (:mod:`core.kernels.threads`: Python threads, torch at one intra-op
-thread each); each part accumulates its own ``S``, and the parts' ``S`` are summed in a
-fixed order, so a run is deterministic. Every allocation is counted before the first one is
+(folded into ``S``). The top level of ``M`` is never formed: the degree-``g`` monomials
+ending in ``x_i`` are level ``g−1``'s first rows times ``x_i``, so ``x_i`` multiplies the
+small side instead (``[V; 1ᵀ] ⊙ k_i`` in the key pass, the ``(d_v+1) × c`` product with
+``q_i`` in the query pass; :meth:`~core.kernels.features.MonomialFeatures.top_groups`),
+and a block forms ``C(s+g−1, g−1)`` rows instead of ``C(s+g, g)`` (165 of 495 at
+``s = 8, g = 4``). With ``threads > 1`` the key chunks and the query chunks are cut into
+contiguous parts, one per Python thread (:mod:`core.kernels.threads`, torch at one
+intra-op thread each); each part accumulates its own ``S`` and the parts' ``S`` are summed
+in a fixed order, so a run is deterministic. The default is one Python thread with torch's
+own intra-op threads, which was faster on an idle 2-core machine (0.072 s against 0.096 s
+at the benchmark headline); several threads avoid OpenMP's per-op barriers on a loaded
+one. Every allocation is counted before the first one is
 made (:func:`kernel_peak_bytes`: the ``(d_v+2)·n`` copy ``[V; 1ᵀ]``, ``S`` per thread and
 the combined one, per thread an ``r × chunk`` feature block and a query block, the output);
 the chunk — by default the largest power of two whose feature block stays within
-:data:`FEATURE_BLOCK_BYTES` (cache-sized), at most :data:`DEFAULT_CHUNK` — is lowered until
+:data:`FEATURE_BLOCK_BYTES`, at most :data:`DEFAULT_CHUNK` — is lowered until
 the total fits ``memory_limit``, and a request that cannot fit at one column is refused with
 the computed size. With autograd recording the kernel runs in one thread and the saved
 feature blocks total ``O((n + m)·r)`` on top.
@@ -51,7 +59,7 @@ from ..validation import (
 )
 from .features import MonomialFeatures
 from .plan import KernelPlan
-from .threads import cpu_workers, run_jobs, split_range
+from .threads import run_jobs, split_range
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -62,9 +70,11 @@ __all__ = [
     "check_rank_fits",
     "default_chunk",
     "flop_model",
+    "formed_rows",
     "instance_radius",
     "kernel_peak_bytes",
     "measured_norm",
+    "operation_model",
     "polynomial_attention",
     "polynomial_attention_with_info",
     "rounding_allowance",
@@ -75,10 +85,11 @@ PAPER_REF = "thm:inference_linear"
 #: Most token columns per feature block (lowered to fit memory_limit).
 DEFAULT_CHUNK = 2048
 
-#: Bytes one ``r × chunk`` feature block may take when the chunk is chosen for the rank:
-#: a block that stays in a core's cache is reused by both GEMMs of a part without a trip
-#: to main memory.
-FEATURE_BLOCK_BYTES = 2**21
+#: Bytes one feature block may take when the chunk is chosen for its rows: a block that
+#: stays in cache is multiplied without a trip to main memory. Measured on a 2-core
+#: machine with a 260 MiB L3 (idle, 2 threads): rows 3003 (rank 6435) ran best at chunk
+#: 1024 (a 24.6 MB block) and 2.3× slower at 2048 (49 MB); rows 495 at 2048 (8 MB).
+FEATURE_BLOCK_BYTES = 2**25
 
 #: Fewest columns per block when the chunk is chosen for the rank (per-op overhead).
 MIN_RANK_CHUNK = 64
@@ -221,10 +232,19 @@ def kernel_peak_bytes(n: int, m: int, d_v: int, rank: int, chunk: int, itemsize:
                        + workers * (2 * rank + d_v + 1) * chunk + 2 * d_v * m)
 
 
-def default_chunk(rank: int, itemsize: int) -> int:
-    """The chunk for rank ``r``: the largest power of two with ``r·chunk·itemsize <=``
-    :data:`FEATURE_BLOCK_BYTES`, clipped to ``[MIN_RANK_CHUNK, DEFAULT_CHUNK]``."""
-    fitting = max(1, FEATURE_BLOCK_BYTES // (rank * itemsize))
+def formed_rows(s: int, g: int, recording: bool) -> int:
+    """Rows of a feature block the kernel forms: levels ``0 … g−1``, ``C(s+g−1, g−1)``
+    (the top level is folded into the GEMMs), or all ``C(s+g, g)`` while autograd records."""
+    if recording or g == 0:
+        return math.comb(s + g, g)
+    return math.comb(s + g - 1, g - 1)
+
+
+def default_chunk(rows: int, itemsize: int) -> int:
+    """The chunk for feature blocks of ``rows`` rows: the largest power of two with
+    ``rows·chunk·itemsize <=`` :data:`FEATURE_BLOCK_BYTES`, clipped to
+    ``[MIN_RANK_CHUNK, DEFAULT_CHUNK]``."""
+    fitting = max(1, FEATURE_BLOCK_BYTES // (rows * itemsize))
     return int(min(DEFAULT_CHUNK, max(MIN_RANK_CHUNK, 1 << (fitting.bit_length() - 1))))
 
 
@@ -272,8 +292,8 @@ def polynomial_attention_with_info(
         radius: ``"plan"`` uses the plan's polynomial; ``"instance"`` certifies the plan's
             family on :func:`instance_radius` of these inputs (rounded up to a 5-bit grid,
             never above the plan's radius), which may lower the degree.
-        threads: CPU threads (default: torch's intra-op thread count, at most one per
-            chunk); 1 with autograd recording or on a GPU.
+        threads: Python threads over the chunks (default 1, torch's intra-op threads
+            parallelising each op); always 1 with autograd recording or on a GPU.
 
     Returns:
         ``(output, info)``: output ``(d_v, m)`` or ``(d_v, last)``; see :class:`KernelInfo`.
@@ -301,7 +321,8 @@ def polynomial_attention_with_info(
         Q = Q[:, m - last:]
     if out_of_regime == "raise":          # the only path with no exact fallback to size
         rank = check_rank_fits(plan, Q.element_size(), memory_limit)
-        _chunk_size(chunk or default_chunk(rank, Q.element_size()), rank, V.shape[0],
+        rows = formed_rows(plan.s, plan.degree, _recording(Q, K, V))
+        _chunk_size(chunk or default_chunk(rows, Q.element_size()), rank, V.shape[0],
                     K.shape[1], Q.shape[1], Q.element_size(), memory_limit,
                     _workers(threads, Q, K, chunk or DEFAULT_CHUNK))
     for name, t in (("Q", Q), ("K", K), ("V", V)):
@@ -326,7 +347,8 @@ def polynomial_attention_with_info(
                                rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
     itemsize = Q.element_size()
     rank = check_rank_fits(plan, itemsize, memory_limit)
-    wanted = chunk or default_chunk(rank, itemsize)
+    wanted = chunk or default_chunk(formed_rows(plan.s, plan.degree, _recording(Q, K, V)),
+                                    itemsize)
     workers = _workers(threads, Q, K, wanted)
     cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
                        memory_limit, workers)
@@ -348,13 +370,11 @@ def _recording(*tensors: torch.Tensor) -> bool:
 
 
 def _workers(threads: int | None, Q: torch.Tensor, K: torch.Tensor, chunk: int) -> int:
-    """Threads for one call: 1 while autograd records (one graph, one thread) or off the
-    CPU; else ``threads`` or torch's count, at most one per chunk of the longer pass."""
-    if _recording(Q, K) or Q.device.type != "cpu":
+    """Python threads for one call: 1 by default, while autograd records (one graph, one
+    thread) or off the CPU; else ``threads``, at most one per chunk of the longer pass."""
+    if threads is None or _recording(Q, K) or Q.device.type != "cpu":
         return 1
-    pieces = -(-max(Q.shape[1], K.shape[1]) // chunk)
-    return max(1, min(threads, pieces)) if threads is not None else cpu_workers(Q.device,
-                                                                               pieces)
+    return max(1, min(threads, -(-max(Q.shape[1], K.shape[1]) // chunk)))
 
 
 def higham_gamma(count: int, u: float) -> float:
@@ -415,11 +435,10 @@ def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
         S = torch.zeros(values.shape[0], features.rank, dtype=V.dtype, device=V.device)
         for b in blocks:
             j = b * cols
-            block = features.monomials(K[:, j:j + cols])            # (r, c)
             if recording:
-                S = S + values[:, j:j + cols] @ block.T
+                S = S + values[:, j:j + cols] @ features.monomials(K[:, j:j + cols]).T
             else:
-                S.addmm_(values[:, j:j + cols], block.T)
+                _key_block(S, features, K[:, j:j + cols], values[:, j:j + cols])
         return S
 
     parts = run_jobs([partial(key_part, blocks)
@@ -432,20 +451,64 @@ def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
         return torch.cat([_query_block(S, features, Q, j, cols) for j in range(0, m, cols)],
                          dim=1)
     out = torch.empty(V.shape[0], m, dtype=V.dtype, device=V.device)
+    low_rows = features.level_start(features.g) if features.g else features.rank
+    S_low = S[:, :low_rows].contiguous()
+    S_top = [(i, S[:, row:row + count].contiguous(), count)
+             for i, row, count in features.top_groups()]
 
     def query_part(blocks: range) -> None:
         for b in blocks:
             j = b * cols
-            out[:, j:j + cols] = _query_block(S, features, Q, j, cols)
+            out[:, j:j + cols] = _query_block_folded(S_low, S_top, features, Q, j, cols)
 
     run_jobs([partial(query_part, blocks) for blocks in split_range(-(-m // cols), workers)])
     return out
 
 
+def _key_block(S: torch.Tensor, features: MonomialFeatures, X: torch.Tensor,
+               values: torch.Tensor) -> None:
+    """``S += values · M(X)ᵀ`` for one key block ``X`` ``(s, c)``, in place, without the
+    top level: levels ``0 … g−1`` by one GEMM, and each top group (degree-``g`` monomials
+    ending in ``x_i``) as ``(values ⊙ x_i) · M_{g−1}[:count]ᵀ``."""
+    g = features.g
+    low = features.monomials(X, g - 1) if g else features.monomials(X)
+    if not g:
+        S.addmm_(values, low.T)
+        return
+    S[:, :low.shape[0]].addmm_(values, low.T)
+    last = low[features.level_start(g - 1):]
+    scaled = torch.empty_like(values)
+    for i, row, count in features.top_groups():
+        torch.mul(values, X[i], out=scaled)
+        S[:, row:row + count].addmm_(scaled, last[:count].T)
+
+
+def _query_block_folded(S_low: torch.Tensor, S_top: list[tuple[int, torch.Tensor, int]],
+                        features: MonomialFeatures, Q: torch.Tensor, j: int,
+                        cols: int) -> torch.Tensor:
+    """``num / den`` ``(d_v, c)`` of the query columns ``j … j + cols`` without forming the
+    top level: ``S_low · M_{<g}(q) + Σ_i (S_i · M_{g−1}[:count_i](q)) ⊙ q_i``."""
+    X = Q[:, j:j + cols]
+    g = features.g
+    low = features.monomials(X, g - 1) if g else features.monomials(X)
+    num_den = S_low @ low                                           # (d_v+1, c)
+    if g:
+        last = low[features.level_start(g - 1):]
+        for i, S_i, count in S_top:
+            num_den.addcmul_(S_i @ last[:count], X[i])
+    return _normalised(num_den, j)
+
+
 def _query_block(S: torch.Tensor, features: MonomialFeatures, Q: torch.Tensor, j: int,
                  cols: int) -> torch.Tensor:
-    """``num / den`` ``(d_v, c)`` of the query columns ``j … j + cols``."""
-    num_den = S @ features.monomials(Q[:, j:j + cols])              # (d_v+1, c)
+    """``num / den`` ``(d_v, c)`` of the query columns ``j … j + cols`` (all levels formed;
+    the autograd path)."""
+    return _normalised(S @ features.monomials(Q[:, j:j + cols]), j)
+
+
+def _normalised(num_den: torch.Tensor, j: int) -> torch.Tensor:
+    """``num / den`` of a query block's ``[num; den]`` ``(d_v+1, c)``, refusing a
+    normaliser that is not positive and finite."""
     den = num_den[-1]
     if not bool(torch.all(den > 0)) or not bool(torch.isfinite(num_den).all()):
         raise NonFiniteError(
@@ -458,4 +521,30 @@ def _query_block(S: torch.Tensor, features: MonomialFeatures, Q: torch.Tensor, j
 def flop_model(n: int, m: int, d_v: int, rank: int) -> int:
     """Multiply-adds ×2 of the two GEMMs: ``2·(d_v+1)·r·(n + m)`` (K5 cost model)."""
     return 2 * (d_v + 1) * rank * (n + m)
+
+
+def operation_model(n: int, m: int, d_v: int, s: int, g: int, chunk: int) -> int:
+    """Every floating-point operation of one no-grad, one-thread call (K5), for ``n`` keys,
+    ``m`` queries, head dimension ``s``, degree ``g`` and ``chunk`` columns per block:
+
+        2(d_v+1)·r·(n+m)                    the GEMMs (:func:`flop_model`), top groups incl.
+        (r_< − 1 − s·[g >= 2])·(n+m)         monomials of levels 2 … g−1 (level 1 copied)
+        s·(d_v+1)·n                         values ⊙ x_i of the key pass's top groups
+        (d_v+1)·r·⌈n/chunk⌉                  accumulating S, one addition per entry per block
+        (d_v+1)·r                           weighting S
+        2s·(d_v+1)·m                        the query pass's top groups, ⊙ q_i and added
+        d_v·m                               normalising
+
+    with ``r = C(s+g, g)`` and ``r_< = C(s+g−1, g−1)`` the rows of levels ``0 … g−1``
+    (for ``g = 0``: one row, no top groups, no monomial products).
+    """
+    r = math.comb(s + g, g)
+    if g == 0:
+        low_products, top = 0, 0
+    else:
+        low_products = math.comb(s + g - 1, g - 1) - 1 - (s if g >= 2 else 0)
+        top = s
+    return (flop_model(n, m, d_v, r) + low_products * (n + m) + top * (d_v + 1) * n
+            + (d_v + 1) * r * -(-n // chunk) + (d_v + 1) * r + 2 * top * (d_v + 1) * m
+            + d_v * m)
 

@@ -14,7 +14,11 @@ number of *symmetric* monomials — never the loose ``C(2(s+g), 2g)`` of the pap
 (s = 8, g = 4: 495 against 735,471).
 
 Monomials are built level by level: every degree-``j`` monomial ``x_{i_1}⋯x_{i_j}`` with
-``i_1 <= … <= i_j`` is its degree-``(j−1)`` parent times ``x_{i_j}``, one multiply each.
+``i_1 <= … <= i_j`` is its degree-``(j−1)`` parent times ``x_{i_j}``, one multiply each
+(level 1 is ``x`` itself, copied). The kernel builds levels ``0 … g−1`` only and never forms
+the top level (:meth:`MonomialFeatures.top_groups`: the degree-``g`` monomials ending in
+``x_i`` are the first ``count_i`` of level ``g−1`` times ``x_i``, so the kernel multiplies
+``x_i`` into the small side of the product instead).
 """
 
 from __future__ import annotations
@@ -122,23 +126,46 @@ class MonomialFeatures:
         c = np.asarray(coefficients, dtype=np.float64)
         return c[self.degrees] * beta ** self.degrees.astype(np.float64) * self.multinomials
 
-    def monomials(self, X: torch.Tensor) -> torch.Tensor:
-        """All monomials ``x^α`` of the columns (tokens) of ``X``.
+    def level_start(self, j: int) -> int:
+        """First row of level ``j`` (``C(s+j−1, j−1)`` rows precede it; ``0`` for ``j = 0``)."""
+        return 0 if j == 0 else feature_rank(self.s, j - 1)
+
+    def top_groups(self) -> tuple[tuple[int, int, int], ...]:
+        """The degree-``g`` rows grouped by their largest variable: ``(i, first_row,
+        count)`` per variable ``i``, where rows ``first_row … first_row + count`` are the
+        first ``count`` rows of level ``g−1`` times ``x_i``. Empty for ``g = 0``."""
+        if self.g == 0:
+            return ()
+        out, row = [], self.level_start(self.g)
+        for i, count in enumerate(self.prefix_counts[-1]):
+            out.append((i, row, count))
+            row += count
+        return tuple(out)
+
+    def monomials(self, X: torch.Tensor, degree: int | None = None) -> torch.Tensor:
+        """All monomials ``x^α`` with ``|α| <= degree`` (default ``g``) of the columns
+        (tokens) of ``X``.
 
         Args:
             X: ``(s, c)`` tensor, one token per column.
+            degree: highest level built, ``0 … g``.
 
         Returns:
-            ``(r, c)`` tensor in the dtype and on the device of ``X``, rows in level order.
-            When autograd is recording through ``X`` the rows are built functionally;
-            otherwise they are written in place into one preallocated buffer.
+            ``(C(s+degree, degree), c)`` tensor in the dtype and on the device of ``X``,
+            rows in level order (the first rows of the full table). When autograd is
+            recording through ``X`` the rows are built functionally; otherwise they are
+            written in place into one preallocated buffer.
         """
+        top = self.g if degree is None else degree
         if torch.is_grad_enabled() and X.requires_grad:
-            return self._monomials_functional(X)
-        out = torch.empty(self.rank, X.shape[1], dtype=X.dtype, device=X.device)
+            return self._monomials_functional(X)[:self.level_start(top + 1)]
+        out = torch.empty(self.level_start(top + 1), X.shape[1], dtype=X.dtype,
+                          device=X.device)
         out[0] = 1
-        prev, start = 0, 1
-        for counts in self.prefix_counts:
+        if top >= 1:
+            out[1:1 + self.s] = X
+        prev, start = 1, 1 + self.s
+        for counts in self.prefix_counts[1:top]:
             row = start
             for i, count in enumerate(counts):
                 torch.mul(out[prev:prev + count], X[i], out=out[row:row + count])

@@ -2,9 +2,9 @@
 
 :func:`count_operations` runs code under a ``TorchDispatchMode`` that sees every aten op:
 matrix products count ``2·M·N·K`` (``addmm`` adds its ``M·N`` additions), floating
-elementwise ``mul``/``div``/``add`` count their output size (boolean ones are finiteness
-checks), and the largest output of *any* op is recorded (to show that no ``n × m`` tensor
-exists).
+elementwise ``mul``/``div``/``add`` count their output size (``addcmul`` twice it; boolean
+ones are finiteness checks), and the largest output of *any* op is recorded (to show that
+no ``n × m`` tensor exists).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ _MATMUL = {torch.ops.aten.mm.default, torch.ops.aten.mm.out}
 _ADDMM = {torch.ops.aten.addmm.default, torch.ops.aten.addmm_.default,
           torch.ops.aten.addmm.out}
 _ELEMENTWISE = {"mul", "div", "add"}
+#: ``C + A ⊙ B``: two operations per output entry.
+_FUSED_MULTIPLY_ADD = {"addcmul", "addcmul_"}
 
 
 @dataclass
@@ -53,6 +55,8 @@ class _Counter(TorchDispatchMode):
         elif (func._overloadpacket.__name__ in _ELEMENTWISE and isinstance(out, torch.Tensor)
               and out.is_floating_point()):           # boolean products are finiteness checks
             self.counts.operations += out.numel()
+        elif func._overloadpacket.__name__ in _FUSED_MULTIPLY_ADD:
+            self.counts.operations += 2 * out.numel()
         for t in tree_flatten(out)[0]:
             if isinstance(t, torch.Tensor):
                 self.counts.largest = max(self.counts.largest, t.numel())

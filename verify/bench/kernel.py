@@ -7,12 +7,21 @@ Headline configuration: ``n = 65536`` keys and queries (all ``n`` query columns)
 (so ``R = β·s·B² = 0.25``). Inputs: ``Q, K`` ``(s, n)`` uniform in ``[−B, B]``, ``V``
 ``(d, n)`` uniform in ``[−1, 1]`` (so ``‖V‖_max <= 1`` and the plan's ``ε = δ_F/(2 + δ_F)``).
 
-Measured in one run: wall time of the fast kernel (best of a few), of each exact peer
-(:func:`core.attention.exact_attention` and chunked torch SDPA — SDPA materialises the
-``n × n`` block, so both are chunked over queries), the max error against the exact float64
-reference, log-log slopes of time over ``n``, the fast path's peak memory, Performer FAVOR+
-at equal wall time (at the headline ``n`` and in a sweep over ``B``), the time of the
-kernel's two GEMMs alone, and the K6 phase-transition table.
+Measured in one run, every time the median of repeated calls re-timed while other processes
+load the cores (:func:`verify.bench.common.timing`):
+
+- the kernel with the inputs' instance radius (the headline; ``radius="instance"``) and
+  with the plan's radius ``β·s·B²``;
+- every exact peer: tiled GEMM attention (tile sizes tuned in this run), torch SDPA on
+  4-D tensors, KeOps where it is installed, and the repo's reference
+  :func:`core.attention.exact_attention` (timed up to ``2^14``); the headline speedup is
+  against the fastest of them at the headline ``n``;
+- every method's max error against a long-double reference on sampled query columns
+  (:func:`_reference_columns`), and against the float64 reference on all columns;
+- log-log slopes over 7 sizes, the kernel's achieved GFLOP/s against the machine's float64
+  GEMM peak measured here, the time of the kernel's own GEMM passes (its chunks, features
+  prebuilt), peak resident memory of one call in a fresh process (default allocator),
+  Performer FAVOR+ at equal wall time, and the K6 phase-transition table.
 """
 
 from __future__ import annotations
@@ -37,16 +46,26 @@ from core.kernels import (
     KernelPlan,
     KernelRegime,
     favor_plus_attention,
+    flop_model,
+    keops_attention,
+    keops_available,
     phase_transition_table,
     plan_for,
     polynomial_attention_with_info,
     sdpa_attention,
+    tiled_exact_attention,
 )
 from core.kernels.phase import crossing_ratio
 
-from .common import CONVENTION, PAPER_REF, device_name, max_error, slope, timed
+from .common import CONVENTION, PAPER_REF, device_name, max_error, slope, timed, timing
 
 __all__ = ["BenchConfig", "format_table", "run_kernel_bench"]
+
+#: Exact peers the headline speedup is taken against (the fastest measured in the run).
+EXACT_PEERS = ("tiled_exact", "sdpa", "keops", "exact_reference")
+
+#: Query columns on which every method is compared with the long-double reference.
+REFERENCE_COLUMNS = 32
 
 
 class BenchConfig:
@@ -58,14 +77,18 @@ class BenchConfig:
         self.B = 0.5
         self.delta_F = 1e-6
         self.beta = 1.0 / self.d
-        self.log2_ns = (9, 10, 11) if quick else (12, 13, 14, 15, 16)
+        self.log2_ns = (9, 10, 11, 12) if quick else (10, 11, 12, 13, 14, 15, 16)
         self.headline_n = 2 ** self.log2_ns[-1]
+        self.reference_max_n = 2**12 if quick else 2**14     # exact_reference timed up to
+        self.tile_tune_n = 2**10 if quick else 2**13
+        self.tile_grid = ((64, 1024), (128, 2048)) if quick else (
+            (64, 1024), (128, 1024), (128, 2048), (256, 2048), (128, 4096), (256, 4096))
         self.sweep_n = 2**10 if quick else 2**14
         self.sweep_B = (0.25, 0.5) if quick else (0.25, 0.5, 1.0)
-        self.fast_repeats = 2 if quick else 5
+        self.fast_repeats = 3 if quick else 7
+        self.exact_repeats = 3
         self.phase_log2_ns = tuple(range(10, 17))
         self.phase_ratios = tuple(float(c) for c in np.linspace(0.05, 1.5, 30))
-
 
 
 def _inputs(n: int, B: float, cfg: BenchConfig, device: torch.device, seed: int
@@ -92,16 +115,19 @@ cfg = BenchConfig(quick=False)
 n, B, seed = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 plan = _plan(cfg, B)
 Q, K, V = _inputs(n, B, cfg, torch.device("cpu"), seed)
-print(peak_rss_delta(lambda: polynomial_attention_with_info(Q, K, V, plan)))
+polynomial_attention_with_info(Q[:, :64], K[:, :64], V[:, :64], plan, radius="instance")
+print(peak_rss_delta(lambda: polynomial_attention_with_info(Q, K, V, plan,
+                                                            radius="instance")))
 """
 
 
 def _peak_mib_fast(n: int, B: float, seed: int, dev: torch.device) -> float | None:
-    """Peak extra memory of one fast call at size ``n``, measured in a fresh process.
+    """Peak extra memory of one headline kernel call at size ``n``, measured, in MiB.
 
-    CPU: a child process with glibc's mmap threshold pinned at 128 KiB (so freed blocks are
-    returned to the system and never silently reused) resets its peak RSS, runs the kernel
-    once and reports the rise. CUDA: ``torch.cuda.max_memory_allocated`` around one call.
+    CPU: a fresh child process (default allocator, as in the timed runs) builds the inputs
+    and plans, warms the kernel on 64 columns, resets its peak RSS (``VmHWM``), runs the
+    kernel once and reports the rise. CUDA: ``torch.cuda.max_memory_allocated`` around one
+    call.
     """
     if dev.type == "cuda":
         cfg = BenchConfig(quick=False)
@@ -109,11 +135,10 @@ def _peak_mib_fast(n: int, B: float, seed: int, dev: torch.device) -> float | No
         Q, K, V = _inputs(n, B, cfg, dev, seed)
         torch.cuda.reset_peak_memory_stats(dev)
         base = torch.cuda.memory_allocated(dev)
-        polynomial_attention_with_info(Q, K, V, plan)
+        polynomial_attention_with_info(Q, K, V, plan, radius="instance")
         return (torch.cuda.max_memory_allocated(dev) - base) / 2**20
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(n), str(B), str(seed)],
                           capture_output=True, text=True, env=env, cwd=root, check=False)
     text = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "None"
@@ -125,11 +150,11 @@ def _performer_equal_time(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, bet
                           device: torch.device) -> tuple[int, float, torch.Tensor]:
     """FAVOR+ with the feature count rescaled (three times) until its time matches the target.
 
-    Returns the feature count whose best-of-two time came closest to ``target_seconds``.
+    Returns the feature count whose median time came closest to ``target_seconds``.
     """
     def run(features: int) -> tuple[float, torch.Tensor]:
         return timed(partial(favor_plus_attention, Q, K, V, beta, num_features=features),
-                      device, 2)
+                     device, 3)
 
     features = start_features
     seconds, out = run(features)
@@ -142,6 +167,70 @@ def _performer_equal_time(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, bet
     return best[1], best[2], best[3]
 
 
+def _reference_columns(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: float,
+                       columns: np.ndarray) -> np.ndarray:
+    """Exact attention ``(d, len(columns))`` at the given query columns in numpy long
+    double (x86: 64-bit significand, ``u = 2^-64``; summed pairwise, so its own error is a
+    few ``2^-64`` relative, far below any float64 method's)."""
+    q = Q[:, columns].cpu().double().numpy().astype(np.longdouble)
+    k = K.cpu().double().numpy().astype(np.longdouble)
+    v = V.cpu().double().numpy().astype(np.longdouble)
+    scores = np.longdouble(beta) * (k.T @ q)                    # (n, c)
+    weights = np.exp(scores - scores.max(axis=0, keepdims=True))
+    return (v @ weights) / weights.sum(axis=0, keepdims=True)
+
+
+def _column_error(out: torch.Tensor, reference: np.ndarray, columns: np.ndarray) -> float:
+    """``max |out − reference|`` over the sampled columns, in long double."""
+    got = out[:, columns].cpu().double().numpy().astype(np.longdouble)
+    return float(np.abs(got - reference).max())
+
+
+def _tune_tiles(cfg: BenchConfig, dev: torch.device, log: Callable[[str], None]
+                ) -> tuple[tuple[int, int], list[dict[str, Any]]]:
+    """The fastest ``(query_tile, key_tile)`` of ``cfg.tile_grid`` for tiled exact
+    attention at ``n = cfg.tile_tune_n`` (median of three), with every measurement."""
+    Q, K, V = _inputs(cfg.tile_tune_n, cfg.B, cfg, dev, seed=7)
+    tried = []
+    for tq, tk in cfg.tile_grid:
+        seconds, _ = timed(partial(tiled_exact_attention, Q, K, V, cfg.beta, query_tile=tq,
+                                   key_tile=tk), dev, 3)
+        tried.append({"query_tile": tq, "key_tile": tk, "seconds": seconds})
+    best = min(tried, key=lambda t: t["seconds"])
+    times = ", ".join(f"{t['seconds']:.3f}" for t in tried)
+    log(f"tiled exact attention at n={cfg.tile_tune_n}: best tiles "
+        f"{best['query_tile']} x {best['key_tile']} ({best['seconds']:.3f} s of {times})")
+    return (best["query_tile"], best["key_tile"]), tried
+
+
+#: An exact peer whose first call takes longer than this is not repeated (seconds).
+LONG_CALL_SECONDS = 20.0
+
+
+def _timed_peer(fn: Callable[[], torch.Tensor], dev: torch.device, repeats: int
+                ) -> tuple[Any, torch.Tensor]:
+    """:func:`timing` of an exact peer, cut to the first call when that call alone took
+    over :data:`LONG_CALL_SECONDS` (its median would not change the verdict)."""
+    first, out = timing(fn, dev, 1)
+    if first.median > LONG_CALL_SECONDS or repeats == 1:
+        return first, out
+    return timing(fn, dev, repeats)
+
+
+def _exact_peers(cfg: BenchConfig, n: int, tiles: tuple[int, int]
+                 ) -> dict[str, Callable[..., torch.Tensor]]:
+    """The exact peers run at size ``n``: tiled (tuned tiles), SDPA, KeOps where installed,
+    and the repo's reference up to ``cfg.reference_max_n``."""
+    peers: dict[str, Callable[..., torch.Tensor]] = {
+        "tiled_exact": partial(tiled_exact_attention, query_tile=tiles[0], key_tile=tiles[1]),
+        "sdpa": sdpa_attention}
+    if keops_available():
+        peers["keops"] = keops_attention
+    if n <= cfg.reference_max_n:
+        peers["exact_reference"] = exact_attention
+    return peers
+
+
 def run_kernel_bench(quick: bool = False, device: str = "cpu",
                      log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark and return the JSON-able report (see the module docstring)."""
@@ -152,54 +241,56 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
     plan = _plan(cfg, cfg.B)
     warm = _inputs(64, cfg.B, cfg, dev, seed=0)
     polynomial_attention_with_info(*warm, plan)             # builds the monomial tables
+    if keops_available():
+        keops_attention(*warm, cfg.beta)                    # compiles the KeOps formula
+    tiles, tile_trials = _tune_tiles(cfg, dev, log)
     rows: list[dict[str, Any]] = []
     ns, fast_times, exact_times = [], [], []
     headline: dict[str, Any] = {}
     for k in cfg.log2_ns:
         n = 2**k
         Q, K, V = _inputs(n, cfg.B, cfg, dev, seed=k)
-        exact_repeats = 3 if n <= 2**13 else (2 if n <= 2**14 else 1)
-        t_fast, (fast, info) = timed(
+        columns = np.linspace(0, n - 1, min(REFERENCE_COLUMNS, n)).astype(np.int64)
+        reference = _reference_columns(Q, K, V, cfg.beta, columns)
+        t_fast, (fast, info) = timing(partial(polynomial_attention_with_info, Q, K, V, plan,
+                                              radius="instance"), dev, cfg.fast_repeats)
+        t_plan, (fast_plan, plan_info) = timing(
             partial(polynomial_attention_with_info, Q, K, V, plan), dev, cfg.fast_repeats)
-        t_ref, ref = timed(partial(exact_attention, Q, K, V, cfg.beta), dev, exact_repeats)
-        t_sdpa, sdpa = timed(partial(sdpa_attention, Q, K, V, cfg.beta), dev, exact_repeats)
-        error = max_error(fast, ref)
-        base = {"n": n, "B": cfg.B, "degree": plan.degree, "rank": plan.rank}
-        rows += [
-            {**base, "method": "polynomial", "seconds": t_fast, "max_error": error,
-             "bound": info.bound, "rounding_bound": info.rounding_bound},
-            {**base, "method": "exact_reference", "seconds": t_ref, "max_error": 0.0},
-            {**base, "method": "sdpa_chunked", "seconds": t_sdpa,
-             "max_error": max_error(sdpa, ref)},
-        ]
+        peer_times: dict[str, float] = {}
+        exact_out = None
+        base = {"n": n, "B": cfg.B}
+        for name, peer in _exact_peers(cfg, n, tiles).items():
+            t_peer, out = _timed_peer(partial(peer, Q, K, V, cfg.beta), dev, cfg.exact_repeats)
+            peer_times[name] = t_peer.median
+            exact_out = out if exact_out is None else exact_out
+            rows.append({**base, "method": name, "seconds": t_peer.median,
+                         "timing": t_peer.as_dict(),
+                         "max_error": _column_error(out, reference, columns),
+                         "error_reference": "long double, sampled columns"})
+        for method, t, out, used in (("polynomial", t_fast, fast, info),
+                                     ("polynomial_plan_radius", t_plan, fast_plan, plan_info)):
+            rows.append({**base, "method": method, "seconds": t.median, "timing": t.as_dict(),
+                         "degree": used.degree, "rank": used.rank, "radius": used.radius,
+                         "max_error": _column_error(out, reference, columns),
+                         "max_error_all_columns": max_error(out, exact_out),
+                         "bound": used.bound, "rounding_bound": used.rounding_bound})
+        best_exact = min(peer_times, key=peer_times.__getitem__)
         ns.append(n)
-        fast_times.append(t_fast)
-        exact_times.append(min(t_ref, t_sdpa))
-        log(f"n={n:>6}  fast {t_fast:8.3f} s  exact {t_ref:8.3f} s  sdpa {t_sdpa:8.3f} s  "
-            f"error {error:.2e} (bound {info.bound:.2e})")
+        fast_times.append(t_fast.median)
+        exact_times.append(peer_times[best_exact])
+        error = max(_column_error(fast, reference, columns), max_error(fast, exact_out))
+        log(f"n={n:>6}  fast {t_fast.median:8.4f} s (degree {info.degree})  plan radius "
+            f"{t_plan.median:8.4f} s (degree {plan_info.degree})  "
+            + "  ".join(f"{m} {t:8.3f} s" for m, t in peer_times.items())
+            + f"  error {error:.2e} (bound {info.bound:.2e})")
         if n == cfg.headline_n:
-            features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast,
-                                                           plan.rank, dev)
-            rows.append({**base, "method": "performer_equal_time", "seconds": t_perf,
-                         "max_error": max_error(perf, ref), "features": features})
-            peak = _peak_mib_fast(n, cfg.B, k, dev)
-            gemm = _gemm_seconds(n, plan.rank, cfg.d, dev)
-            headline = {
-                "n": n, "d": cfg.d, "s": cfg.s, "B": cfg.B, "beta": cfg.beta,
-                "delta_F": cfg.delta_F, "method": plan.method, "degree": plan.degree,
-                "rank": plan.rank, "certified_eps": plan.certified_eps,
-                "seconds_fast": t_fast, "seconds_exact_best": min(t_ref, t_sdpa),
-                "exact_best_method": "exact_reference" if t_ref <= t_sdpa else "sdpa_chunked",
-                "speedup": min(t_ref, t_sdpa) / t_fast, "max_error": error,
-                "bound": info.bound, "rounding_bound": info.rounding_bound,
-                "peak_mib_fast": peak, "peak_mib_fast_model": info.peak_feature_bytes / 2**20,
-                "chunk": info.chunk, "gemm_seconds": gemm, "gemm_ratio": t_fast / gemm,
-                "performer_features": features, "performer_seconds": t_perf,
-                "performer_max_error": max_error(perf, ref),
-            }
+            headline = _headline(cfg, dev, plan, Q, K, V, info, t_fast.median, t_plan.median,
+                                 plan_info, peer_times, best_exact, error, exact_out, rows, k)
     headline["slope_fast"] = slope(ns, fast_times)
     headline["slope_exact"] = slope(ns, exact_times)
     headline["slope_range"] = [ns[0], ns[-1]]
+    headline["tiles"] = {"query_tile": tiles[0], "key_tile": tiles[1], "tried": tile_trials,
+                         "tuned_at_n": cfg.tile_tune_n}
     rows += _sweep_rows(cfg, dev, log)
     sweep_ratio = [
         min(r["max_error"] for r in rows if r["B"] == B and r["method"] == "performer_equal_time")
@@ -214,6 +305,7 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
         "threads": torch.get_num_threads(), "python": platform.python_version(),
         "platform": platform.platform(),
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "keops": keops_available(),
         "plan": plan.summary(), "certificate": plan.certificate.as_dict(),
         "headline": headline, "rows": rows,
         "phase_transition": {
@@ -221,6 +313,40 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
             "rows": [row.__dict__ for row in phase],
             "crossing": {str(2**k): crossing_ratio(phase, float(k))
                          for k in cfg.phase_log2_ns}},
+    }
+
+
+def _headline(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Tensor,
+              K: torch.Tensor, V: torch.Tensor, info: Any, t_fast: float, t_plan: float,
+              plan_info: Any, peer_times: dict[str, float], best_exact: str, error: float,
+              exact_out: torch.Tensor, rows: list[dict[str, Any]], seed: int
+              ) -> dict[str, Any]:
+    """The headline figures at ``n = cfg.headline_n`` (see the module docstring)."""
+    n = Q.shape[1]
+    features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast, info.rank, dev)
+    rows.append({"n": n, "B": cfg.B, "method": "performer_equal_time", "seconds": t_perf,
+                 "max_error": max_error(perf, exact_out), "features": features})
+    gemm = _own_gemm_seconds(plan, Q, K, V, info, dev)
+    peak_gflops = gemm_peak_gflops(dev)
+    gflops = flop_model(n, n, cfg.d, info.rank) / t_fast / 1e9
+    return {
+        "n": n, "d": cfg.d, "s": cfg.s, "B": cfg.B, "beta": cfg.beta,
+        "delta_F": cfg.delta_F, "method": plan.method, "degree": info.degree,
+        "rank": info.rank, "radius": info.radius, "radius_mode": "instance",
+        "certified_eps": info.certified_eps, "plan_radius": plan.radius,
+        "plan_degree": plan.degree, "plan_rank": plan.rank,
+        "seconds_fast": t_fast, "seconds_fast_plan_radius": t_plan,
+        "seconds_exact_best": peer_times[best_exact], "exact_best_method": best_exact,
+        "seconds_exact": peer_times, "speedup": peer_times[best_exact] / t_fast,
+        "speedup_plan_radius": peer_times[best_exact] / t_plan,
+        "max_error": error, "bound": info.bound, "rounding_bound": info.rounding_bound,
+        "peak_mib_fast": _peak_mib_fast(n, cfg.B, seed, dev),
+        "peak_mib_fast_model": info.peak_feature_bytes / 2**20, "chunk": info.chunk,
+        "gemm_seconds": gemm, "kernel_over_own_gemm": t_fast / gemm,
+        "gflops_fast": gflops, "gemm_peak_gflops": peak_gflops,
+        "percent_of_gemm_peak": 100.0 * gflops / peak_gflops,
+        "performer_features": features, "performer_seconds": t_perf,
+        "performer_max_error": max_error(perf, exact_out),
     }
 
 
@@ -233,11 +359,11 @@ def _sweep_rows(cfg: BenchConfig, dev: torch.device,
         plan = _plan(cfg, B)
         Q, K, V = _inputs(n, B, cfg, dev, seed=1000 + int(100 * B))
         ref = exact_attention(Q, K, V, cfg.beta)
-        t_fast, (fast, info) = timed(partial(polynomial_attention_with_info, Q, K, V, plan),
-                                      dev, cfg.fast_repeats)
-        features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast, plan.rank,
+        t_fast, (fast, info) = timed(partial(polynomial_attention_with_info, Q, K, V, plan,
+                                             radius="instance"), dev, cfg.fast_repeats)
+        features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast, info.rank,
                                                        dev)
-        base = {"n": n, "B": B, "degree": plan.degree, "rank": plan.rank}
+        base = {"n": n, "B": B, "degree": info.degree, "rank": info.rank}
         fast_error, perf_error = max_error(fast, ref), max_error(perf, ref)
         rows += [{**base, "method": "polynomial_sweep", "seconds": t_fast,
                   "max_error": fast_error, "bound": info.bound},
@@ -248,16 +374,47 @@ def _sweep_rows(cfg: BenchConfig, dev: torch.device,
     return rows
 
 
-def _gemm_seconds(n: int, rank: int, d: int, dev: torch.device) -> float:
-    """Best time of the kernel's two GEMMs alone: ``(d+1, n)·(n, r)`` and ``(d+1, r)·(r, n)``."""
-    a = torch.rand(d + 1, n, dtype=torch.float64, device=dev)
-    b = torch.rand(n, rank, dtype=torch.float64, device=dev)
-    c = torch.rand(d + 1, rank, dtype=torch.float64, device=dev)
-    e = torch.rand(rank, n, dtype=torch.float64, device=dev)
-    def both() -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.matmul(a, b), torch.matmul(c, e)
+class _PrebuiltFeatures:
+    """The kernel's :class:`~core.kernels.features.MonomialFeatures` with every block
+    built once: ``monomials`` returns the first columns of one stored block, so a kernel
+    run with it times everything but feature construction (its GEMM passes and the small
+    top-group products)."""
 
-    return timed(both, dev, 3)[0]
+    def __init__(self, features: Any, X: torch.Tensor, degree: int | None):
+        self._features = features
+        self._block = features.monomials(X, degree)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._features, name)
+
+    def monomials(self, X: torch.Tensor, degree: int | None = None) -> torch.Tensor:
+        return self._block[:, :X.shape[1]]
+
+
+def _own_gemm_seconds(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
+                      info: Any, dev: torch.device) -> float:
+    """Median time of the headline kernel call with its feature blocks prebuilt (same
+    plan, chunk and threads; :class:`_PrebuiltFeatures`): the cost of its own GEMM passes,
+    which the whole kernel is compared with."""
+    from core.kernels.fast_attention import _features, _polynomial_attention
+
+    used = plan.at_radius(info.radius) if info.radius < plan.radius else plan
+    features = _features(used.s, used.degree, 2**62)
+    degree = used.degree - 1 if used.degree else None
+    stub = _PrebuiltFeatures(features, K[:, :info.chunk], degree)
+    weights = torch.as_tensor(features.query_weights(used.polynomial.coefficients, used.beta),
+                              dtype=Q.dtype, device=Q.device)
+    return timed(lambda: _polynomial_attention(Q, K, V, stub, weights, info.chunk,
+                                               info.threads), dev, 5)[0]
+
+
+def gemm_peak_gflops(dev: torch.device, size: int = 2048) -> float:
+    """This machine's float64 GEMM rate in GFLOP/s: ``2·size³`` flops of one square
+    ``size × size`` matmul, median of five, at torch's thread count."""
+    a = torch.rand(size, size, dtype=torch.float64, device=dev)
+    b = torch.rand(size, size, dtype=torch.float64, device=dev)
+    a @ b
+    return 2.0 * size**3 / timed(lambda: a @ b, dev, 5)[0] / 1e9
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -267,18 +424,25 @@ def format_table(report: dict[str, Any]) -> str:
         f"kernel benchmark ({'quick' if report['quick'] else 'full'}) on {report['device']}, "
         f"torch {report['torch']}, {report['threads']} threads; {report['convention']}",
         f"headline n={h['n']} s=d={h['d']} B={h['B']} delta_F={h['delta_F']}: "
-        f"{h['method']} degree {h['degree']}, rank {h['rank']}",
-        f"  fast {h['seconds_fast']:.3f} s   exact best {h['seconds_exact_best']:.3f} s "
-        f"({h['exact_best_method']})   speedup {h['speedup']:.1f}x",
+        f"{h['method']} degree {h['degree']}, rank {h['rank']} at the instance radius "
+        f"{h['radius']:.4g} (plan radius {h['plan_radius']:.4g}: degree {h['plan_degree']}, "
+        f"rank {h['plan_rank']})",
+        f"  fast {h['seconds_fast']:.4f} s   exact best {h['seconds_exact_best']:.3f} s "
+        f"({h['exact_best_method']})   speedup {h['speedup']:.1f}x "
+        f"(plan radius {h['speedup_plan_radius']:.1f}x)",
+        "  exact peers: " + ", ".join(f"{m} {t:.3f} s" for m, t in h["seconds_exact"].items()),
         f"  max error {h['max_error']:.3e}   bound {h['bound']:.3e}   slopes fast "
-        f"{h['slope_fast']:.3f} exact {h['slope_exact']:.3f}",
+        f"{h['slope_fast']:.3f} exact {h['slope_exact']:.3f} (n {h['slope_range'][0]}.."
+        f"{h['slope_range'][1]})",
+        f"  {h['gflops_fast']:.1f} GFLOP/s = {h['percent_of_gemm_peak']:.1f}% of this "
+        f"machine's float64 GEMM peak {h['gemm_peak_gflops']:.1f} GFLOP/s; kernel / its own "
+        f"GEMM passes {h['kernel_over_own_gemm']:.2f}; chunk {h['chunk']}",
         f"  peak MiB fast {h['peak_mib_fast']}  (model {h['peak_mib_fast_model']:.1f})   "
-        f"GEMM ratio {h['gemm_ratio']:.2f}   performer/fast error at equal time >= "
+        f"performer/fast error at equal time >= "
         f"{h['performer_error_ratio_min_B_le_half']:.3g} (B <= 0.5)",
-        f"{'n':>7} {'B':>5} {'method':<22} {'seconds':>10} {'max_error':>11}",
+        f"{'n':>7} {'B':>5} {'method':<24} {'seconds':>10} {'max_error':>11}",
     ]
     for row in report["rows"]:
-        lines.append(f"{row['n']:>7} {row['B']:>5} {row['method']:<22} "
+        lines.append(f"{row['n']:>7} {row['B']:>5} {row['method']:<24} "
                      f"{row['seconds']:>10.4f} {row['max_error']:>11.3e}")
     return "\n".join(lines)
-

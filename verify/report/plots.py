@@ -36,7 +36,8 @@ __all__ = ["CAPACITY_TITLE", "COLOURS", "Figure", "all_figures", "capacity_figur
 #: The colour of each method (kernel benchmark rows) and series name, shared by every figure.
 COLOURS: dict[str, str] = {
     "exact_reference": "#7f7f7f", "polynomial": "#ff7f0e", "polynomial_sweep": "#ffbb78",
-    "sdpa_chunked": "#2ca02c", "performer_equal_time": "#9467bd",
+    "sdpa_chunked": "#2ca02c", "sdpa": "#98df8a", "performer_equal_time": "#9467bd",
+    "tiled_exact": "#393b79", "keops": "#637939", "polynomial_plan_radius": "#e6550d",
     "holds": "#1f77b4", "broke": "#d62728",
     "lower bound": "#17becf", "constructive": "#8c564b", "empirical": "#e377c2",
     "sampled": "#bcbd22", "certified": "#aec7e8",

@@ -179,12 +179,16 @@ def capacity_table(capacity: dict[str, Any]) -> Table:
 #: The kernel benchmark's headline rows: (key in the embedded benchmark, what it is).
 _BENCH_ROWS = (("n", "n (query columns = keys)"), ("B", "B"), ("s", "s = d"),
                ("delta_F", "δ_F"), ("method", "polynomial method"), ("degree", "degree"),
-               ("rank", "rank"), ("seconds_fast", "kernel seconds"),
+               ("rank", "rank"), ("radius", "score radius used (instance)"),
+               ("plan_degree", "degree at the plan radius β·s·B²"),
+               ("seconds_fast", "kernel seconds"),
                ("exact_best_method", "fastest exact attention"),
                ("seconds_exact_best", "its seconds"), ("speedup", "speedup ×"),
                ("max_error", "kernel max error vs exact float64"),
                ("bound", "guaranteed bound"), ("slope_fast", "kernel log-log slope"),
                ("slope_exact", "exact log-log slope"),
+               ("percent_of_gemm_peak", "kernel GFLOP/s, % of float64 GEMM peak"),
+               ("kernel_over_own_gemm", "kernel time / its own GEMM passes"),
                ("performer_max_error", "Performer max error at equal time"),
                ("device", "device"))
 
