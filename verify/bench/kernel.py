@@ -77,9 +77,12 @@ class BenchConfig:
         self.B = 0.5
         self.delta_F = 1e-6
         self.beta = 1.0 / self.d
-        self.log2_ns = (9, 10, 11, 12) if quick else (10, 11, 12, 13, 14, 15, 16)
-        self.headline_n = 2 ** self.log2_ns[-1]
+        self.log2_ns = (9, 10, 11, 12) if quick else (12, 13, 14, 15, 16, 17, 18)
+        self.headline_n = 2**12 if quick else 2**16
         self.reference_max_n = 2**12 if quick else 2**14     # exact_reference timed up to
+        self.keops_max_n = 2**12 if quick else 2**16         # KeOps timed up to
+        self.scale_n = 2**13 if quick else 2**20             # the kernel alone, full/readout
+        self.readout = 512
         self.tile_tune_n = 2**10 if quick else 2**13
         self.tile_grid = ((64, 1024), (128, 2048)) if quick else (
             (64, 1024), (128, 1024), (128, 2048), (256, 2048), (128, 4096), (256, 4096))
@@ -113,15 +116,17 @@ from verify.bench.kernel import BenchConfig, _inputs, _plan
 from core.kernels import polynomial_attention_with_info
 cfg = BenchConfig(quick=False)
 n, B, seed = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+last = int(sys.argv[4]) or None
 plan = _plan(cfg, B)
 Q, K, V = _inputs(n, B, cfg, torch.device("cpu"), seed)
 polynomial_attention_with_info(Q[:, :64], K[:, :64], V[:, :64], plan, radius="instance")
-print(peak_rss_delta(lambda: polynomial_attention_with_info(Q, K, V, plan,
+print(peak_rss_delta(lambda: polynomial_attention_with_info(Q, K, V, plan, last=last,
                                                             radius="instance")))
 """
 
 
-def _peak_mib_fast(n: int, B: float, seed: int, dev: torch.device) -> float | None:
+def _peak_mib_fast(n: int, B: float, seed: int, dev: torch.device,
+                   last: int | None = None) -> float | None:
     """Peak extra memory of one headline kernel call at size ``n``, measured, in MiB.
 
     CPU: a fresh child process (default allocator, as in the timed runs) builds the inputs
@@ -135,11 +140,12 @@ def _peak_mib_fast(n: int, B: float, seed: int, dev: torch.device) -> float | No
         Q, K, V = _inputs(n, B, cfg, dev, seed)
         torch.cuda.reset_peak_memory_stats(dev)
         base = torch.cuda.memory_allocated(dev)
-        polynomial_attention_with_info(Q, K, V, plan, radius="instance")
+        polynomial_attention_with_info(Q, K, V, plan, radius="instance", last=last)
         return (torch.cuda.max_memory_allocated(dev) - base) / 2**20
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(n), str(B), str(seed)],
+    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(n), str(B), str(seed),
+                           str(last or 0)],
                           capture_output=True, text=True, env=env, cwd=root, check=False)
     text = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "None"
     return None if done.returncode or text == "None" else float(text)
@@ -224,7 +230,7 @@ def _exact_peers(cfg: BenchConfig, n: int, tiles: tuple[int, int]
     peers: dict[str, Callable[..., torch.Tensor]] = {
         "tiled_exact": partial(tiled_exact_attention, query_tile=tiles[0], key_tile=tiles[1]),
         "sdpa": sdpa_attention}
-    if keops_available():
+    if keops_available() and n <= cfg.keops_max_n:
         peers["keops"] = keops_attention
     if n <= cfg.reference_max_n:
         peers["exact_reference"] = exact_attention
@@ -297,6 +303,7 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
         / max(r["max_error"] for r in rows if r["B"] == B and r["method"] == "polynomial_sweep")
         for B in cfg.sweep_B if B <= 0.5]
     headline["performer_error_ratio_min_B_le_half"] = min(sweep_ratio)
+    rows += _scale_rows(cfg, dev, plan, tiles, rows, log)
     phase = phase_transition_table(cfg.phase_log2_ns, cfg.phase_ratios, s=cfg.s)
     return {
         "benchmark": "kernel", "quick": quick, "paper_ref": PAPER_REF,
@@ -391,6 +398,41 @@ class _PrebuiltFeatures:
         return self._block[:, :X.shape[1]]
 
 
+def _scale_rows(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, tiles: tuple[int, int],
+                rows: list[dict[str, Any]], log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """At ``n = cfg.scale_n`` (2^20): the kernel over all ``n`` query columns and over the
+    readout's last ``cfg.readout`` columns, with its peak RSS measured in a fresh process;
+    tiled exact attention on the readout (``n·512`` scores, linear in ``n``), and for all
+    columns an *estimate* from the largest size timed (``t·(n/n_0)²``, labelled)."""
+    n = cfg.scale_n
+    Q, K, V = _inputs(n, cfg.B, cfg, dev, seed=20)
+    columns = np.linspace(n - cfg.readout, n - 1, 8).astype(np.int64)
+    reference = _reference_columns(Q, K, V, cfg.beta, columns)
+    out_rows = []
+    for kind, last in (("full", None), ("readout", cfg.readout)):
+        t, (out, info) = timing(partial(polynomial_attention_with_info, Q, K, V, plan,
+                                        radius="instance", last=last), dev, 3)
+        local = columns - (n - out.shape[1])
+        out_rows.append({"n": n, "B": cfg.B, "method": f"polynomial_{kind}",
+                         "seconds": t.median, "timing": t.as_dict(), "degree": info.degree,
+                         "rank": info.rank, "bound": info.bound,
+                         "max_error": _column_error(out, reference, local),
+                         "peak_mib": _peak_mib_fast(n, cfg.B, 20, dev, last=last)})
+    t, out = _timed_peer(partial(tiled_exact_attention, Q, K, V, cfg.beta, last=cfg.readout,
+                                 query_tile=tiles[0], key_tile=tiles[1]), dev, 3)
+    out_rows.append({"n": n, "B": cfg.B, "method": "tiled_exact_readout", "seconds": t.median,
+                     "timing": t.as_dict(),
+                     "max_error": _column_error(out, reference, columns - (n - cfg.readout))})
+    largest = max((r for r in rows if r["method"] == "tiled_exact"), key=lambda r: r["n"])
+    estimate = largest["seconds"] * (n / largest["n"]) ** 2
+    out_rows.append({"n": n, "B": cfg.B, "method": "tiled_exact_full_estimated",
+                     "seconds": estimate, "max_error": None,
+                     "estimated_from": {"n": largest["n"], "seconds": largest["seconds"],
+                                        "rule": "seconds * (n / n0)^2"}})
+    log(f"n={n}: " + "  ".join(f"{r['method']} {r['seconds']:.3f} s" for r in out_rows))
+    return out_rows
+
+
 def _own_gemm_seconds(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                       info: Any, dev: torch.device) -> float:
     """Median time of the headline kernel call with its feature blocks prebuilt (same
@@ -440,9 +482,10 @@ def format_table(report: dict[str, Any]) -> str:
         f"  peak MiB fast {h['peak_mib_fast']}  (model {h['peak_mib_fast_model']:.1f})   "
         f"performer/fast error at equal time >= "
         f"{h['performer_error_ratio_min_B_le_half']:.3g} (B <= 0.5)",
-        f"{'n':>7} {'B':>5} {'method':<24} {'seconds':>10} {'max_error':>11}",
+        f"{'n':>7} {'B':>5} {'method':<26} {'seconds':>10} {'max_error':>11}",
     ]
     for row in report["rows"]:
-        lines.append(f"{row['n']:>7} {row['B']:>5} {row['method']:<24} "
-                     f"{row['seconds']:>10.4f} {row['max_error']:>11.3e}")
+        error = "—" if row["max_error"] is None else f"{row['max_error']:.3e}"
+        lines.append(f"{row['n']:>7} {row['B']:>5} {row['method']:<26} "
+                     f"{row['seconds']:>10.4f} {error:>11}")
     return "\n".join(lines)
