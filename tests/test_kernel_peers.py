@@ -506,3 +506,17 @@ def test_keops_missing_is_a_harness_error_naming_the_extra(monkeypatch) -> None:
     assert "pip install -e '.[keops]'" in str(info.value)
     with pytest.raises(InvalidArgument, match=r"^beta=0"):
         keops_attention(Q, K, V, 0)
+
+
+def test_sdpa_lowers_its_query_chunk_to_fit_the_memory_limit() -> None:
+    """A ``chunk × n`` score block over ``memory_limit`` is not refused but cut: room for
+    7 query columns gives the reference's numbers; room for none is refused with sizes."""
+    gen = torch.Generator().manual_seed(3)
+    Q = torch.rand(4, 50, generator=gen, dtype=torch.float64)
+    K = torch.rand(4, 300, generator=gen, dtype=torch.float64)
+    V = torch.rand(3, 300, generator=gen, dtype=torch.float64)
+    ref = exact_attention(Q, K, V, 0.5)
+    got = sdpa_attention(Q, K, V, 0.5, memory_limit=300 * 8 * 7)
+    assert float((got - ref).abs().max()) <= tolerance_for(torch.float64).bound(1.0)
+    with pytest.raises(ConstructionTooLarge, match="SDPA score block of shape"):
+        sdpa_attention(Q, K, V, 0.5, memory_limit=100)

@@ -84,8 +84,12 @@ def _checked(Q: object, K: object, V: object) -> tuple[torch.Tensor, torch.Tenso
 
 def sdpa_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: float, *,
                    last: int | None = None,
-                   query_chunk: int = DEFAULT_QUERY_CHUNK) -> torch.Tensor:
+                   query_chunk: int = DEFAULT_QUERY_CHUNK,
+                   memory_limit: int = MEMORY_LIMIT_BYTES) -> torch.Tensor:
     """Exact ``V softmax_col(β KᵀQ)`` by torch SDPA over query chunks; ``(d_v, m)``.
+
+    The chunk is lowered until a ``chunk × n`` score block fits ``memory_limit`` (SDPA's
+    math path may materialise it); refused when one query column does not fit.
 
     Each chunk goes in as 4-D ``(batch 1, heads 1, tokens, features)`` tensors with unit
     stride in the feature dimension: that is what selects SDPA's fused (flash) CPU kernel;
@@ -98,7 +102,11 @@ def sdpa_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: floa
     if last is not None:
         last = check_int("last", last, minimum=1, maximum=Q.shape[1])
         Q = Q[:, Q.shape[1] - last:]
-    check_fits_in_memory("SDPA score block", (query_chunk, K.shape[1]), Q.element_size())
+    memory_limit = check_int("memory_limit", memory_limit, minimum=1)
+    query_chunk = max(1, min(query_chunk,
+                             memory_limit // (max(1, K.shape[1]) * Q.element_size())))
+    check_fits_in_memory("SDPA score block", (query_chunk, K.shape[1]), Q.element_size(),
+                         memory_limit)
     queries = Q.T.contiguous()[None, None]                                 # (1, 1, m, s)
     keys, values = K.T.contiguous()[None, None], V.T.contiguous()[None, None]  # (1, 1, n, ·)
     blocks = [torch.nn.functional.scaled_dot_product_attention(
