@@ -103,15 +103,17 @@ def test_rank_ratio_shrinks_along_sub_threshold_norms() -> None:
     assert logs == sorted(logs, reverse=True) and logs[-1] < 0
 
 
-def test_sdpa_refuses_an_oversized_score_block_by_name() -> None:
-    """A query chunk whose score block would not fit is refused before allocation, and the
-    message says which block (a 10^9 × 3 float64 block: 22 GiB)."""
+def test_sdpa_refuses_a_score_block_that_fits_at_no_chunk_by_name() -> None:
+    """Even one query column's score block over ``memory_limit`` is refused before any
+    allocation, naming the block (10^9 keys as a broadcast view: 7.5 GiB per column)."""
     from core.errors import ConstructionTooLarge
 
-    Q = K = V = torch.zeros(2, 3, dtype=torch.float64)
+    K = torch.zeros(2, 1, dtype=torch.float64).expand(2, 10**9)
+    V = torch.zeros(1, 1, dtype=torch.float64).expand(1, 10**9)
+    Q = torch.zeros(2, 3, dtype=torch.float64)
     with pytest.raises(ConstructionTooLarge) as info:
         sdpa_attention(Q, K, V, 1.0, query_chunk=10**9)
-    assert str(info.value).startswith("SDPA score block of shape (1000000000, 3) needs ")
+    assert str(info.value).startswith("SDPA score block of shape (1, 1000000000) needs ")
 
 
 def test_phase_rows_recompute_from_their_definitions() -> None:
