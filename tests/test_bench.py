@@ -74,6 +74,11 @@ def test_quick_benchmark_writes_complete_report(tmp_path: Path) -> None:
     for row in report["rows"]:
         if row["method"] in ("tiled_exact", "sdpa", "exact_reference", "keops"):
             assert row["max_error"] < 1e-13          # exact peers, vs long double
+    sqrt_d = [r for r in report["rows"] if r["method"] == "polynomial_beta_1_over_sqrt_d"]
+    assert sqrt_d and sqrt_d[-1]["beta"] == 8 ** -0.5 and sqrt_d[-1]["rank"] == 6435
+    assert sqrt_d[-1]["max_error"] <= sqrt_d[-1]["bound"]
+    assert sqrt_d[-1]["break_even_n_estimated"] == (
+        sqrt_d[-1]["n"] * sqrt_d[-1]["seconds"] / sqrt_d[-1]["exact_seconds"])
     assert all(v is not None for v in report["phase_transition"]["crossing"].values())
     assert report["torch"] == torch.__version__ and report["device"].startswith("cpu")
 

@@ -83,6 +83,9 @@ class BenchConfig:
         self.keops_max_n = 2**12 if quick else 2**16         # KeOps timed up to
         self.scale_n = 2**13 if quick else 2**20             # the kernel alone, full/readout
         self.readout = 512
+        #: β = 1/√d (the real-model convention): (B, sizes) timed against tiled exact
+        self.sqrt_d_runs = ((0.5, (2**10,)),) if quick else ((0.5, (2**14, 2**16)),
+                                                             (1.0, (2**12, 2**13)))
         self.tile_tune_n = 2**10 if quick else 2**13
         self.tile_grid = ((64, 1024), (128, 2048)) if quick else (
             (64, 1024), (128, 1024), (128, 2048), (256, 2048), (128, 4096), (256, 4096))
@@ -304,6 +307,7 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
         for B in cfg.sweep_B if B <= 0.5]
     headline["performer_error_ratio_min_B_le_half"] = min(sweep_ratio)
     rows += _scale_rows(cfg, dev, plan, tiles, rows, log)
+    rows += _sqrt_d_rows(cfg, dev, tiles, log)
     phase = phase_transition_table(cfg.phase_log2_ns, cfg.phase_ratios, s=cfg.s)
     return {
         "benchmark": "kernel", "quick": quick, "paper_ref": PAPER_REF,
@@ -431,6 +435,37 @@ def _scale_rows(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, tiles: tu
                                         "rule": "seconds * (n / n0)^2"}})
     log(f"n={n}: " + "  ".join(f"{r['method']} {r['seconds']:.3f} s" for r in out_rows))
     return out_rows
+
+
+def _sqrt_d_rows(cfg: BenchConfig, dev: torch.device, tiles: tuple[int, int],
+                 log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The real-model convention ``β = 1/√d`` at each ``(B, sizes)`` of
+    ``cfg.sqrt_d_runs``: the kernel at the plan radius (``R = √d·B²``) against tiled exact
+    attention, and the break-even ``n* = n·t_kernel/t_exact`` from the largest size (the
+    kernel linear in ``n``, exact quadratic: an extrapolation, labelled)."""
+    beta = 1.0 / math.sqrt(cfg.d)
+    out = []
+    for B, sizes in cfg.sqrt_d_runs:
+        plan = plan_for(KernelRegime(s=cfg.s, beta=beta, B=B, delta_F=cfg.delta_F))
+        for n in sizes:
+            Q, K, V = _inputs(n, B, cfg, dev, seed=3000 + n)
+            t_fast, (fast, info) = timing(partial(polynomial_attention_with_info, Q, K, V,
+                                                  plan), dev, 3)
+            t_exact, exact = _timed_peer(partial(tiled_exact_attention, Q, K, V, beta,
+                                                 query_tile=tiles[0], key_tile=tiles[1]),
+                                         dev, 3)
+            row = {"n": n, "B": B, "beta": beta, "method": "polynomial_beta_1_over_sqrt_d",
+                   "seconds": t_fast.median, "timing": t_fast.as_dict(),
+                   "degree": info.degree, "rank": info.rank, "radius": info.radius,
+                   "bound": info.bound, "max_error": max_error(fast, exact),
+                   "exact_seconds": t_exact.median,
+                   "kernel_over_exact": t_fast.median / t_exact.median}
+            out.append(row)
+            log(f"beta=1/sqrt(d) B={B} n={n}: degree {info.degree} rank {info.rank} kernel "
+                f"{t_fast.median:.3f} s, tiled exact {t_exact.median:.3f} s")
+        last = out[-1]
+        last["break_even_n_estimated"] = last["n"] * last["kernel_over_exact"]
+    return out
 
 
 def _own_gemm_seconds(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
