@@ -154,10 +154,19 @@ def _peak_mib_fast(n: int, B: float, seed: int, dev: torch.device,
     return None if done.returncode or text == "None" else float(text)
 
 
+#: Rescalings of the Performer feature count, and how close its time must come (relative).
+PERFORMER_RESCALES = 8
+PERFORMER_TIME_TOLERANCE = 0.10
+
+
 def _performer_equal_time(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, beta: float,
                           target_seconds: float, start_features: int,
                           device: torch.device) -> tuple[int, float, torch.Tensor]:
-    """FAVOR+ with the feature count rescaled (three times) until its time matches the target.
+    """FAVOR+ with the feature count searched (up to :data:`PERFORMER_RESCALES` steps:
+    rescaled by the ratio of the target to the last time until the target is bracketed,
+    then geometric bisection; FAVOR+'s time is not linear in the feature count once its
+    blocks leave the cache) until its median time is within
+    :data:`PERFORMER_TIME_TOLERANCE` of ``target_seconds``.
 
     Returns the feature count whose median time came closest to ``target_seconds``.
     """
@@ -168,9 +177,23 @@ def _performer_equal_time(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, bet
     features = start_features
     seconds, out = run(features)
     best = (abs(math.log(seconds / target_seconds)), features, seconds, out)
-    for _ in range(3):
-        features = int(min(max(8, round(features * target_seconds / seconds)), 1 << 16))
+    under, over = (features, None) if seconds < target_seconds else (None, features)
+    for _ in range(PERFORMER_RESCALES):
+        if best[0] <= math.log1p(PERFORMER_TIME_TOLERANCE):
+            break
+        if under is not None and over is not None:    # bracketed: geometric bisection
+            scaled = round(math.sqrt(under * over))
+        else:                                         # not yet: proportional rescale
+            scaled = round(features * target_seconds / seconds)
+        scaled = int(min(max(8, scaled), 1 << 16))
+        if scaled == features:                          # at a bound, or the bracket closed
+            break
+        features = scaled
         seconds, out = run(features)
+        if seconds < target_seconds:
+            under = features if under is None else max(under, features)
+        else:
+            over = features if over is None else min(over, features)
         best = min(best, (abs(math.log(seconds / target_seconds)), features, seconds, out),
                    key=lambda item: item[0])
     return best[1], best[2], best[3]
