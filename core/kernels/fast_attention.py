@@ -320,11 +320,7 @@ def polynomial_attention_with_info(
         last = check_int("last", last, minimum=1, maximum=m)
         Q = Q[:, m - last:]
     if out_of_regime == "raise":          # the only path with no exact fallback to size
-        rank = check_rank_fits(plan, Q.element_size(), memory_limit)
-        rows = formed_rows(plan.s, plan.degree, _recording(Q, K, V))
-        _chunk_size(chunk or default_chunk(rows, Q.element_size()), rank, V.shape[0],
-                    K.shape[1], Q.shape[1], Q.element_size(), memory_limit,
-                    _workers(threads, Q, K, chunk or DEFAULT_CHUNK))
+        _layout(plan, Q, K, V, chunk, threads, memory_limit)
     for name, t in (("Q", Q), ("K", K), ("V", V)):
         check_finite_tensor(name, t)
     measured = measured_norm(Q, K)
@@ -346,12 +342,7 @@ def polynomial_attention_with_info(
         return out, KernelInfo(method_used="exact", reason=reason, bound=0.0,
                                rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
     itemsize = Q.element_size()
-    rank = check_rank_fits(plan, itemsize, memory_limit)
-    wanted = chunk or default_chunk(formed_rows(plan.s, plan.degree, _recording(Q, K, V)),
-                                    itemsize)
-    workers = _workers(threads, Q, K, wanted)
-    cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
-                       memory_limit, workers)
+    rank, cols, workers = _layout(plan, Q, K, V, chunk, threads, memory_limit)
     features = _features(plan.s, plan.degree, memory_limit)
     weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
                               dtype=Q.dtype, device=Q.device)
@@ -363,6 +354,25 @@ def polynomial_attention_with_info(
                                                            itemsize, workers),
                       threads=workers, **base)
     return out, info
+
+
+def _layout(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
+            chunk: int | None, threads: int | None, memory_limit: int) -> tuple[int, int, int]:
+    """``(rank, chunk, threads)`` of one call: the chunk asked for (default: for the rows a
+    block forms), the threads it allows, and the chunk lowered to fit ``memory_limit``.
+
+    Raises:
+        ConstructionTooLarge: the rank or one column per block does not fit (before any
+            allocation).
+    """
+    itemsize = Q.element_size()
+    rank = check_rank_fits(plan, itemsize, memory_limit)
+    wanted = chunk or default_chunk(formed_rows(plan.s, plan.degree, _recording(Q, K, V)),
+                                    itemsize)
+    workers = _workers(threads, Q, K, wanted)
+    cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
+                       memory_limit, workers)
+    return rank, cols, workers
 
 
 def _recording(*tensors: torch.Tensor) -> bool:
