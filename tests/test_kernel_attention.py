@@ -207,7 +207,7 @@ def test_rounding_allowance_is_the_documented_formula_and_infinite_past_its_rang
     w = info.threads
     assert w == 1                                       # one Python thread by default
     assert info.peak_feature_bytes == ((w + 2) * (D_V + 1) * plan.rank
-                                       + w * (2 * plan.rank + D_V + 1) * 7) * 8
+                                       + w * 2 * (plan.rank + D_V + 1) * 7) * 8
 
 
 def test_output_dtype_follows_the_inputs_not_torchs_default_dtype() -> None:

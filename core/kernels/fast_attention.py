@@ -23,7 +23,9 @@ own intra-op threads, which was faster on an idle 2-core machine (0.072 s agains
 at the benchmark headline); several threads avoid OpenMP's per-op barriers on a loaded
 one. Every allocation is counted before the first one is
 made (:func:`kernel_peak_bytes`: the ``(d_v+2)·n`` copy ``[V; 1ᵀ]``, ``S`` per thread and
-the combined one, per thread an ``r × chunk`` feature block and a query block, the output);
+the combined one, per thread a feature block and two work blocks, the output); each thread
+allocates its blocks once and refills them for every chunk of both passes, with the views
+of every product fixed once (:class:`_Workspace`, :class:`~core.kernels.features.MonomialBlock`);
 the chunk — by default the largest power of two whose feature block stays within
 :data:`FEATURE_BLOCK_BYTES`, at most :data:`DEFAULT_CHUNK` — is lowered until
 the total fits ``memory_limit``, and a request that cannot fit at one column is refused with
@@ -57,7 +59,7 @@ from ..validation import (
     check_int,
     check_matrix,
 )
-from .features import MonomialFeatures
+from .features import MonomialBlock, MonomialFeatures
 from .plan import KernelPlan
 from .threads import run_jobs, split_range
 
@@ -223,13 +225,14 @@ def kernel_peak_bytes(n: int, m: int, d_v: int, rank: int, chunk: int, itemsize:
         (workers + 2)·(d_v + 1)·r    S of each thread, their sum and the weighted S
         workers·2·r·chunk            a feature block per thread (on the functional,
                                      autograd path: one thread, two blocks)
-        workers·(d_v + 1)·chunk      a query block's [num; den] per thread
+        workers·2·(d_v + 1)·chunk    two work blocks per thread (values ⊙ x_i in the key
+                                     pass; [num; den] and a product in the query pass)
         2·d_v·m                      the output and its blocks
 
     times ``itemsize``. Python integers: no overflow for any ``n``.
     """
     return itemsize * ((d_v + 2) * n + (workers + 2) * (d_v + 1) * rank
-                       + workers * (2 * rank + d_v + 1) * chunk + 2 * d_v * m)
+                       + workers * 2 * (rank + d_v + 1) * chunk + 2 * d_v * m)
 
 
 def formed_rows(s: int, g: int, recording: bool) -> int:
@@ -437,95 +440,140 @@ def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                           cols: int, workers: int) -> torch.Tensor:
     """Unchecked two-pass computation; see the module docstring for the formulas."""
     n, m = K.shape[1], Q.shape[1]
-    recording = _recording(Q, K, V)
     ones = torch.ones(1, n, dtype=V.dtype, device=V.device)
     values = torch.cat([V, ones])                                   # (d_v+1, n)
+    if _recording(Q, K, V):
+        return _recorded_attention(Q, K, values, features, weights, cols)
+    spaces = [_Workspace(features, cols, values.shape[0], V.dtype, V.device)
+              for _ in range(workers)]
 
-    def key_part(blocks: range) -> torch.Tensor:
-        S = torch.zeros(values.shape[0], features.rank, dtype=V.dtype, device=V.device)
+    def key_part(space: _Workspace, blocks: range) -> torch.Tensor:
         for b in blocks:
             j = b * cols
-            if recording:
-                S = S + values[:, j:j + cols] @ features.monomials(K[:, j:j + cols]).T
-            else:
-                _key_block(S, features, K[:, j:j + cols], values[:, j:j + cols])
-        return S
+            space.add_keys(K[:, j:j + cols], values[:, j:j + cols])
+        return space.S
 
-    parts = run_jobs([partial(key_part, blocks)
-                      for blocks in split_range(-(-n // cols), workers)])
+    parts = run_jobs([partial(key_part, space, blocks) for space, blocks
+                      in zip(spaces, split_range(-(-n // cols), workers), strict=False)])
     S = parts[0]
     for part in parts[1:]:
         S = S + part                                                # fixed order
     S = S * weights                                                 # fold U1's weights in
-    if recording:
-        return torch.cat([_query_block(S, features, Q, j, cols) for j in range(0, m, cols)],
-                         dim=1)
-    out = torch.empty(V.shape[0], m, dtype=V.dtype, device=V.device)
     low_rows = features.level_start(features.g) if features.g else features.rank
     S_low = S[:, :low_rows].contiguous()
-    S_top = [(i, S[:, row:row + count].contiguous(), count)
-             for i, row, count in features.top_groups()]
+    S_top = [S[:, row:row + count].contiguous() for _, row, count in features.top_groups()]
+    out = torch.empty(V.shape[0], m, dtype=V.dtype, device=V.device)
 
-    def query_part(blocks: range) -> None:
+    def query_part(space: _Workspace, blocks: range) -> None:
         for b in blocks:
             j = b * cols
-            out[:, j:j + cols] = _query_block_folded(S_low, S_top, features, Q, j, cols)
+            space.query(Q[:, j:j + cols], S_low, S_top, out[:, j:j + cols], j)
 
-    run_jobs([partial(query_part, blocks) for blocks in split_range(-(-m // cols), workers)])
+    run_jobs([partial(query_part, space, blocks) for space, blocks
+              in zip(spaces, split_range(-(-m // cols), workers), strict=False)])
+    if not math.isfinite(_max_abs(out)):
+        raise NonFiniteError("the numerator (Vᵀ-weighted U2ᵀU1) overflowed: the output is "
+                             "not finite; the polynomial's values must fit this dtype")
     return out
 
 
-def _key_block(S: torch.Tensor, features: MonomialFeatures, X: torch.Tensor,
-               values: torch.Tensor) -> None:
-    """``S += values · M(X)ᵀ`` for one key block ``X`` ``(s, c)``, in place, without the
-    top level: levels ``0 … g−1`` by one GEMM, and each top group (degree-``g`` monomials
-    ending in ``x_i``) as ``(values ⊙ x_i) · M_{g−1}[:count]ᵀ``."""
-    g = features.g
-    low = features.monomials(X, g - 1) if g else features.monomials(X)
-    if not g:
-        S.addmm_(values, low.T)
-        return
-    S[:, :low.shape[0]].addmm_(values, low.T)
-    last = low[features.level_start(g - 1):]
-    scaled = torch.empty_like(values)
-    for i, row, count in features.top_groups():
-        torch.mul(values, X[i], out=scaled)
-        S[:, row:row + count].addmm_(scaled, last[:count].T)
-
-
-def _query_block_folded(S_low: torch.Tensor, S_top: list[tuple[int, torch.Tensor, int]],
-                        features: MonomialFeatures, Q: torch.Tensor, j: int,
+def _recorded_attention(Q: torch.Tensor, K: torch.Tensor, values: torch.Tensor,
+                        features: MonomialFeatures, weights: torch.Tensor,
                         cols: int) -> torch.Tensor:
-    """``num / den`` ``(d_v, c)`` of the query columns ``j … j + cols`` without forming the
-    top level: ``S_low · M_{<g}(q) + Σ_i (S_i · M_{g−1}[:count_i](q)) ⊙ q_i``."""
-    X = Q[:, j:j + cols]
-    g = features.g
-    low = features.monomials(X, g - 1) if g else features.monomials(X)
-    num_den = S_low @ low                                           # (d_v+1, c)
-    if g:
-        last = low[features.level_start(g - 1):]
-        for i, S_i, count in S_top:
-            num_den.addcmul_(S_i @ last[:count], X[i])
-    return _normalised(num_den, j)
+    """The autograd path: every level formed functionally, one thread."""
+    n, m = K.shape[1], Q.shape[1]
+    S = torch.zeros(values.shape[0], features.rank, dtype=values.dtype, device=values.device)
+    for j in range(0, n, cols):
+        S = S + values[:, j:j + cols] @ features.monomials(K[:, j:j + cols]).T
+    S = S * weights
+    return torch.cat([_normalised(S @ features.monomials(Q[:, j:j + cols]), j)
+                      for j in range(0, m, cols)], dim=1)
 
 
-def _query_block(S: torch.Tensor, features: MonomialFeatures, Q: torch.Tensor, j: int,
-                 cols: int) -> torch.Tensor:
-    """``num / den`` ``(d_v, c)`` of the query columns ``j … j + cols`` (all levels formed;
-    the autograd path)."""
-    return _normalised(S @ features.monomials(Q[:, j:j + cols]), j)
+class _Workspace:
+    """One thread's buffers, reused by every block of both passes so that no block
+    allocates: the monomial block of levels ``0 … g−1``
+    (:class:`~core.kernels.features.MonomialBlock`), the thread's ``S`` and two
+    ``(d_v+1, chunk)`` work blocks, with the views each block width uses fixed once.
+
+    The top level is never formed (:meth:`~core.kernels.features.MonomialFeatures.top_groups`):
+    the key pass adds ``(values ⊙ x_i) · M_{g−1}[:count_i]ᵀ`` to ``S``'s group ``i``, the
+    query pass adds ``(S_i · M_{g−1}[:count_i](q)) ⊙ q_i`` to ``[num; den]``.
+    """
+
+    def __init__(self, features: MonomialFeatures, cols: int, rows: int,
+                 dtype: torch.dtype, device: torch.device):
+        self.features = features
+        self.block = MonomialBlock(features, max(features.g - 1, 0), cols, dtype, device)
+        self.S = torch.zeros(rows, features.rank, dtype=dtype, device=device)
+        self.work = [torch.empty(rows, cols, dtype=dtype, device=device) for _ in range(2)]
+        self._key_views: dict[int, tuple[Any, ...]] = {}
+        self._query_views: dict[int, tuple[Any, ...]] = {}
+
+    def _top_columns(self, width: int) -> list[tuple[int, torch.Tensor]]:
+        """Per top group: ``(i, M_{g−1}[:count_i])`` on the block's first ``width`` columns."""
+        g = self.features.g
+        if not g:
+            return []
+        last = self.block.buffer[self.features.level_start(g - 1):, :width]
+        return [(i, last[:count]) for i, _, count in self.features.top_groups()]
+
+    def add_keys(self, X: torch.Tensor, values: torch.Tensor) -> None:
+        """``S += values · M(X)ᵀ`` for one key block ``X`` ``(s, c)``, in place."""
+        width = X.shape[1]
+        views = self._key_views.get(width)
+        if views is None:
+            low = self.block.buffer[:, :width]
+            tops = [(i, self.S[:, row:row + count], last.T) for (i, last), (_, row, count)
+                    in zip(self._top_columns(width), self.features.top_groups(), strict=True)]
+            views = self._key_views[width] = (low.T, self.S[:, :low.shape[0]], tops,
+                                              self.work[0][:, :width])
+        lowT, S_low, tops, scaled = views
+        self.block.fill(X)
+        S_low.addmm_(values, lowT)
+        for i, S_i, lastT in tops:
+            torch.mul(values, X[i], out=scaled)
+            S_i.addmm_(scaled, lastT)
+
+    def query(self, X: torch.Tensor, S_low: torch.Tensor, S_top: list[torch.Tensor],
+              out: torch.Tensor, j: int) -> None:
+        """``out = num / den`` ``(d_v, c)`` for the query block ``X`` ``(s, c)`` at column
+        ``j``: ``[num; den] = S_low · M_{<g}(q) + Σ_i (S_i · M_{g−1}[:count_i](q)) ⊙ q_i``."""
+        width = X.shape[1]
+        views = self._query_views.get(width)
+        if views is None:
+            views = self._query_views[width] = (
+                self.block.buffer[:, :width], self._top_columns(width),
+                self.work[0][:, :width], self.work[1][:, :width])
+        low, tops, num_den, product = views
+        self.block.fill(X)
+        torch.mm(S_low, low, out=num_den)
+        for (i, last), S_i in zip(tops, S_top, strict=True):
+            torch.mm(S_i, last, out=product)
+            num_den.addcmul_(product, X[i])
+        _check_normaliser(num_den[-1], j)
+        torch.div(num_den[:-1], num_den[-1], out=out)
+
+
+def _check_normaliser(den: torch.Tensor, j: int) -> None:
+    """Refuse a query block's normaliser ``den`` ``(c,)`` that is not positive and finite."""
+    low, high = torch.aminmax(den)
+    if not (float(low) > 0 and math.isfinite(float(high))):
+        raise NonFiniteError(
+            f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
+            f"and finite (min {float(low)!r}, max {float(high)!r}); the polynomial's "
+            "relative error must stay below 1 in this dtype")
 
 
 def _normalised(num_den: torch.Tensor, j: int) -> torch.Tensor:
-    """``num / den`` of a query block's ``[num; den]`` ``(d_v+1, c)``, refusing a
-    normaliser that is not positive and finite."""
-    den = num_den[-1]
-    if not bool(torch.all(den > 0)) or not bool(torch.isfinite(num_den).all()):
-        raise NonFiniteError(
-            f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
-            f"and finite (min {float(den.min())!r}); the polynomial's relative error "
-            "must stay below 1 in this dtype")
-    return num_den[:-1] / den
+    """``num / den`` of a query block's ``[num; den]`` ``(d_v+1, c)`` (autograd path),
+    refusing a normaliser that is not positive and finite."""
+    _check_normaliser(num_den[-1].detach(), j)
+    out = num_den[:-1] / num_den[-1]
+    if not math.isfinite(_max_abs(out)):
+        raise NonFiniteError(f"the numerator produced by step 'query block {j}' is not "
+                             "finite; the polynomial's values must fit this dtype")
+    return out
 
 
 def flop_model(n: int, m: int, d_v: int, rank: int) -> int:

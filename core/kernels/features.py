@@ -32,7 +32,7 @@ import torch
 from ..errors import ConstructionTooLarge
 from ..validation import MEMORY_LIMIT_BYTES, check_int
 
-__all__ = ["MonomialFeatures", "feature_rank", "loose_rank"]
+__all__ = ["MonomialBlock", "MonomialFeatures", "feature_rank", "loose_rank"]
 
 PAPER_REF = "thm:inference_linear"
 
@@ -159,19 +159,7 @@ class MonomialFeatures:
         top = self.g if degree is None else degree
         if torch.is_grad_enabled() and X.requires_grad:
             return self._monomials_functional(X)[:self.level_start(top + 1)]
-        out = torch.empty(self.level_start(top + 1), X.shape[1], dtype=X.dtype,
-                          device=X.device)
-        out[0] = 1
-        if top >= 1:
-            out[1:1 + self.s] = X
-        prev, start = 1, 1 + self.s
-        for counts in self.prefix_counts[1:top]:
-            row = start
-            for i, count in enumerate(counts):
-                torch.mul(out[prev:prev + count], X[i], out=out[row:row + count])
-                row += count
-            prev, start = start, row
-        return out
+        return MonomialBlock(self, top, X.shape[1], X.dtype, X.device).fill(X)
 
     def _monomials_functional(self, X: torch.Tensor) -> torch.Tensor:
         level = torch.ones(1, X.shape[1], dtype=X.dtype, device=X.device)
@@ -180,3 +168,57 @@ class MonomialFeatures:
             level = torch.cat([level[:count] * X[i] for i, count in enumerate(counts)])
             levels.append(level)
         return torch.cat(levels)
+
+
+#: A fill plan: the buffer's first columns, its level-1 rows, and the product views.
+_FillPlan = tuple[torch.Tensor, "torch.Tensor | None", list[tuple[torch.Tensor, ...]]]
+
+
+class MonomialBlock:
+    """A preallocated ``(C(s+degree, degree), cols)`` buffer for the monomials of degree
+    ``<= degree`` of up to ``cols`` token columns, with the views of every product fixed
+    once per width: :meth:`fill` costs one copy (level 1) and one ``mul`` per level and
+    variable into the buffer, and allocates nothing. The kernel keeps one per thread and
+    fills it for every block of both passes.
+    """
+
+    def __init__(self, features: MonomialFeatures, degree: int, cols: int,
+                 dtype: torch.dtype, device: torch.device | str):
+        self.features = features
+        self.degree = degree
+        self.buffer = torch.empty(features.level_start(degree + 1), cols, dtype=dtype,
+                                  device=device)
+        self.buffer[0] = 1
+        self._plans: dict[int, _FillPlan] = {}
+
+    def _plan(self, width: int) -> _FillPlan:
+        """``(first width columns, level-1 rows, [(destination, parent rows, variable
+        row), …])``; each level's rows ending in ``x_i`` are the first
+        ``prefix_counts[j][i]`` parents times level 1's row ``i``."""
+        out = self.buffer[:, :width]
+        if self.degree == 0:
+            return out, None, []
+        s = self.features.s
+        steps = []
+        prev, start = 1, 1 + s
+        for counts in self.features.prefix_counts[1:self.degree]:
+            row = start
+            for i, count in enumerate(counts):
+                steps.append((out[row:row + count], out[prev:prev + count], out[1 + i]))
+                row += count
+            prev, start = start, row
+        return out, out[1:1 + s], steps
+
+    def fill(self, X: torch.Tensor) -> torch.Tensor:
+        """The monomials of the columns of ``X`` ``(s, c)``, ``c <= cols``: a
+        ``(C(s+degree, degree), c)`` view of the buffer, valid until the next fill."""
+        width = X.shape[1]
+        plan = self._plans.get(width)
+        if plan is None:
+            plan = self._plans[width] = self._plan(width)
+        out, level_one, steps = plan
+        if level_one is not None:
+            level_one.copy_(X)
+        for destination, parents, variable in steps:
+            torch.mul(parents, variable, out=destination)
+        return out

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from core.attention import exact_attention
 from core.errors import InvalidArgument
@@ -362,7 +363,7 @@ def _headline(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Te
     features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast, info.rank, dev)
     rows.append({"n": n, "B": cfg.B, "method": "performer_equal_time", "seconds": t_perf,
                  "max_error": max_error(perf, exact_out), "features": features})
-    gemm = _own_gemm_seconds(plan, Q, K, V, info, dev)
+    gemm = _own_gemm_seconds(Q, K, V, plan, dev)
     peak_gflops = gemm_peak_gflops(dev)
     gflops = flop_model(n, n, cfg.d, info.rank) / t_fast / 1e9
     return {
@@ -408,23 +409,6 @@ def _sweep_rows(cfg: BenchConfig, dev: torch.device,
         log(f"B={B:<5} n={n}  fast {t_fast:.3f} s error {fast_error:.2e}  performer "
             f"({features} features) {t_perf:.3f} s error {perf_error:.2e}")
     return rows
-
-
-class _PrebuiltFeatures:
-    """The kernel's :class:`~core.kernels.features.MonomialFeatures` with every block
-    built once: ``monomials`` returns the first columns of one stored block, so a kernel
-    run with it times everything but feature construction (its GEMM passes and the small
-    top-group products)."""
-
-    def __init__(self, features: Any, X: torch.Tensor, degree: int | None):
-        self._features = features
-        self._block = features.monomials(X, degree)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._features, name)
-
-    def monomials(self, X: torch.Tensor, degree: int | None = None) -> torch.Tensor:
-        return self._block[:, :X.shape[1]]
 
 
 def _scale_rows(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, tiles: tuple[int, int],
@@ -493,21 +477,41 @@ def _sqrt_d_rows(cfg: BenchConfig, dev: torch.device, tiles: tuple[int, int],
     return out
 
 
-def _own_gemm_seconds(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
-                      info: Any, dev: torch.device) -> float:
-    """Median time of the headline kernel call with its feature blocks prebuilt (same
-    plan, chunk and threads; :class:`_PrebuiltFeatures`): the cost of its own GEMM passes,
-    which the whole kernel is compared with."""
-    from core.kernels.fast_attention import _features, _polynomial_attention
+class _GemmRecorder(TorchDispatchMode):
+    """Records every matrix product (``mm``, ``addmm``) issued on the calling thread, with
+    its operands, so that the products can be replayed alone."""
 
-    used = plan.at_radius(info.radius) if info.radius < plan.radius else plan
-    features = _features(used.s, used.degree, 2**62)
-    degree = used.degree - 1 if used.degree else None
-    stub = _PrebuiltFeatures(features, K[:, :info.chunk], degree)
-    weights = torch.as_tensor(features.query_weights(used.polynomial.coefficients, used.beta),
-                              dtype=Q.dtype, device=Q.device)
-    return timed(lambda: _polynomial_attention(Q, K, V, stub, weights, info.chunk,
-                                               info.threads), dev, 5)[0]
+    PRODUCTS = frozenset({torch.ops.aten.mm.default, torch.ops.aten.mm.out,
+                          torch.ops.aten.addmm.default, torch.ops.aten.addmm_.default,
+                          torch.ops.aten.addmm.out})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, Any, dict[str, Any]]] = []
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        if func in self.PRODUCTS:
+            self.calls.append((func, args, kwargs or {}))
+        return func(*args, **(kwargs or {}))
+
+
+def _own_gemm_seconds(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, plan: KernelPlan,
+                      dev: torch.device) -> float:
+    """Median time of the headline call's own GEMM passes: every ``mm``/``addmm`` one
+    one-thread call issues (recorded with its operands, the kernel's own buffers and
+    views: same shapes, strides and chunks), replayed back to back with nothing else —
+    no feature construction, no elementwise products, no checks."""
+    recorder = _GemmRecorder()
+    with recorder:
+        polynomial_attention_with_info(Q, K, V, plan, radius="instance", threads=1)
+    calls = recorder.calls
+
+    def replay() -> None:
+        for func, args, kwargs in calls:
+            func(*args, **kwargs)
+
+    return timed(replay, dev, 5)[0]
 
 
 def gemm_peak_gflops(dev: torch.device, size: int = 2048) -> float:
