@@ -98,6 +98,7 @@ class KernelInstance:
     pattern: str = "uniform"
     last: int = 0
     dtype: str = "float64"
+    arithmetic: str = "input"
 
     @property
     def radius(self) -> float:
@@ -118,7 +119,9 @@ def kernel_instances(draw: st.DrawFn, *, max_n: int = 10, eps_exp: tuple[float, 
         seed=draw(seeds()), s=s, d_v=draw(st.integers(1, 3)), n=draw(st.integers(1, max_n)),
         m=m, B=B, beta=beta, eps=draw(_log_uniform(*eps_exp)), method=draw(_METHODS),
         pattern=draw(st.sampled_from(KERNEL_PATTERNS)), last=draw(st.integers(0, m)),
-        dtype=draw(st.sampled_from(dtypes)))
+        dtype=(dtype := draw(st.sampled_from(dtypes))),
+        arithmetic=draw(st.sampled_from(("input", "float64"))) if dtype == "float32"
+        else "input")
 
 
 def build_kernel_inputs(inst: KernelInstance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -69,6 +69,12 @@ def test_quick_benchmark_writes_complete_report(tmp_path: Path) -> None:
                                             key=head["seconds_exact"].__getitem__)
     assert head["speedup"] == head["seconds_exact_best"] / head["seconds_fast"]
     assert report["certificate"]["verdict"] == "certified"
+    single, wide = head["float32"]
+    assert (single["arithmetic"], wide["arithmetic"]) == ("float32", "float64")
+    for row in (single, wide):
+        assert row["max_error"] <= row["total_bound"] == row["bound"] + row["rounding_bound"]
+        assert row["certified"] == (row["total_bound"] <= head["delta_F"])
+    assert wide["certified"] and not single["certified"]    # float32 sums: N·u worst cases
     methods = {r["method"] for r in report["rows"]}
     assert methods >= {"polynomial", "polynomial_plan_radius", "exact_reference", "sdpa",
                        "tiled_exact", "performer_equal_time"}

@@ -17,7 +17,7 @@ from core.kernels import (
     polynomial_attention_with_info,
 )
 from core.kernels.certify import certify_polynomial
-from core.kernels.fast_attention import kernel_peak_bytes
+from core.kernels.fast_attention import kernel_peak_bytes, rounding_allowance, widened_bytes
 
 S, D_V, N = 4, 3, 300
 
@@ -438,3 +438,50 @@ def test_every_degree_including_zero_meets_its_bound_without_forming_the_top_lev
     assert float((out - formed.detach()).abs().max()) <= 2 * info.rounding_bound
     if eps == 5e-2:
         assert plan.degree == 0                  # R = 0.02 <= ln(1 + ε): a constant
+
+
+def test_float32_inputs_in_float64_arithmetic_carry_the_exact_output_rounding() -> None:
+    """``arithmetic="float64"`` on float32 inputs: a float32 output whose error against
+    exact attention of the (float32) inputs is within ``bound + rounding_bound``, where the
+    rounding bound is float64's worst case plus the measured rounding of the output. With a
+    tight plan and outputs near 1/2 the output's own rounding dominates the error, so the
+    check fails if that term is left out."""
+    plan = _plan(eps=1e-13)
+    Q, K, V = _inputs(dtype=torch.float32, n=200, m=200)
+    V = (V + 1) / 2                                              # outputs near 1/2
+    out, info = polynomial_attention_with_info(Q, K, V, plan, arithmetic="float64")
+    assert out.dtype == torch.float32 and info.arithmetic == "float64"
+    truth = exact_attention(Q.double(), K.double(), V.double(), plan.beta)
+    error = float((out.double() - truth).abs().max())
+    without_output_rounding = info.bound + rounding_allowance(plan, 200, info.v_max,
+                                                              torch.float64)
+    assert without_output_rounding < error <= info.bound + info.rounding_bound
+    assert info.rounding_bound <= 2.0**-24 * float(truth.abs().max()) * (1 + 1e-6) + \
+        rounding_allowance(plan, 200, info.v_max, torch.float64)
+    plain, plain_info = polynomial_attention_with_info(Q, K, V, plan)
+    assert plain_info.arithmetic == "float32" and plain.dtype == torch.float32
+
+
+def test_float64_arithmetic_counts_its_copies_against_memory_limit() -> None:
+    """The float64 copies of float32 inputs are sized before anything is allocated: a
+    limit that fits the float32 call at one column but not the copies is refused."""
+    plan = _plan()
+    n = m = 40
+    Q, K, V = _inputs(dtype=torch.float32, n=n, m=m)
+    copies = widened_bytes(S, m, n, D_V)
+    with pytest.raises(ConstructionTooLarge, match="arithmetic='float64'"):
+        polynomial_attention_with_info(Q, K, V, plan, arithmetic="float64",
+                                       memory_limit=copies)
+    fits = copies + kernel_peak_bytes(n, m, D_V, plan.rank, 1, 8)
+    with pytest.raises(ConstructionTooLarge):
+        polynomial_attention_with_info(Q, K, V, plan, arithmetic="float64",
+                                       memory_limit=fits - 1)
+    _, info = polynomial_attention_with_info(Q, K, V, plan, arithmetic="float64",
+                                             memory_limit=fits)
+    assert info.chunk == 1
+
+
+def test_unknown_arithmetic_is_refused() -> None:
+    Q, K, V = _inputs()
+    with pytest.raises(InvalidArgument, match="arithmetic='float16'"):
+        polynomial_attention_with_info(Q, K, V, _plan(), arithmetic="float16")

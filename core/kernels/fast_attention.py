@@ -64,6 +64,7 @@ from .plan import KernelPlan
 from .threads import run_jobs, split_range
 
 __all__ = [
+    "ARITHMETIC_MODES",
     "DEFAULT_CHUNK",
     "FEATURE_BLOCK_BYTES",
     "OUT_OF_REGIME",
@@ -80,6 +81,7 @@ __all__ = [
     "polynomial_attention",
     "polynomial_attention_with_info",
     "rounding_allowance",
+    "widened_bytes",
 ]
 
 PAPER_REF = "thm:inference_linear"
@@ -98,6 +100,10 @@ MIN_RANK_CHUNK = 64
 
 #: What to do when the measured ``B`` exceeds the plan's: refuse, or use exact attention.
 OUT_OF_REGIME: tuple[str, ...] = ("raise", "exact")
+
+#: The arithmetic of a call: the inputs' dtype, or float64 for float32 inputs (converted
+#: exactly, output rounded once; :func:`polynomial_attention_with_info`).
+ARITHMETIC_MODES: tuple[str, ...] = ("input", "float64")
 
 #: Which score radius the polynomial is certified on: the plan's ``β·s·B²``, or the
 #: inputs' Cauchy–Schwarz radius (:func:`instance_radius`) when that is smaller.
@@ -123,8 +129,10 @@ class KernelInfo:
         certified_eps: the certified relative error of ``p`` on ``[−R, R]``.
         v_max: ``‖V‖_max``.
         bound: ``2ε/(1−ε)·‖V‖_max`` (exact arithmetic; ``0`` after an exact fallback).
-        rounding_bound: worst-case rounding error of this call in its dtype
-            (:func:`rounding_allowance`); ``bound + rounding_bound`` bounds the total.
+        rounding_bound: rounding error bound of this call: :func:`rounding_allowance` in
+            the arithmetic's dtype, plus, for float32 inputs computed in float64, the exact
+            error of rounding the output to float32; ``bound + rounding_bound`` bounds the
+            total.
         chunk: token columns per feature block.
         peak_feature_bytes: the kernel's own buffers (``S`` per thread and combined, a
             feature block and a query block per thread): :func:`kernel_peak_bytes` without
@@ -132,6 +140,7 @@ class KernelInfo:
         threads: CPU threads the chunks were split over.
         radius_mode: ``"plan"`` or ``"instance"``.
         plan_radius, plan_degree: the given plan's ``β·s·B²`` and degree.
+        arithmetic: the dtype the kernel computed in (``"float32"`` or ``"float64"``).
     """
 
     method_used: str
@@ -151,6 +160,7 @@ class KernelInfo:
     radius_mode: str = "plan"
     plan_radius: float = math.nan
     plan_degree: int = -1
+    arithmetic: str = "float64"
     paper_ref: str = PAPER_REF
 
 
@@ -278,7 +288,8 @@ def polynomial_attention_with_info(
         last: int | None = None, chunk: int | None = None,
         memory_limit: int = MEMORY_LIMIT_BYTES,
         out_of_regime: str = "raise", radius: str = "plan",
-        threads: int | None = None) -> tuple[torch.Tensor, KernelInfo]:
+        threads: int | None = None, arithmetic: str = "input"
+        ) -> tuple[torch.Tensor, KernelInfo]:
     """Fast attention ``≈ V softmax_col(β KᵀQ)`` with its guaranteed error bound.
 
     Args:
@@ -297,6 +308,12 @@ def polynomial_attention_with_info(
             never above the plan's radius), which may lower the degree.
         threads: Python threads over the chunks (default 1, torch's intra-op threads
             parallelising each op); always 1 with autograd recording or on a GPU.
+        arithmetic: ``"input"`` computes in the inputs' dtype; ``"float64"`` computes
+            float32 inputs in float64 (exact conversion; the float64 copies of ``Q``, ``K``,
+            ``V`` are counted against ``memory_limit``) and rounds the output to float32
+            once, so the rounding bound is float64's worst case plus that rounding,
+            measured exactly (float32 cannot be certified otherwise: a worst-case bound
+            on a float32 sum of ``N`` terms is ``N·u`` relative, docs/kernel.md).
 
     Returns:
         ``(output, info)``: output ``(d_v, m)`` or ``(d_v, last)``; see :class:`KernelInfo`.
@@ -318,23 +335,26 @@ def polynomial_attention_with_info(
                               f"{OUT_OF_REGIME}")
     if radius not in RADIUS_MODES:
         raise InvalidArgument(f"radius={radius!r}: expected one of {RADIUS_MODES}")
+    if arithmetic not in ARITHMETIC_MODES:
+        raise InvalidArgument(f"arithmetic={arithmetic!r}: expected one of "
+                              f"{ARITHMETIC_MODES}")
+    wide = arithmetic == "float64" and Q.dtype != torch.float64
     m = Q.shape[1]
     if last is not None:
         last = check_int("last", last, minimum=1, maximum=m)
         Q = Q[:, m - last:]
     if out_of_regime == "raise":          # the only path with no exact fallback to size
-        _layout(plan, Q, K, V, chunk, threads, memory_limit)
-    for name, t in (("Q", Q), ("K", K), ("V", V)):
-        check_finite_tensor(name, t)
-    measured = measured_norm(Q, K)
-    v_max = _max_abs(V)
+        _layout(plan, Q, K, V, chunk, threads, memory_limit, wide)
+    measured = max(_finite_max_abs("Q", Q), _finite_max_abs("K", K))
+    v_max = _finite_max_abs("V", V)
     given = plan
     if radius == "instance" and measured <= plan.B:
         plan = plan.at_radius(_round_up_radius(instance_radius(Q, K, plan.beta)))
     base: dict[str, Any] = dict(
         measured_B=measured, plan_B=plan.B, radius=plan.radius, degree=plan.degree,
         rank=plan.rank, certified_eps=plan.certified_eps, v_max=v_max, radius_mode=radius,
-        plan_radius=given.radius, plan_degree=given.degree)
+        plan_radius=given.radius, plan_degree=given.degree,
+        arithmetic="float64" if wide else str(Q.dtype).removeprefix("torch."))
     if measured > plan.B:
         reason = (f"B={measured!r} measured from Q and K exceeds the B={plan.B!r} the plan "
                   f"was certified for (R = β·s·B² = {plan.radius!r})")
@@ -342,15 +362,21 @@ def polynomial_attention_with_info(
             raise InvalidArgument(reason + "; build a plan with a larger B or pass "
                                   "out_of_regime='exact'")
         out = exact_attention(Q, K, V, plan.beta, memory_limit=memory_limit)
+        base["arithmetic"] = str(Q.dtype).removeprefix("torch.")
         return out, KernelInfo(method_used="exact", reason=reason, bound=0.0,
                                rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
-    itemsize = Q.element_size()
-    rank, cols, workers = _layout(plan, Q, K, V, chunk, threads, memory_limit)
+    rank, cols, workers = _layout(plan, Q, K, V, chunk, threads, memory_limit, wide)
+    work = torch.float64 if wide else Q.dtype
+    itemsize = torch.finfo(work).bits // 8
     features = _features(plan.s, plan.degree, memory_limit)
     weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
-                              dtype=Q.dtype, device=Q.device)
-    out = _polynomial_attention(Q, K, V, features, weights, cols, workers)
-    rounding = rounding_allowance(plan, K.shape[1], v_max, Q.dtype)
+                              dtype=work, device=Q.device)
+    out = _polynomial_attention(Q.to(work), K.to(work), V.to(work), features, weights, cols,
+                                workers)
+    rounding = rounding_allowance(plan, K.shape[1], v_max, work)
+    if wide:                        # x − fl32(x) is exact in float64: an exact a-posteriori term
+        wide_out, out = out, out.to(Q.dtype)
+        rounding += _max_abs(out.detach().double() - wide_out.detach())
     info = KernelInfo(method_used="polynomial", reason=None, bound=plan.error_bound(v_max),
                       rounding_bound=rounding, chunk=cols,
                       peak_feature_bytes=kernel_peak_bytes(0, 0, V.shape[0], rank, cols,
@@ -360,15 +386,25 @@ def polynomial_attention_with_info(
 
 
 def _layout(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
-            chunk: int | None, threads: int | None, memory_limit: int) -> tuple[int, int, int]:
+            chunk: int | None, threads: int | None, memory_limit: int,
+            wide: bool = False) -> tuple[int, int, int]:
     """``(rank, chunk, threads)`` of one call: the chunk asked for (default: for the rows a
-    block forms), the threads it allows, and the chunk lowered to fit ``memory_limit``.
+    block forms), the threads it allows, and the chunk lowered to fit ``memory_limit``
+    (less, with ``wide``, the float64 copies :func:`widened_bytes`).
 
     Raises:
         ConstructionTooLarge: the rank or one column per block does not fit (before any
             allocation).
     """
-    itemsize = Q.element_size()
+    itemsize = 8 if wide else Q.element_size()
+    if wide:
+        copies = widened_bytes(Q.shape[0], Q.shape[1], K.shape[1], V.shape[0])
+        if copies >= memory_limit:
+            raise ConstructionTooLarge(
+                f"arithmetic='float64' needs {copies / 2**20:.1f} MiB for float64 copies of "
+                f"Q, K, V and the output, over memory_limit={memory_limit / 2**20:.1f} MiB",
+                required=copies, limit=memory_limit)
+        memory_limit -= copies
     rank = check_rank_fits(plan, itemsize, memory_limit)
     wanted = chunk or default_chunk(formed_rows(plan.s, plan.degree, _recording(Q, K, V)),
                                     itemsize)
@@ -376,6 +412,21 @@ def _layout(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
     cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
                        memory_limit, workers)
     return rank, cols, workers
+
+
+def widened_bytes(s: int, m: int, n: int, d_v: int) -> int:
+    """Bytes of float64 arithmetic on float32 inputs beyond the kernel's own buffers: the
+    copies of ``Q`` ``(s, m)``, ``K`` ``(s, n)``, ``V`` ``(d_v, n)`` (8 bytes each entry),
+    the float32 output (4) and the two float64 temporaries of its rounding error (16)."""
+    return 8 * (s * m + s * n + d_v * n) + 20 * d_v * m
+
+
+def _finite_max_abs(name: str, X: torch.Tensor) -> float:
+    """``‖X‖_max``, refusing NaN/inf with a :class:`NonFiniteError` naming ``name``."""
+    value = _max_abs(X)
+    if not math.isfinite(value):
+        check_finite_tensor(name, X)
+    return value
 
 
 def _recording(*tensors: torch.Tensor) -> bool:

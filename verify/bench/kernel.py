@@ -320,7 +320,8 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
             + f"  error {error:.2e} (bound {info.bound:.2e})")
         if n == cfg.headline_n:
             headline = _headline(cfg, dev, plan, Q, K, V, info, t_fast.median, t_plan.median,
-                                 plan_info, peer_times, best_exact, error, exact_out, rows, k)
+                                 plan_info, peer_times, best_exact, error, exact_out, rows, k,
+                                 tiles)
     headline["slope_fast"] = slope(ns, fast_times)
     headline["slope_exact"] = slope(ns, exact_times)
     headline["slope_range"] = [ns[0], ns[-1]]
@@ -356,14 +357,15 @@ def run_kernel_bench(quick: bool = False, device: str = "cpu",
 def _headline(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Tensor,
               K: torch.Tensor, V: torch.Tensor, info: Any, t_fast: float, t_plan: float,
               plan_info: Any, peer_times: dict[str, float], best_exact: str, error: float,
-              exact_out: torch.Tensor, rows: list[dict[str, Any]], seed: int
-              ) -> dict[str, Any]:
+              exact_out: torch.Tensor, rows: list[dict[str, Any]], seed: int,
+              tiles: tuple[int, int]) -> dict[str, Any]:
     """The headline figures at ``n = cfg.headline_n`` (see the module docstring)."""
     n = Q.shape[1]
     features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast, info.rank, dev)
     rows.append({"n": n, "B": cfg.B, "method": "performer_equal_time", "seconds": t_perf,
                  "max_error": max_error(perf, exact_out), "features": features})
     gemm = _own_gemm_seconds(Q, K, V, plan, dev)
+    float32 = _float32_rows(cfg, dev, plan, Q, K, V, tiles)
     peak_gflops = gemm_peak_gflops(dev)
     gflops = flop_model(n, n, cfg.d, info.rank) / t_fast / 1e9
     return {
@@ -382,9 +384,36 @@ def _headline(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Te
         "gemm_seconds": gemm, "kernel_over_own_gemm": t_fast / gemm,
         "gflops_fast": gflops, "gemm_peak_gflops": peak_gflops,
         "percent_of_gemm_peak": 100.0 * gflops / peak_gflops,
+        "float32": float32,
         "performer_features": features, "performer_seconds": t_perf,
         "performer_max_error": max_error(perf, exact_out),
     }
+
+
+def _float32_rows(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Tensor,
+                  K: torch.Tensor, V: torch.Tensor, tiles: tuple[int, int]
+                  ) -> list[dict[str, Any]]:
+    """The headline in float32: the inputs rounded to float32, computed in float32
+    (``arithmetic="input"``) and in float64 (``arithmetic="float64"``: output rounded once),
+    each timed, with its error against float64 tiled exact attention of the *rounded*
+    inputs (all columns), its bounds, ``rounding_bound / max_error`` and whether
+    ``bound + rounding_bound <= δ_F`` (a certified float32 result)."""
+    Q32, K32, V32 = (t.float() for t in (Q, K, V))
+    truth = tiled_exact_attention(Q32.double(), K32.double(), V32.double(), cfg.beta,
+                                  query_tile=tiles[0], key_tile=tiles[1])
+    out = []
+    for arithmetic in ("input", "float64"):
+        t, (result, info) = timing(partial(polynomial_attention_with_info, Q32, K32, V32,
+                                           plan, radius="instance", arithmetic=arithmetic),
+                                   dev, cfg.fast_repeats)
+        error = max_error(result.double(), truth)
+        total = info.bound + info.rounding_bound
+        out.append({"arithmetic": info.arithmetic, "seconds": t.median,
+                    "timing": t.as_dict(), "degree": info.degree, "max_error": error,
+                    "bound": info.bound, "rounding_bound": info.rounding_bound,
+                    "rounding_over_error": info.rounding_bound / error if error else None,
+                    "total_bound": total, "certified": bool(total <= cfg.delta_F)})
+    return out
 
 
 def _sweep_rows(cfg: BenchConfig, dev: torch.device,
@@ -543,6 +572,11 @@ def format_table(report: dict[str, Any]) -> str:
         f"  {h['gflops_fast']:.1f} GFLOP/s = {h['percent_of_gemm_peak']:.1f}% of this "
         f"machine's float64 GEMM peak {h['gemm_peak_gflops']:.1f} GFLOP/s; kernel / its own "
         f"GEMM passes {h['kernel_over_own_gemm']:.2f}; chunk {h['chunk']}",
+        *(f"  float32 inputs, {r['arithmetic']} arithmetic: {r['seconds']:.4f} s, error "
+          f"{r['max_error']:.3e}, rounding bound {r['rounding_bound']:.3e} "
+          f"({r['rounding_over_error']:.3g}× the error), bound + rounding "
+          f"{r['total_bound']:.3e}: {'certified' if r['certified'] else 'not certified'}"
+          for r in h["float32"]),
         f"  peak MiB fast {h['peak_mib_fast']}  (model {h['peak_mib_fast_model']:.1f})   "
         f"performer/fast error at equal time >= "
         f"{h['performer_error_ratio_min_B_le_half']:.3g} (B <= 0.5)",

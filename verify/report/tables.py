@@ -198,6 +198,11 @@ def benchmark_table(bench: dict[str, Any]) -> Table:
     ``--bench-json``): one row per quantity present, with its value."""
     rows = [[name, fmt_number(bench[key])] for key, name in _BENCH_ROWS
             if bench.get(key) is not None]
+    for r in bench.get("float32") or []:
+        rows.append([f"float32 inputs, {r['arithmetic']} arithmetic",
+                     f"{fmt_number(r['seconds'])} s, error {fmt_number(r['max_error'])}, "
+                     f"bound + rounding {fmt_number(r['total_bound'])}: "
+                     + ("certified" if r["certified"] else "not certified")])
     if bench.get("quick") is not None:
         rows.append(["run", "--quick (small n)" if bench["quick"] else "full"])
     return ["quantity", "value"], rows
