@@ -87,7 +87,7 @@ __all__ = [
 PAPER_REF = "thm:inference_linear"
 
 #: Most token columns per feature block (lowered to fit memory_limit).
-DEFAULT_CHUNK = 2048
+DEFAULT_CHUNK = 16384
 
 #: Bytes one feature block may take when the chunk is chosen for its rows: a block that
 #: stays in cache is multiplied without a trip to main memory. Measured on a 2-core
@@ -189,9 +189,15 @@ def instance_radius(Q: torch.Tensor, K: torch.Tensor, beta: float) -> float:
     u = 2.0 ** -53
     gamma = higham_gamma(s, u)
     slack = s * 2.0 ** -1022
-    q2 = float((Q.detach().double() ** 2).sum(dim=0).max()) + slack
-    k2 = float((K.detach().double() ** 2).sum(dim=0).max()) + slack
+    q2 = _max_square_norm(Q) + slack
+    k2 = _max_square_norm(K) + slack
     return beta * math.sqrt(q2 * k2) / (1.0 - gamma) * (1.0 + 8 * u)
+
+
+def _max_square_norm(X: torch.Tensor) -> float:
+    """``max_j Σ_i X_ij²`` of the columns, summed in float64 (one ``vecdot``, any order)."""
+    X = X.detach().double()
+    return float(torch.linalg.vecdot(X, X, dim=0).max())
 
 
 def _round_up_radius(radius: float) -> float:
