@@ -164,7 +164,8 @@ def _fast_vs_oracle(inst: KernelInstance) -> tuple[float, Any, np.ndarray, np.nd
 
 
 def measure_lemma_bound(inst: KernelInstance) -> Outcome:
-    """``‖Att_fast − Att‖_max`` vs ``2ε/(1−ε)‖V‖_max`` plus the kernel's rounding bound."""
+    """``‖Att_fast − Att‖_max`` vs ``2ε/(1+√(1−ε²))‖V‖_max`` plus the kernel's rounding
+    bound."""
     error, info, *_, truth = _fast_vs_oracle(inst)
     return Outcome(error=error, bound=info.bound + info.rounding_bound, detail={
         "lemma_bound": info.bound, "rounding_bound": info.rounding_bound,
@@ -363,7 +364,8 @@ def _model_points() -> list[ModelKernelInstance]:
             ModelKernelInstance(seed=2, d=3, s=2, L=2, Lp=0, n_post=0, beta=2.0)]
 
 
-_LEMMA = "error lemma 2ε/(1−ε)·‖V‖_max with the certified ε, plus a Higham rounding bound"
+_LEMMA = ("tight error lemma 2ε/(1+√(1−ε²))·‖V‖_max with the certified ε, plus a Higham "
+          "rounding bound")
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(
@@ -387,7 +389,8 @@ CLAIMS: tuple[Claim, ...] = (
         draws=0.5),
     Claim(
         id="kernel_error_within_lemma_bound", theory_ref="K3", paper_ref=_K,
-        statement="The fast kernel's output is within 2ε/(1−ε)·‖V‖_max of mpmath attention, "
+        statement="The fast kernel's output is within 2ε/(1+√(1−ε²))·‖V‖_max of mpmath "
+                  "attention, "
                   "plus its rounding bound, on drawn, ±B sign and spike inputs (float64, "
                   "float32, and float32 inputs computed in float64).",
         evidence="oracle", instance_type=KernelInstance,

@@ -63,7 +63,7 @@ def test_quick_benchmark_writes_complete_report(tmp_path: Path) -> None:
     head = report["headline"]
     assert HEADLINE_KEYS <= set(head)
     assert head["max_error"] <= head["bound"] + head["rounding_bound"]
-    assert head["plan_rank"] == 1287 and head["plan_degree"] == 5
+    assert head["plan_rank"] == 495 and head["plan_degree"] == 4     # Chebyshev, R = 0.25
     assert head["radius"] <= head["plan_radius"] and head["degree"] <= head["plan_degree"]
     assert head["exact_best_method"] == min(head["seconds_exact"],
                                             key=head["seconds_exact"].__getitem__)
@@ -106,7 +106,7 @@ def test_train_bench_rows_at_tiny_prompts() -> None:
         assert row["seconds_fast"] > 0 and row["seconds_exact"] > 0
         assert row["grad_max_abs_diff"] <= 1e-6 * max(row["grad_max_abs"], 1e-300) + 1e-12
     assert "exact attention is already linear in n" in format_train_table(report)
-    assert report["plan"]["degree"] == 5 and report["plan"]["rank"] == 1287
+    assert report["plan"]["degree"] == 4 and report["plan"]["rank"] == 495   # R = 0.25, δ_F = 1e-6
 
 
 def test_capacity_json_has_the_agreed_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

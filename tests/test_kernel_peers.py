@@ -118,7 +118,7 @@ def test_sdpa_refuses_a_score_block_that_fits_at_no_chunk_by_name() -> None:
 
 def test_phase_rows_recompute_from_their_definitions() -> None:
     """Every field of a row from first principles: B = c·√(k ln 2), R = B², the least
-    degree whose Taylor remainder bound reaches ε = δ/(2+δ) at δ = 1/n, r = C(s+g, g) and
+    degree whose Taylor remainder bound reaches ε = 4δ/(4+δ²) at δ = 1/n, r = C(s+g, g) and
     ln(r/n); the default head dimension is 8; the crossing is the smallest c at that n."""
     rows = phase_transition_table([10, 12], [0.0, 0.4, 0.9])
     assert len(rows) == 6
@@ -126,7 +126,7 @@ def test_phase_rows_recompute_from_their_definitions() -> None:
         n = 2.0**row.log2_n
         B = row.c * math.sqrt(row.log2_n * math.log(2.0))
         assert row.B == pytest.approx(B, rel=1e-15) and row.radius == pytest.approx(B * B)
-        eps = (1 / n) / (2 + 1 / n)
+        eps = 4 * (1 / n) / (4 + (1 / n) ** 2)
         g = 0 if B == 0 else next(
             g for g in range(500)
             if math.exp(B * B) * (B * B) ** (g + 1) / math.factorial(g + 1) <= eps)

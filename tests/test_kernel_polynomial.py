@@ -113,20 +113,21 @@ def test_aggarwal_alman_order() -> None:
 
 
 def test_eps_for_error_inverts_the_lemma() -> None:
-    for delta, v in ((1e-6, 1.0), (1e-3, 7.5), (0.5, 0.1)):
+    for delta, v in ((1e-6, 1.0), (1e-3, 7.5), (0.05, 0.1)):
         e = eps_for_error(delta, v)
         assert lemma_bound(e, v) <= delta
         assert lemma_bound(math.nextafter(e, 1.0) * (1 + 1e-12), v) > delta
 
 
 def test_eps_for_error_is_the_largest_admissible_float() -> None:
-    """Exact solutions are kept (δ = 2, v = 1: ε = 1/2 gives exactly 2); where the closed
-    form rounds so that the lemma exceeds δ (found by search) the loop steps down to the
-    largest float that does not; a huge δ/v is capped strictly below 1."""
-    assert eps_for_error(2.0, 1.0) == 0.5
+    """Where the closed form ``4t/(4 + t²)`` rounds so that the (rounded-up) lemma exceeds δ
+    the loop steps down to the largest float that does not; ``t >= 2`` (any ``ε < 1``
+    meets it) and a huge δ/v are capped strictly below 1."""
+    assert eps_for_error(2.0, 1.0) == eps_for_error(3.0, 1.0) == math.nextafter(1.0, 0.0)
     for delta, v in ((9.868625495453214e-06, 1.1125089232417402),
-                     (2.8346743277609447, 0.11863217375195079)):
-        closed = delta / (2.0 * v + delta)
+                     (0.8346743277609447, 0.81863217375195079)):
+        t = delta / v
+        closed = 4 * t / (4 + t * t)
         assert lemma_bound(closed, v) > delta            # the loop has work to do here
         e = eps_for_error(delta, v)
         assert lemma_bound(e, v) <= delta < lemma_bound(math.nextafter(e, 1.0), v)

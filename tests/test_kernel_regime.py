@@ -127,15 +127,15 @@ def test_lipschitz_bound_of_an_empty_hidden_layer_and_options_reach_the_kernel()
 @pytest.mark.parametrize(("log2_n", "B"), [(1, 0.5), (1, 0.75), (2, 1.0), (2, 1.75), (3, 3.25)])
 def test_phase_row_uses_the_degree_for_delta_one_over_n(log2_n: int, B: float) -> None:
     """``log_rank_over_n``: g is the least degree whose Taylor remainder ``e^R R^{g+1}/(g+1)!``
-    (R = B²) is at most ``ε = δ/(2+δ)`` with ``δ = 1/n``; rank is ``C(s+g, g)``. Recomputed
-    in mpmath at small n, where ε's ``2+δ`` (not ``2−δ``) decides the degree."""
+    (R = B²) is at most ``ε = 4δ/(4+δ²)`` with ``δ = 1/n``; rank is ``C(s+g, g)``.
+    Recomputed in mpmath at small n."""
     import mpmath
 
     s = 3
     with mpmath.workdps(50):
         n = mpmath.mpf(2) ** log2_n
         delta = 1 / n
-        eps = delta / (2 + delta)
+        eps = 4 * delta / (4 + delta**2)
         R = mpmath.mpf(B) ** 2
         g = 0
         while mpmath.e**R * R ** (g + 1) / mpmath.factorial(g + 1) > eps:

@@ -23,26 +23,30 @@ from core.kernels.regime import (
 )
 
 
-@pytest.mark.parametrize("delta", [1e-300, 1e-12, 1e-6, 0.3, 0.999])
+@pytest.mark.parametrize("delta", [1e-300, 1e-12, 1e-6, 0.3, 0.4])
 @pytest.mark.parametrize("v_max", [0.25, 1.0, 7.0])
 def test_eps_is_the_largest_that_the_lemma_turns_into_delta(delta: float, v_max: float) -> None:
-    """The lemma's bound at ``ε`` meets ``δ``, and ``ε`` is ``δ/(2v + δ)`` to a few ulps
-    (so no noticeably larger ``ε`` would: ``ε·(1 + 1e-12)`` already exceeds ``δ``)."""
+    """The lemma's bound at ``ε`` meets ``δ``, and ``ε`` is ``4t/(4 + t²)``, ``t = δ/v``, to
+    a few ulps (so no noticeably larger ``ε`` would: ``ε·(1 + 1e-12)`` already exceeds ``δ``);
+    in mpmath, ``2ε/(1+√(1−ε²))·v`` at that ``ε`` is ``δ``."""
     e = eps_for_error(delta, v_max)
     assert lemma_bound(e, v_max) <= delta < lemma_bound(min(e * (1 + 1e-12), 0.9999), v_max)
     with mpmath.workdps(50):
-        exact = mpmath.mpf(delta) / (2 * mpmath.mpf(v_max) + mpmath.mpf(delta))
-        assert abs(mpmath.mpf(e) / exact - 1) < 4 * 2.0**-52
+        t = mpmath.mpf(delta) / mpmath.mpf(v_max)
+        exact = 4 * t / (4 + t * t)
+        assert abs(2 * exact / (1 + mpmath.sqrt(1 - exact**2)) - t) < mpmath.mpf(10)**-40 * t
+        assert abs(mpmath.mpf(e) / exact - 1) < 32 * 2.0**-53
 
 
 @pytest.mark.parametrize("log_inv_delta", [0.5, 13.0, 650.0, 699.9, 700.1, 745.5, 11356.0])
 def test_log_space_target_is_ln_one_over_eps_for_any_n(log_inv_delta: float) -> None:
-    """``ln(1/ε) = ln((2v + δ)/δ)`` with ``δ = e^{−L}``, in mpmath, on both sides of the
-    float limit ``e^{−700}`` (where ``ε`` itself underflows to 0)."""
+    """``ln(1/ε) = ln((4 + δ²)/(4δ))`` with ``δ = e^{−L}`` (``v = 1``), in mpmath, on both
+    sides of the float limit ``e^{−700}`` (where ``ε`` itself underflows to 0)."""
     target = error_target(log_inv_delta=log_inv_delta, v_max=1.0)
     with mpmath.workdps(50):
         big = mpmath.mpf(log_inv_delta)
-        exact = big + mpmath.log(2 + mpmath.exp(-big))
+        delta = mpmath.exp(-big)
+        exact = mpmath.log((4 + delta**2) / (4 * delta))
         assert abs(target.log_inv_eps - exact) <= 1e-13 * exact
     if log_inv_delta <= 700:
         assert target.eps == eps_for_error(math.exp(-log_inv_delta), 1.0) > 0

@@ -12,7 +12,7 @@ stay below about ``√log n`` in max norm. :func:`audit_model` answers that ques
     R = β·s·B² (rounded up)                     core.kernels.score_radius: every score
                                                 β·q·k of the head lies in [−R, R];
     n = L_p + L, B/√ln n                         the phase-transition coordinate;
-    ε = δ_F/(2 + δ_F)                            core.kernels.eps_for_error(δ_F, 1): δ_F
+    ε = 4δ_F/(4 + δ_F²)                          core.kernels.eps_for_error(δ_F, 1): δ_F
                                                 in units of ‖V_h‖_max, as in
                                                 core.kernels.phase;
     (all four through one core.kernels.KernelRegime per head)

@@ -32,7 +32,7 @@ the total fits ``memory_limit``, and a request that cannot fit at one column is 
 the computed size. With autograd recording the kernel runs in one thread and the saved
 feature blocks total ``O((n + m)·r)`` on top.
 
-Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1−ε)·‖V‖_max`` with the
+Guarantee (exact arithmetic): ``‖Att_fast − Att‖_max <= 2ε/(1+√(1−ε²))·‖V‖_max`` with the
 certified ``ε`` of the plan. With ``radius="instance"`` the polynomial is certified on the
 inputs' own score radius ``β·max_j‖q_j‖₂·max_k‖k_k‖₂`` (Cauchy–Schwarz, rounded up:
 :func:`instance_radius`; never above the plan's ``β·s·B²``), which can allow a lower degree
@@ -128,7 +128,7 @@ class KernelInfo:
         degree, rank: ``g`` and ``r = C(s+g, g)`` of the polynomial used.
         certified_eps: the certified relative error of ``p`` on ``[−R, R]``.
         v_max: ``‖V‖_max``.
-        bound: ``2ε/(1−ε)·‖V‖_max`` (exact arithmetic; ``0`` after an exact fallback).
+        bound: ``2ε/(1+√(1−ε²))·‖V‖_max`` (exact arithmetic; ``0`` after an exact fallback).
         rounding_bound: rounding error bound of this call: :func:`rounding_allowance` in
             the arithmetic's dtype, plus, for float32 inputs computed in float64, the exact
             error of rounding the output to float32; ``bound + rounding_bound`` bounds the

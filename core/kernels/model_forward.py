@@ -5,7 +5,7 @@ Paper label ``thm:inference_linear``. ``τ_P`` with ``Attn`` computed by
 frozen :class:`~core.model.PromptTunedTransformer`. Because only the attention term changes
 and ``FF_post`` acts token-wise,
 
-    ‖τ_fast − τ‖_max <= Lip_∞(FF_post) · 2ε/(1−ε) · ‖V‖_max,
+    ‖τ_fast − τ‖_max <= Lip_∞(FF_post) · 2ε/(1+√(1−ε²)) · ‖V‖_max,
 
 where ``Lip_∞`` is the max-norm Lipschitz constant of the ``FF_post`` stack, bounded from the
 weights by :func:`feed_forward_lipschitz` (``Π_layers (1 + ‖W_2‖_∞ ‖W_1‖_∞)``, with ``‖·‖_∞``

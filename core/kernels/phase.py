@@ -4,7 +4,7 @@ Paper labels ``thm:inference_linear`` (below) and ``thm:forward_efficiency_thres
 SETH threshold, which this data *illustrates* and cannot test). Convention: Alman–Song's
 ``β = 1/s`` (docs/theory.md §3), so ``R = β·s·B² = B²``; with ``B = c·√log n`` this is
 ``R = c²·ln n``. The target is ``δ_F = 1/n`` in max norm with ``‖V‖_max <= 1``, i.e. a
-relative error ``ε = δ/(2 + δ)`` (the error lemma solved for ``ε``). Both come from
+relative error ``ε = 4δ/(4 + δ²)`` (the error lemma solved for ``ε``). Both come from
 :mod:`core.kernels.regime` (``R`` from :class:`~core.kernels.regime.KernelRegime`, ``ln(1/ε)``
 from :func:`~core.kernels.regime.error_target` in log space).
 

@@ -161,7 +161,8 @@ class KernelPlan:
         return float(self.certificate.sup_upper)
 
     def error_bound(self, v_max: float) -> float:
-        """``2ε/(1−ε)·‖V‖_max`` with the certified ``ε``, for exact arithmetic."""
+        """``2ε/(1+√(1−ε²))·‖V‖_max`` (:func:`~core.kernels.regime.lemma_bound`) with the
+        certified ``ε``, for exact arithmetic."""
         return lemma_bound(self.certified_eps, v_max)
 
     def summary(self) -> dict[str, Any]:

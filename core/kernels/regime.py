@@ -5,15 +5,16 @@ Paper label ``thm:inference_linear``. A regime is the head dimension ``s``, the 
 units of ``‖V‖_max`` and the sequence length ``n = L_p + L``. From it:
 
     R = β·s·B²                 every score β·kᵀq lies in [−R, R]        (score_radius)
-    ε = δ_F / (2‖V‖_max + δ_F) the relative error of p ≈ exp that the     (eps_for_error)
-                               error lemma 2ε/(1−ε)·‖V‖_max turns into δ_F
+    ε = 4t/(4 + t²),           the relative error of p ≈ exp that the     (eps_for_error)
+      t = δ_F/‖V‖_max          error lemma 2ε/(1+√(1−ε²))·‖V‖_max turns into δ_F
     B / √ln n                  the phase-transition coordinate           (KernelRegime.ratio)
 
 Every module that needs one of these (the plan, the regime audits, prompt tuning,
 strategies, claims, the phase data, the benchmark) calls the function here.
 
 Error lemma (docs/theory.md §3, K3): entrywise relative error ``ε < 1`` in the unnormalised
-matrix gives at most ``2ε/(1−ε)·‖V‖_max`` in the normalised output (exact arithmetic).
+matrix gives at most ``2ε/(1+√(1−ε²))·‖V‖_max`` (about ``ε·‖V‖_max``) in the normalised
+output, exact arithmetic, any number of keys; two keys attain it, so the constant is tight.
 """
 
 from __future__ import annotations
@@ -49,11 +50,17 @@ def score_radius(s: int, B: float, beta: float) -> float:
     return r * (1 + 8 * 2.0**-52) if r > 0 else 0.0
 
 
+#: Relative slack that makes the float evaluation of the lemma an upper bound (a handful of
+#: correctly rounded operations, each within ``2^-53``).
+_LEMMA_ROUNDING = 1.0 + 16 * 2.0**-53
+
+
 def lemma_bound(eps: float, v_max: float) -> float:
-    """``2ε/(1−ε)·‖V‖_max``: the max-norm output error from relative error ``ε`` (``ε < 1``)."""
+    """``2ε/(1+√(1−ε²))·‖V‖_max``: the max-norm output error from relative error ``ε``
+    (``ε < 1``), the tight constant of the error lemma, rounded up."""
     e = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
     v = check_real("v_max", v_max, low=0.0)
-    return 2.0 * e / (1.0 - e) * v
+    return 2.0 * e / (1.0 + math.sqrt((1.0 - e) * (1.0 + e))) * v * _LEMMA_ROUNDING
 
 
 class ErrorTarget(NamedTuple):
@@ -70,11 +77,12 @@ class ErrorTarget(NamedTuple):
 def error_target(delta: float | None = None, v_max: float = 1.0, *,
                  log_inv_delta: float | None = None) -> ErrorTarget:
     """The error lemma solved for ``ε``: the largest ``ε`` (to rounding) with
-    ``2ε/(1−ε)·v_max <= δ``, i.e. ``ε = δ/(2 v_max + δ)``.
+    :func:`lemma_bound` ``<= δ``, i.e. ``ε = 4t/(4 + t²)`` with ``t = δ/v_max`` (from
+    ``2ε − t = t√(1−ε²)``; every ``ε < 1`` meets ``t >= 2``).
 
     Give ``delta`` or, for ``δ`` too small for a float, ``log_inv_delta = ln(1/δ)``. Below
-    ``δ = e^{-700}`` the correction ``ln(1 + δ/(2 v_max))`` to ``ln(1/ε) = ln(1/δ) +
-    ln(2 v_max)`` is under ``1e-300`` and vanishes in float64, so that form is exact there.
+    ``δ = e^{-700}`` the correction ``ln(1 + t²/4)`` to ``ln(1/ε) = ln(1/δ) + ln v_max`` is
+    under ``1e-600`` and vanishes in float64, so that form is exact there.
     """
     v = check_real("v_max", v_max, low=0.0, low_open=True)
     if (delta is None) == (log_inv_delta is None):
@@ -83,17 +91,20 @@ def error_target(delta: float | None = None, v_max: float = 1.0, *,
     if log_inv_delta is not None:
         big = check_real("log_inv_delta", log_inv_delta, low=0.0, low_open=True)
         if big > _LOG_INV_DELTA_FLOAT_LIMIT:
-            return ErrorTarget(eps=0.0, log_inv_eps=big + math.log(2.0 * v))
+            return ErrorTarget(eps=0.0, log_inv_eps=big + math.log(v))
         delta = math.exp(-big)
     d = check_real("delta", delta, low=0.0, low_open=True)
-    e = min(d / (2.0 * v + d), math.nextafter(1.0, 0.0))
+    t = d / v
+    e = min(4.0 * t / (4.0 + t * t), math.nextafter(1.0, 0.0)) if t < 2.0 else \
+        math.nextafter(1.0, 0.0)
     while lemma_bound(e, v) > d:
         e = math.nextafter(e, 0.0)
     return ErrorTarget(eps=e, log_inv_eps=-math.log(e))
 
 
 def eps_for_error(delta: float, v_max: float) -> float:
-    """``ε`` of :func:`error_target` for a max-norm target ``delta`` (``δ/(2 v_max + δ)``)."""
+    """``ε`` of :func:`error_target` for a max-norm target ``delta`` (``4t/(4 + t²)``,
+    ``t = δ/v_max``)."""
     return error_target(delta, v_max).eps
 
 

@@ -5,7 +5,7 @@ Performer FAVOR+.
 Headline configuration: ``n = 65536`` keys and queries (all ``n`` query columns), ``s = d = 8``,
 ``B = 0.5``, float64, target ``δ_F = 1e-6`` in max norm, with Alman–Song's ``β = 1/d``
 (so ``R = β·s·B² = 0.25``). Inputs: ``Q, K`` ``(s, n)`` uniform in ``[−B, B]``, ``V``
-``(d, n)`` uniform in ``[−1, 1]`` (so ``‖V‖_max <= 1`` and the plan's ``ε = δ_F/(2 + δ_F)``).
+``(d, n)`` uniform in ``[−1, 1]`` (so ``‖V‖_max <= 1`` and the plan's ``ε = 4δ_F/(4 + δ_F²)``).
 
 Measured in one run, every time the median of repeated calls re-timed while other processes
 load the cores (:func:`verify.bench.common.timing`):

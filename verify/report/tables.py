@@ -36,7 +36,7 @@ CAPACITY_NOTE = ("Empirical: prompts trained by gradient descent on the one-laye
 REGIME_NOTE = ("B = max(‖Q‖_max, ‖K‖_max) of one head on the given input (soft prompt "
                "included), R = β·s·B² bounds every score β·q·k, n = L_p + L; the "
                "polynomial-method kernel applies when a certified float64 plan at "
-               "ε = δ_F/(2+δ_F) has rank below n, i.e. when B/√ln n < c* "
+               "ε = 4δ_F/(4+δ_F²) has rank below n, i.e. when B/√ln n < c* "
                "(docs/real-models.md). One input, measured, not a bound over inputs.")
 
 
