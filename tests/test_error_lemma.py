@@ -13,12 +13,11 @@ import math
 
 import mpmath
 import pytest
+import z3  # z3-solver, in the test extra
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.kernels import lemma_bound
-
-z3 = pytest.importorskip("z3", reason="z3-solver is part of the test extra")
 
 
 def _vertex_inequality(constant: object) -> object:
