@@ -19,7 +19,7 @@ and a block forms ``C(s+g−1, g−1)`` rows instead of ``C(s+g, g)`` (165 of 49
 contiguous parts, one per Python thread (:mod:`core.kernels.threads`, torch at one
 intra-op thread each); each part accumulates its own ``S`` and the parts' ``S`` are summed
 in a fixed order, so a run is deterministic. The default is one Python thread with torch's
-own intra-op threads, which was faster on an idle 2-core machine (0.072 s against 0.096 s
+own intra-op threads, which was faster on an idle 2-core machine (0.058 s against 0.075 s
 at the benchmark headline); several threads avoid OpenMP's per-op barriers on a loaded
 one. Every allocation is counted before the first one is
 made (:func:`kernel_peak_bytes`: the ``(d_v+2)·n`` copy ``[V; 1ᵀ]``, ``S`` per thread and
