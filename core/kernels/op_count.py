@@ -18,12 +18,14 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ["OperationCounts", "count_operations"]
+__all__ = ["MATRIX_PRODUCTS", "OperationCounts", "count_operations"]
 
 _MATMUL = {torch.ops.aten.mm.default, torch.ops.aten.mm.out}
 #: ``C + A·B``: the product as ``2·M·N·K`` and the addition by the output size.
 _ADDMM = {torch.ops.aten.addmm.default, torch.ops.aten.addmm_.default,
           torch.ops.aten.addmm.out}
+#: Every matrix-product op the kernel issues (the benchmark replays these alone).
+MATRIX_PRODUCTS = frozenset(_MATMUL | _ADDMM)
 _ELEMENTWISE = {"mul", "div", "add"}
 #: ``C + A ⊙ B``: two operations per output entry.
 _FUSED_MULTIPLY_ADD = {"addcmul", "addcmul_"}

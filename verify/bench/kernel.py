@@ -56,6 +56,7 @@ from core.kernels import (
     sdpa_attention,
     tiled_exact_attention,
 )
+from core.kernels.op_count import MATRIX_PRODUCTS
 from core.kernels.phase import crossing_ratio
 
 from .common import CONVENTION, PAPER_REF, device_name, max_error, slope, timed, timing
@@ -512,9 +513,7 @@ class _OpRecorder(TorchDispatchMode):
     the matrix products (``mm``, ``addmm``) and everything else, so that each part can be
     replayed alone."""
 
-    PRODUCTS = frozenset({torch.ops.aten.mm.default, torch.ops.aten.mm.out,
-                          torch.ops.aten.addmm.default, torch.ops.aten.addmm_.default,
-                          torch.ops.aten.addmm.out})
+    PRODUCTS = MATRIX_PRODUCTS
 
     def __init__(self) -> None:
         super().__init__()
