@@ -241,7 +241,9 @@ def measure_cost(inst: CostInstance) -> Outcome:
     ``max(r·c, (max(d_v, s)+1)·max(n, m), (d_v+1)·r)`` elements, so never ``n × m``.
     Error: ``|counted − model| + max(0, largest − memory model)``; it must be 0. Run on one
     thread: the dispatch mode sees the calling thread's ops only (with ``w`` threads the
-    model gains the ``(w−1)(d_v+1)r`` additions that combine the threads' ``S``).
+    model gains the ``(w−1)(d_v+1)r`` additions that combine the threads' ``S``), on the
+    torch backend: the native backend's loops never reach the dispatcher (it computes the
+    same products and, loop for loop, the same arithmetic; tests/test_kernel_backends.py).
     """
     rng = np.random.default_rng(inst.seed)
     B = 0.5
@@ -250,7 +252,8 @@ def measure_cost(inst: CostInstance) -> Outcome:
     V = torch.as_tensor(rng.uniform(-1, 1, (inst.d_v, inst.n)))
     plan = _plan(inst.s, B, 1.0 / inst.s, inst.degree_eps, "chebyshev")
     with count_operations() as counts:
-        _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=inst.chunk, threads=1)
+        _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=inst.chunk, threads=1,
+                                                 backend="torch")
     r, c, dv = plan.rank, info.chunk, inst.d_v
     model = operation_model(inst.n, inst.m, dv, inst.s, plan.degree, c)
     memory = max(r * c, (max(dv, inst.s) + 1) * max(inst.n, inst.m), (dv + 1) * r)

@@ -204,9 +204,14 @@ def test_rounding_allowance_is_the_documented_formula_and_infinite_past_its_rang
     assert rounding_allowance(wide, n_big, 1.0, torch.float64) == math.inf
     assert math.isfinite(rounding_allowance(wide, 10**6, 1.0, torch.float64))
     Q, K, V = _inputs(n=30, m=30)
-    _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=7)
+    _, info = polynomial_attention_with_info(Q, K, V, plan, chunk=7, backend="torch")
     w = info.threads
     assert w == 1                                       # one Python thread by default
+    _, info_native = polynomial_attention_with_info(Q, K, V, plan, chunk=7, backend="auto")
+    if info_native.backend == "native":                 # a part per intra-op thread
+        assert info_native.threads == min(torch.get_num_threads(), -(-30 // 7))
+        assert info_native.peak_feature_bytes == kernel_peak_bytes(
+            0, 0, D_V, plan.rank, 7, 8, info_native.threads)
     assert info.peak_feature_bytes == ((w + 2) * (D_V + 1) * plan.rank
                                        + w * 2 * (plan.rank + D_V + 1) * 7) * 8
 
@@ -331,11 +336,14 @@ def test_a_billion_keys_are_refused_in_milliseconds_before_any_allocation() -> N
     V = torch.zeros(D_V, 1, dtype=torch.float64).expand(D_V, n)
     start = time.perf_counter()
     with pytest.raises(ConstructionTooLarge) as kernel:
-        polynomial_attention_with_info(Q, K, V, plan)
+        polynomial_attention_with_info(Q, K, V, plan, backend="torch")
+    with pytest.raises(ConstructionTooLarge) as native_kernel:     # a part per thread
+        polynomial_attention_with_info(Q, K, V, plan, threads=2, backend="auto")
     with pytest.raises(ConstructionTooLarge) as exact:
         exact_attention(Q, K, V, plan.beta)
     assert time.perf_counter() - start < 1.0
     assert kernel.value.required == kernel_peak_bytes(n, 1, D_V, plan.rank, 1, 8)
+    assert native_kernel.value.required == kernel_peak_bytes(n, 1, D_V, plan.rank, 1, 8, 2)
     assert kernel.value.required > (D_V + 2) * n * 8
     assert exact.value.required == exact_peak_bytes(n, 1, D_V, 1, 8) == (3 * n + 2 * D_V) * 8
 

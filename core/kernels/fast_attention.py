@@ -59,12 +59,14 @@ from ..validation import (
     check_int,
     check_matrix,
 )
+from . import native
 from .features import MonomialBlock, MonomialFeatures
 from .plan import KernelPlan
 from .threads import run_jobs, split_range
 
 __all__ = [
     "ARITHMETIC_MODES",
+    "BACKENDS",
     "DEFAULT_CHUNK",
     "FEATURE_BLOCK_BYTES",
     "OUT_OF_REGIME",
@@ -77,9 +79,11 @@ __all__ = [
     "instance_radius",
     "kernel_peak_bytes",
     "measured_norm",
+    "native_chunk",
     "operation_model",
     "polynomial_attention",
     "polynomial_attention_with_info",
+    "rerun_native_passes",
     "rounding_allowance",
     "widened_bytes",
 ]
@@ -97,6 +101,17 @@ FEATURE_BLOCK_BYTES = 2**25
 
 #: Fewest columns per block when the chunk is chosen for the rank (per-op overhead).
 MIN_RANK_CHUNK = 64
+
+#: Bytes one feature block may take on the native backend, whose loops write a block
+#: that the next GEMM reads at once: about a core's L2 (2 MiB here) or a little above.
+#: Measured at the benchmark headline (rows 165, one Python thread, MKL's 2): chunk 2048
+#: (a 2.7 MB block) ran in 0.0255 s, 1024 in 0.0270 s, 4096 in 0.0272 s, 256 in 0.0355 s.
+NATIVE_BLOCK_BYTES = 2**22
+
+#: Which implementation runs the two passes: ``"native"`` (:mod:`core.kernels.native`,
+#: CPU, no autograd), ``"torch"`` (one torch op per step; any device, autograd), or
+#: ``"auto"``: native where it applies and built, torch otherwise.
+BACKENDS: tuple[str, ...] = ("auto", "native", "torch")
 
 #: What to do when the measured ``B`` exceeds the plan's: refuse, or use exact attention.
 OUT_OF_REGIME: tuple[str, ...] = ("raise", "exact")
@@ -141,6 +156,8 @@ class KernelInfo:
         radius_mode: ``"plan"`` or ``"instance"``.
         plan_radius, plan_degree: the given plan's ``β·s·B²`` and degree.
         arithmetic: the dtype the kernel computed in (``"float32"`` or ``"float64"``).
+        backend: ``"native"`` or ``"torch"``, the implementation that ran (``"exact"``
+            after a fallback).
     """
 
     method_used: str
@@ -161,6 +178,7 @@ class KernelInfo:
     plan_radius: float = math.nan
     plan_degree: int = -1
     arithmetic: str = "float64"
+    backend: str = "torch"
     paper_ref: str = PAPER_REF
 
 
@@ -259,12 +277,17 @@ def formed_rows(s: int, g: int, recording: bool) -> int:
     return math.comb(s + g - 1, g - 1)
 
 
-def default_chunk(rows: int, itemsize: int) -> int:
+def default_chunk(rows: int, itemsize: int, block_bytes: int = FEATURE_BLOCK_BYTES) -> int:
     """The chunk for feature blocks of ``rows`` rows: the largest power of two with
-    ``rows·chunk·itemsize <=`` :data:`FEATURE_BLOCK_BYTES`, clipped to
-    ``[MIN_RANK_CHUNK, DEFAULT_CHUNK]``."""
-    fitting = max(1, FEATURE_BLOCK_BYTES // (rows * itemsize))
+    ``rows·chunk·itemsize <= block_bytes``, clipped to ``[MIN_RANK_CHUNK, DEFAULT_CHUNK]``."""
+    fitting = max(1, block_bytes // (rows * itemsize))
     return int(min(DEFAULT_CHUNK, max(MIN_RANK_CHUNK, 1 << (fitting.bit_length() - 1))))
+
+
+def native_chunk(rows: int, itemsize: int) -> int:
+    """The native backend's default chunk: :func:`default_chunk` at
+    :data:`NATIVE_BLOCK_BYTES`."""
+    return default_chunk(rows, itemsize, NATIVE_BLOCK_BYTES)
 
 
 def _chunk_size(chunk: int, rank: int, d_v: int, n: int, m: int, itemsize: int,
@@ -294,7 +317,7 @@ def polynomial_attention_with_info(
         last: int | None = None, chunk: int | None = None,
         memory_limit: int = MEMORY_LIMIT_BYTES,
         out_of_regime: str = "raise", radius: str = "plan",
-        threads: int | None = None, arithmetic: str = "input"
+        threads: int | None = None, arithmetic: str = "input", backend: str = "auto"
         ) -> tuple[torch.Tensor, KernelInfo]:
     """Fast attention ``≈ V softmax_col(β KᵀQ)`` with its guaranteed error bound.
 
@@ -312,14 +335,21 @@ def polynomial_attention_with_info(
         radius: ``"plan"`` uses the plan's polynomial; ``"instance"`` certifies the plan's
             family on :func:`instance_radius` of these inputs (rounded up to a 5-bit grid,
             never above the plan's radius), which may lower the degree.
-        threads: Python threads over the chunks (default 1, torch's intra-op threads
-            parallelising each op); always 1 with autograd recording or on a GPU.
+        threads: parts the chunks are cut into, one thread each: on the native backend
+            OpenMP threads of one parallel region per pass (default torch's intra-op thread
+            count); on the torch backend Python threads (default 1, torch's intra-op
+            threads parallelising each op). Always 1 with autograd recording or on a GPU.
         arithmetic: ``"input"`` computes in the inputs' dtype; ``"float64"`` computes
             float32 inputs in float64 (exact conversion; the float64 copies of ``Q``, ``K``,
             ``V`` are counted against ``memory_limit``) and rounds the output to float32
             once, so the rounding bound is float64's worst case plus that rounding,
             measured exactly (float32 cannot be certified otherwise: a worst-case bound
             on a float32 sum of ``N`` terms is ``N·u`` relative, docs/kernel.md).
+        backend: one of :data:`BACKENDS`. ``"auto"`` (default) runs the native loops
+            (:mod:`core.kernels.native`) on a CPU without autograd recording when they
+            built, else torch ops; ``"native"`` refuses where it cannot run, naming why.
+            Both compute the same products on the same blocks; the native default chunk
+            is :func:`native_chunk` (L2-sized blocks).
 
     Returns:
         ``(output, info)``: output ``(d_v, m)`` or ``(d_v, last)``; see :class:`KernelInfo`.
@@ -344,13 +374,16 @@ def polynomial_attention_with_info(
     if arithmetic not in ARITHMETIC_MODES:
         raise InvalidArgument(f"arithmetic={arithmetic!r}: expected one of "
                               f"{ARITHMETIC_MODES}")
+    if backend not in BACKENDS:
+        raise InvalidArgument(f"backend={backend!r}: expected one of {BACKENDS}")
+    backend = _resolve_backend(backend, Q, K, V)
     wide = arithmetic == "float64" and Q.dtype != torch.float64
     m = Q.shape[1]
     if last is not None:
         last = check_int("last", last, minimum=1, maximum=m)
         Q = Q[:, m - last:]
     if out_of_regime == "raise":          # the only path with no exact fallback to size
-        _layout(plan, Q, K, V, chunk, threads, memory_limit, wide)
+        _layout(plan, Q, K, V, chunk, threads, memory_limit, wide, backend)
     measured = max(_finite_max_abs("Q", Q), _finite_max_abs("K", K))
     v_max = _finite_max_abs("V", V)
     given = plan
@@ -370,15 +403,16 @@ def polynomial_attention_with_info(
         out = exact_attention(Q, K, V, plan.beta, memory_limit=memory_limit)
         base["arithmetic"] = str(Q.dtype).removeprefix("torch.")
         return out, KernelInfo(method_used="exact", reason=reason, bound=0.0,
-                               rounding_bound=0.0, chunk=0, peak_feature_bytes=0, **base)
-    rank, cols, workers = _layout(plan, Q, K, V, chunk, threads, memory_limit, wide)
+                               rounding_bound=0.0, chunk=0, peak_feature_bytes=0,
+                               backend="exact", **base)
+    rank, cols, workers = _layout(plan, Q, K, V, chunk, threads, memory_limit, wide, backend)
     work = torch.float64 if wide else Q.dtype
     itemsize = torch.finfo(work).bits // 8
     features = _features(plan.s, plan.degree, memory_limit)
     weights = torch.as_tensor(features.query_weights(plan.polynomial.coefficients, plan.beta),
                               dtype=work, device=Q.device)
     out = _polynomial_attention(Q.to(work), K.to(work), V.to(work), features, weights, cols,
-                                workers)
+                                workers, backend)
     rounding = rounding_allowance(plan, K.shape[1], v_max, work)
     if wide:                        # x − fl32(x) is exact in float64: an exact a-posteriori term
         wide_out, out = out, out.to(Q.dtype)
@@ -387,16 +421,59 @@ def polynomial_attention_with_info(
                       rounding_bound=rounding, chunk=cols,
                       peak_feature_bytes=kernel_peak_bytes(0, 0, V.shape[0], rank, cols,
                                                            itemsize, workers),
-                      threads=workers, **base)
+                      threads=workers, backend=backend, **base)
     return out, info
+
+
+def _resolve_backend(backend: str, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> str:
+    """``"native"`` or ``"torch"`` for this call (see ``backend`` of
+    :func:`polynomial_attention_with_info`).
+
+    Raises:
+        InvalidArgument: ``backend="native"`` where it cannot run, saying why.
+    """
+    if backend == "torch":
+        return backend
+    if Q.device.type != "cpu":
+        why = f"the inputs are on {Q.device}, the native backend is CPU-only"
+    elif _recording(Q, K, V):
+        why = "autograd is recording, which only the torch backend supports"
+    elif not native.available():
+        why = f"it did not build here ({native.unavailable_reason()})"
+    else:
+        return "native"
+    if backend == "native":
+        raise InvalidArgument(f"backend='native': {why}; use backend='auto' or 'torch'")
+    return "torch"
+
+
+def rerun_native_passes(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, plan: KernelPlan,
+                        info: KernelInfo, mode: int) -> torch.Tensor:
+    """Re-run the native passes of the call that returned ``info`` (same polynomial, chunk
+    and threads, same buffers) in ``mode``: :data:`~core.kernels.native.PRODUCTS_ONLY`
+    times the kernel's own GEMM passes, :data:`~core.kernels.native.LOOPS_ONLY` everything
+    between them. Unchecked output (``(d_v, m)``); for benchmarks.
+
+    Raises:
+        InvalidArgument: ``info`` is not from a native call.
+    """
+    if info.backend != "native":
+        raise InvalidArgument(f"info.backend={info.backend!r}: expected 'native'")
+    used = plan if info.radius == plan.radius else plan.at_radius(info.radius)
+    features = _features(used.s, used.degree, MEMORY_LIMIT_BYTES)
+    weights = torch.as_tensor(features.query_weights(used.polynomial.coefficients, used.beta),
+                              dtype=V.dtype)
+    values = torch.cat([V, torch.ones(1, V.shape[1], dtype=V.dtype)])
+    return native.native_attention(Q, K, values, features, weights, info.chunk, info.threads,
+                                   mode)[0]
 
 
 def _layout(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
             chunk: int | None, threads: int | None, memory_limit: int,
-            wide: bool = False) -> tuple[int, int, int]:
+            wide: bool = False, backend: str = "torch") -> tuple[int, int, int]:
     """``(rank, chunk, threads)`` of one call: the chunk asked for (default: for the rows a
-    block forms), the threads it allows, and the chunk lowered to fit ``memory_limit``
-    (less, with ``wide``, the float64 copies :func:`widened_bytes`).
+    block forms and the backend), the threads it allows, and the chunk lowered to fit
+    ``memory_limit`` (less, with ``wide``, the float64 copies :func:`widened_bytes`).
 
     Raises:
         ConstructionTooLarge: the rank or one column per block does not fit (before any
@@ -412,8 +489,11 @@ def _layout(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                 required=copies, limit=memory_limit)
         memory_limit -= copies
     rank = check_rank_fits(plan, itemsize, memory_limit)
-    wanted = chunk or default_chunk(formed_rows(plan.s, plan.degree, _recording(Q, K, V)),
-                                    itemsize)
+    rows = formed_rows(plan.s, plan.degree, _recording(Q, K, V))
+    wanted = chunk or (native_chunk(rows, itemsize) if backend == "native"
+                       else default_chunk(rows, itemsize))
+    if threads is None and backend == "native":
+        threads = torch.get_num_threads()      # one OpenMP region: a part per thread
     workers = _workers(threads, Q, K, wanted)
     cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
                        memory_limit, workers)
@@ -494,13 +574,43 @@ def polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
 
 def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                           features: MonomialFeatures, weights: torch.Tensor,
-                          cols: int, workers: int) -> torch.Tensor:
+                          cols: int, workers: int, backend: str = "torch") -> torch.Tensor:
     """Unchecked two-pass computation; see the module docstring for the formulas."""
     n, m = K.shape[1], Q.shape[1]
     ones = torch.ones(1, n, dtype=V.dtype, device=V.device)
     values = torch.cat([V, ones])                                   # (d_v+1, n)
     if _recording(Q, K, V):
         return _recorded_attention(Q, K, values, features, weights, cols)
+    if backend == "native":
+        out = _native_attention(Q, K, values, features, weights, cols, workers)
+    else:
+        out = _torch_attention(Q, K, values, features, weights, cols, workers)
+    if not math.isfinite(_max_abs(out)):
+        raise NonFiniteError("the numerator (Vᵀ-weighted U2ᵀU1) overflowed: the output is "
+                             "not finite; the polynomial's values must fit this dtype")
+    return out
+
+
+def _native_attention(Q: torch.Tensor, K: torch.Tensor, values: torch.Tensor,
+                      features: MonomialFeatures, weights: torch.Tensor, cols: int,
+                      workers: int) -> torch.Tensor:
+    """The native backend's two passes, each query block's normaliser checked."""
+    Q, K = (X if X.stride(1) == 1 else X.contiguous() for X in (Q, K))
+    out, den_range = native.native_attention(Q, K, values, features, weights, cols, workers)
+    low, high = den_range[:, 0], den_range[:, 1]
+    bad = ~((low > 0) & torch.isfinite(high))
+    if bool(bad.any()):
+        b = int(bad.nonzero()[0, 0])
+        _refuse_normaliser(float(low[b]), float(high[b]), b * cols)
+    return out
+
+
+def _torch_attention(Q: torch.Tensor, K: torch.Tensor, values: torch.Tensor,
+                     features: MonomialFeatures, weights: torch.Tensor, cols: int,
+                     workers: int) -> torch.Tensor:
+    """The torch backend's two passes (:class:`_Workspace` per thread)."""
+    n, m = K.shape[1], Q.shape[1]
+    V = values[:-1]
     spaces = [_Workspace(features, cols, values.shape[0], V.dtype, V.device)
               for _ in range(workers)]
 
@@ -528,9 +638,6 @@ def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
 
     run_jobs([partial(query_part, space, blocks) for space, blocks
               in zip(spaces, split_range(-(-m // cols), workers), strict=False)])
-    if not math.isfinite(_max_abs(out)):
-        raise NonFiniteError("the numerator (Vᵀ-weighted U2ᵀU1) overflowed: the output is "
-                             "not finite; the polynomial's values must fit this dtype")
     return out
 
 
@@ -616,10 +723,15 @@ def _check_normaliser(den: torch.Tensor, j: int) -> None:
     """Refuse a query block's normaliser ``den`` ``(c,)`` that is not positive and finite."""
     low, high = torch.aminmax(den)
     if not (float(low) > 0 and math.isfinite(float(high))):
-        raise NonFiniteError(
-            f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
-            f"and finite (min {float(low)!r}, max {float(high)!r}); the polynomial's "
-            "relative error must stay below 1 in this dtype")
+        _refuse_normaliser(float(low), float(high), j)
+
+
+def _refuse_normaliser(low: float, high: float, j: int) -> None:
+    """Raise for the query block at column ``j`` whose normaliser spans ``[low, high]``."""
+    raise NonFiniteError(
+        f"normaliser (1ᵀU2ᵀU1) produced by step 'query block {j}' is not positive "
+        f"and finite (min {low!r}, max {high!r}); the polynomial's "
+        "relative error must stay below 1 in this dtype")
 
 
 def _normalised(num_den: torch.Tensor, j: int) -> torch.Tensor:

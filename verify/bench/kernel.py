@@ -52,10 +52,12 @@ from core.kernels import (
     keops_available,
     phase_transition_table,
     plan_for,
+    native,
     polynomial_attention_with_info,
     sdpa_attention,
     tiled_exact_attention,
 )
+from core.kernels.fast_attention import rerun_native_passes
 from core.kernels.op_count import MATRIX_PRODUCTS
 from core.kernels.phase import crossing_ratio
 
@@ -365,7 +367,9 @@ def _headline(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Te
     features, t_perf, perf = _performer_equal_time(Q, K, V, cfg.beta, t_fast, info.rank, dev)
     rows.append({"n": n, "B": cfg.B, "method": "performer_equal_time", "seconds": t_perf,
                  "max_error": max_error(perf, exact_out), "features": features})
-    gemm, other_ops = _own_op_seconds(Q, K, V, plan, dev)
+    gemm, other_ops = _own_op_seconds(Q, K, V, plan, dev, info)
+    t_torch, _ = timed(partial(polynomial_attention_with_info, Q, K, V, plan,
+                               radius="instance", backend="torch"), dev, cfg.fast_repeats)
     float32 = _float32_rows(cfg, dev, plan, Q, K, V, tiles)
     peak_gflops = gemm_peak_gflops(dev)
     gflops = flop_model(n, n, cfg.d, info.rank) / t_fast / 1e9
@@ -383,7 +387,8 @@ def _headline(cfg: BenchConfig, dev: torch.device, plan: KernelPlan, Q: torch.Te
         "peak_mib_fast": _peak_mib_fast(n, cfg.B, seed, dev),
         "peak_mib_fast_model": info.peak_feature_bytes / 2**20, "chunk": info.chunk,
         "gemm_seconds": gemm, "kernel_over_own_gemm": t_fast / gemm,
-        "other_ops_seconds": other_ops,
+        "other_ops_seconds": other_ops, "backend": info.backend,
+        "seconds_fast_torch_backend": t_torch,
         "gflops_fast": gflops, "gemm_peak_gflops": peak_gflops,
         "percent_of_gemm_peak": 100.0 * gflops / peak_gflops,
         "float32": float32,
@@ -528,13 +533,19 @@ class _OpRecorder(TorchDispatchMode):
 
 
 def _own_op_seconds(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, plan: KernelPlan,
-                    dev: torch.device) -> tuple[float, float]:
-    """``(GEMM seconds, other-op seconds)`` of the headline call: every aten op one
-    one-thread call issues is recorded with its operands (the kernel's own buffers and
-    views: same shapes, strides and chunks); its ``mm``/``addmm`` are replayed back to back
-    with nothing else (the kernel's own GEMM passes), then all its other ops (feature
-    construction, top-group products, normalising, checks, views, allocations). Medians of
-    five; what the kernel's time has beyond both is Python between the ops."""
+                    dev: torch.device, info: Any) -> tuple[float, float]:
+    """``(GEMM seconds, other-op seconds)`` of the headline call ``info`` describes.
+
+    Native backend: its passes re-run with the same polynomial, chunk, threads and buffers,
+    once with every loop skipped (the matrix products alone: the kernel's own GEMM passes)
+    and once with every product skipped (monomials, ``⊙ x_i``, ``⊙ q_i``, division).
+    Torch backend: every aten op one one-thread call issues is recorded with its operands
+    (same shapes, strides and chunks); its ``mm``/``addmm`` are replayed back to back with
+    nothing else, then all its other ops. Medians of five; what the kernel's time has beyond
+    both is validation, the instance radius and (torch) Python between the ops."""
+    if info.backend == "native":
+        return tuple(timed(partial(rerun_native_passes, Q, K, V, plan, info, mode), dev, 5)[0]
+                     for mode in (native.PRODUCTS_ONLY, native.LOOPS_ONLY))  # type: ignore[return-value]
     recorder = _OpRecorder()
     with recorder:
         polynomial_attention_with_info(Q, K, V, plan, radius="instance", threads=1)
@@ -576,7 +587,8 @@ def format_table(report: dict[str, Any]) -> str:
         f"  {h['gflops_fast']:.1f} GFLOP/s = {h['percent_of_gemm_peak']:.1f}% of this "
         f"machine's float64 GEMM peak {h['gemm_peak_gflops']:.1f} GFLOP/s; kernel / its own "
         f"GEMM passes {h['kernel_over_own_gemm']:.2f} ({h['gemm_seconds']:.4f} s; its other ops "
-        f"replayed alone {h['other_ops_seconds']:.4f} s); chunk {h['chunk']}",
+        f"alone {h['other_ops_seconds']:.4f} s); {h['backend']} backend, chunk {h['chunk']} "
+        f"(torch backend {h['seconds_fast_torch_backend']:.4f} s)",
         *(f"  float32 inputs, {r['arithmetic']} arithmetic: {r['seconds']:.4f} s, error "
           f"{r['max_error']:.3e}, rounding bound {r['rounding_bound']:.3e} "
           f"({r['rounding_over_error']:.3g}× the error), bound + rounding "
