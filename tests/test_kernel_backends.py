@@ -55,7 +55,7 @@ def test_native_and_torch_agree_within_both_rounding_bounds(
     s, B, beta, eps = shape
     plan = plan_kernel(s=s, B=B, beta=beta, eps=eps, certifier=certify_polynomial)
     expected_degree = {0.2: 0, 0.05: 1, 3e-3: 2}.get(eps)
-    assert expected_degree is None and plan.degree >= 3 or plan.degree == expected_degree
+    assert (expected_degree is None and plan.degree >= 3) or plan.degree == expected_degree
     Q, K, V = _inputs(s, 61, 23, B, dtype)                  # 61, 23: remainders everywhere
     ours, info_n = polynomial_attention_with_info(Q, K, V, plan, backend="native", **options)
     theirs, info_t = polynomial_attention_with_info(Q, K, V, plan, backend="torch", **options)
@@ -108,8 +108,8 @@ def test_disabled_native_backend_falls_back_and_says_why(monkeypatch: pytest.Mon
         assert not native.available()
         _, info = polynomial_attention_with_info(Q, K, V, plan)
         assert info.backend == "torch"
-        with pytest.raises(InvalidArgument, match="did not build here .disabled by "
-                                                  "PTLIMITS_NATIVE=0"):
+        with pytest.raises(InvalidArgument, match=r"did not build here \(disabled by "
+                                                  r"PTLIMITS_NATIVE=0\)"):
             polynomial_attention_with_info(Q, K, V, plan, backend="native")
     finally:
         native._module_or_reason.cache_clear()
@@ -171,8 +171,8 @@ def test_native_normaliser_range_keeps_nan() -> None:
 
 def test_products_only_rerun_is_the_same_call_without_its_loops() -> None:
     """:func:`rerun_native_passes` in FULL mode reproduces the call bit for bit (same
-    polynomial, chunk, threads); PRODUCTS_ONLY skips the loops (features left at 1), so its
-    output differs: the timing it gives is of the products alone."""
+    polynomial, chunk, threads); PRODUCTS_ONLY skips every loop (features left at 1, keys
+    never read, no normaliser formed): the timing it gives is of the products alone."""
     _require_native()
     plan = plan_kernel(s=4, B=0.6, beta=0.5, eps=1e-8, certifier=certify_polynomial)
     Q, K, V = _inputs(4, 50, 50, 0.6, torch.float64)
@@ -180,7 +180,18 @@ def test_products_only_rerun_is_the_same_call_without_its_loops() -> None:
                                                threads=2)
     assert torch.equal(rerun_native_passes(Q, K, V, plan, info, native.FULL), out)
     products = rerun_native_passes(Q, K, V, plan, info, native.PRODUCTS_ONLY)
-    assert products.shape == out.shape and not torch.allclose(products, out)
+    assert products.shape == out.shape                 # its entries are never written
+    from core.kernels.fast_attention import _features
+
+    features = _features(4, info.degree, 2**30)
+    values = torch.cat([V, torch.ones(1, 50, dtype=V.dtype)])
+    weights = torch.ones(features.rank, dtype=V.dtype)
+    nan_keys = torch.full_like(K, math.nan)             # never read without the loops
+    _, den_range = native.native_attention(Q, nan_keys, values, features, weights, 16, 2,
+                                           native.PRODUCTS_ONLY)
+    assert bool((den_range == 1.0).all())               # no normaliser loop ran
+    _, den_range = native.native_attention(Q, nan_keys, values, features, weights, 16, 2)
+    assert bool(torch.isnan(den_range).all())           # the full passes do read K
     _, torch_info = polynomial_attention_with_info(Q, K, V, plan, backend="torch")
-    with pytest.raises(InvalidArgument, match="info.backend='torch'"):
+    with pytest.raises(InvalidArgument, match=r"info\.backend='torch'"):
         rerun_native_passes(Q, K, V, plan, torch_info, native.FULL)

@@ -15,7 +15,10 @@ ending in ``x_i`` are level ``g−1``'s first rows times ``x_i``, so ``x_i`` mul
 small side instead (``[V; 1ᵀ] ⊙ k_i`` in the key pass, the ``(d_v+1) × c`` product with
 ``q_i`` in the query pass; :meth:`~core.kernels.features.MonomialFeatures.top_groups`),
 and a block forms ``C(s+g−1, g−1)`` rows instead of ``C(s+g, g)`` (165 of 495 at
-``s = 8, g = 4``). With ``threads > 1`` the key chunks and the query chunks are cut into
+``s = 8, g = 4``). ``backend="auto"`` runs these passes natively on a CPU
+(:mod:`core.kernels.native`: the same products, the work between them as C++ loops, one
+OpenMP region per pass); what follows describes the torch backend. With ``threads > 1``
+the key chunks and the query chunks are cut into
 contiguous parts, one per Python thread (:mod:`core.kernels.threads`, torch at one
 intra-op thread each); each part accumulates its own ``S`` and the parts' ``S`` are summed
 in a fixed order, so a run is deterministic. The default is one Python thread with torch's
@@ -576,7 +579,7 @@ def _polynomial_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
                           features: MonomialFeatures, weights: torch.Tensor,
                           cols: int, workers: int, backend: str = "torch") -> torch.Tensor:
     """Unchecked two-pass computation; see the module docstring for the formulas."""
-    n, m = K.shape[1], Q.shape[1]
+    n = K.shape[1]
     ones = torch.ones(1, n, dtype=V.dtype, device=V.device)
     values = torch.cat([V, ones])                                   # (d_v+1, n)
     if _recording(Q, K, V):

@@ -18,8 +18,8 @@ import contextlib
 import functools
 import os
 import threading
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,7 +47,7 @@ def _module_or_reason() -> tuple[Any, str | None]:
             module = cpp_extension.load(name="ptlimits_fused_attention", sources=[str(SOURCE)],
                                         extra_cflags=["-O3", "-fopenmp"],
                                         extra_ldflags=["-fopenmp"], verbose=False)
-        except Exception as exc:  # noqa: BLE001 — any build failure means "unavailable"
+        except Exception as exc:
             return None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
     return module, None
 
