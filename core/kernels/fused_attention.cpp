@@ -1,5 +1,6 @@
-// The polynomial-attention kernel's two passes as one native loop per thread
-// (core/kernels/native.py; docs/kernel.md, "Backends").
+// The polynomial-attention kernel's two passes as native loops, one OpenMP region per pass
+// with a contiguous part of the blocks per thread (core/kernels/native.py; docs/kernel.md,
+// "Backends").
 //
 // Same algorithm, layout and products as the torch backend (core/kernels/fast_attention.py):
 // tokens are columns; a block holds the monomials of levels 0 … g−1 of `cols` columns
@@ -8,7 +9,8 @@
 // matrix products: the monomials, values ⊙ x_i, the top groups' ⊙ q_i and the division
 // are plain loops over a block small enough to stay in the core's L2 cache, so the GEMMs
 // (at::addmm_/at::mm, MKL on CPU) read what the loops just wrote without a trip to memory,
-// and no op is dispatched per level. `products_only` skips every loop and runs the same
+// and no op is dispatched per level; inside the region each GEMM runs single-threaded, so
+// no OpenMP thread is woken per product. kProductsOnly skips every loop and runs the same
 // matrix products on the same buffers: the time of the kernel's own GEMM passes.
 
 #include <ATen/Parallel.h>
@@ -108,15 +110,23 @@ Layout make_layout(int64_t s, int64_t g, const std::vector<int64_t>& prefix) {
   return L;
 }
 
+// One thread's feature block of levels 0 … g−1: row 0 (level 0) is the constant 1; with
+// the loops skipped every row is 1, so the products run on finite data.
+at::Tensor feature_block(const Layout& L, int64_t cols, const at::TensorOptions& opts,
+                         int64_t mode) {
+  at::Tensor block = at::empty({L.low_rows, cols}, opts);
+  if (mode == kProductsOnly) block.fill_(1);
+  else block[0].fill_(1);
+  return block;
+}
+
 template <typename T>
 void key_part(const Layout& L, const at::Tensor& K, const at::Tensor& values, at::Tensor& S,
               int64_t cols, int64_t first_block, int64_t last_block, int64_t mode) {
   const int64_t n = K.size(1), rows_v = values.size(0);
   const int64_t ldk = K.stride(0), ldv = values.stride(0);
   auto opts = K.options();
-  at::Tensor block = at::empty({L.low_rows, cols}, opts);
-  block[0].fill_(1);
-  if (mode == kProductsOnly) block.fill_(1);
+  at::Tensor block = feature_block(L, cols, opts, mode);
   at::Tensor scaled = at::zeros({rows_v, cols}, opts);
   const T* Xp = K.data_ptr<T>();
   const T* Vp = values.data_ptr<T>();
@@ -135,7 +145,9 @@ void key_part(const Layout& L, const at::Tensor& K, const at::Tensor& values, at
           mul_rows(Wp + a * cols, Vp + a * ldv + col, xi, width);
       }
       if (mode != kLoopsOnly)
-        S.narrow(1, L.top_row[i], L.top_count[i]).addmm_(scaled.narrow(1, 0, width), low.narrow(0, L.last_start, L.top_count[i]).t());
+        S.narrow(1, L.top_row[i], L.top_count[i])
+            .addmm_(scaled.narrow(1, 0, width),
+                    low.narrow(0, L.last_start, L.top_count[i]).t());
     }
   }
 }
@@ -147,9 +159,7 @@ void query_part(const Layout& L, const at::Tensor& Q, const at::Tensor& S_low,
   const int64_t m = Q.size(1), rows_v = S_low.size(0), d_v = rows_v - 1;
   const int64_t ldq = Q.stride(0), ldo = out.stride(0);
   auto opts = Q.options();
-  at::Tensor block = at::empty({L.low_rows, cols}, opts);
-  block[0].fill_(1);
-  if (mode == kProductsOnly) block.fill_(1);
+  at::Tensor block = feature_block(L, cols, opts, mode);
   at::Tensor num_den = at::empty({rows_v, cols}, opts);
   at::Tensor product = at::empty({rows_v, cols}, opts);
   const T* Xp = Q.data_ptr<T>();
