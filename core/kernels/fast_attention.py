@@ -107,8 +107,9 @@ MIN_RANK_CHUNK = 64
 
 #: Bytes one feature block may take on the native backend, whose loops write a block
 #: that the next GEMM reads at once: about a core's L2 (2 MiB here) or a little above.
-#: Measured at the benchmark headline (rows 165, one Python thread, MKL's 2): chunk 2048
-#: (a 2.7 MB block) ran in 0.0255 s, 1024 in 0.0270 s, 4096 in 0.0272 s, 256 in 0.0355 s.
+#: Measured at the benchmark headline (rows 165, 2 threads in one OpenMP region per pass):
+#: chunk 2048 (a 2.7 MB block) ran in 0.0224 s, 1024 in 0.0228 s; smaller chunks cost more
+#: per-GEMM overhead (one thread between 2-thread GEMMs: 256 was 1.4× slower than 2048).
 NATIVE_BLOCK_BYTES = 2**22
 
 #: Which implementation runs the two passes: ``"native"`` (:mod:`core.kernels.native`,
