@@ -626,13 +626,7 @@ def _torch_attention(Q: torch.Tensor, K: torch.Tensor, values: torch.Tensor,
 
     parts = run_jobs([partial(key_part, space, blocks) for space, blocks
                       in zip(spaces, split_range(-(-n // cols), workers), strict=False)])
-    S = parts[0]
-    for part in parts[1:]:
-        S = S + part                                                # fixed order
-    S = S * weights                                                 # fold U1's weights in
-    low_rows = features.level_start(features.g) if features.g else features.rank
-    S_low = S[:, :low_rows].contiguous()
-    S_top = [S[:, row:row + count].contiguous() for _, row, count in features.top_groups()]
+    S_low, S_top = features.query_sides(parts, weights)
     out = torch.empty(V.shape[0], m, dtype=V.dtype, device=V.device)
 
     def query_part(space: _Workspace, blocks: range) -> None:

@@ -24,6 +24,7 @@ the top level (:meth:`MonomialFeatures.top_groups`: the degree-``g`` monomials e
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,6 +130,20 @@ class MonomialFeatures:
     def level_start(self, j: int) -> int:
         """First row of level ``j`` (``C(s+j−1, j−1)`` rows precede it; ``0`` for ``j = 0``)."""
         return 0 if j == 0 else feature_rank(self.s, j - 1)
+
+    def query_sides(self, parts: Sequence[torch.Tensor], weights: torch.Tensor
+                    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The key pass's partial sums ``S`` ``(d_v+1, r)`` (one per thread) added in their
+        fixed order, times the query weights ``(r,)``, split for the query pass:
+        ``(S_low, S_top)`` — the columns of levels ``0 … g−1`` and one block per top
+        group (:meth:`top_groups`), each contiguous."""
+        S = parts[0]
+        for part in parts[1:]:
+            S = S + part                                            # fixed order
+        S = S * weights                                             # fold U1's weights in
+        low_rows = self.level_start(self.g) if self.g else self.rank
+        return (S[:, :low_rows].contiguous(),
+                [S[:, row:row + count].contiguous() for _, row, count in self.top_groups()])
 
     def top_groups(self) -> tuple[tuple[int, int, int], ...]:
         """The degree-``g`` rows grouped by their largest variable: ``(i, first_row,

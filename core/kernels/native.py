@@ -1,6 +1,7 @@
-"""The polynomial kernel's native CPU backend: both passes as one C++ loop per thread
-(``fused_attention.cpp`` beside this file, built once per machine with torch's C++
-extension loader; docs/kernel.md, "Backends").
+"""The polynomial kernel's native CPU backend: both passes as C++ loops, one OpenMP
+region per pass with a contiguous part of the blocks per thread (``fused_attention.cpp``
+beside this file, built once per machine with torch's C++ extension loader;
+docs/kernel.md, "Backends").
 
 Same algorithm, buffers, layout and matrix products as the torch backend
 (:mod:`core.kernels.fast_attention`), so the two agree to rounding; what differs is the
@@ -83,13 +84,7 @@ def native_attention(Q: torch.Tensor, K: torch.Tensor, values: torch.Tensor,
              for _ in range(min(workers, -(-n // cols)))]
     with _threads(workers):
         module.key_pass(K, values, parts, prefix, g, cols, mode)
-    S = parts[0]
-    for part in parts[1:]:
-        S = S + part                                                # fixed order
-    S = S * weights
-    low_rows = features.level_start(g) if g else features.rank
-    S_low = S[:, :low_rows].contiguous()
-    S_top = [S[:, row:row + count].contiguous() for _, row, count in features.top_groups()]
+    S_low, S_top = features.query_sides(parts, weights)
     out = torch.empty(values.shape[0] - 1, m, dtype=values.dtype)
     blocks = -(-m // cols)
     den_range = torch.empty(blocks, 2, dtype=torch.float64)
