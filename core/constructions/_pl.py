@@ -17,6 +17,7 @@ units), which is what makes the deep constructions checkable at all.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -25,7 +26,8 @@ import numpy as np
 from ..errors import InvalidArgument
 from ..weights import FeedForwardWeights
 
-__all__ = ["PLProfile", "Region", "layer_from_regions", "profiles_of_layer"]
+__all__ = ["PLProfile", "Region", "float64_words", "layer_from_channel_regions",
+           "layer_from_regions", "profiles_of_layer"]
 
 
 @dataclass(frozen=True)
@@ -74,38 +76,92 @@ def _knots(regions: list[Region]) -> tuple[list[Fraction], list[Fraction]]:
     return xs, ys
 
 
-def layer_from_regions(d: int, regions: list[Region], *, left_slope: Fraction,
-                       right_slope: Fraction) -> FeedForwardWeights:
-    """A separable layer applying the same PL ``g`` to each of ``d`` channels.
+def float64_words(name: str, x: Fraction) -> list[float]:
+    """``x`` as a short sum of float64 words (greedy nearest), exactly; ``x`` dyadic.
 
-    ``g`` equals each region's affine map on it, interpolates linearly between regions and
-    continues with ``left_slope``/``right_slope`` outside. Units per channel: one per knot,
-    plus two (``ReLU(y)``, ``ReLU(−y)``) when the left slope differs from the residual's 1.
-    Weights are checked to be exactly representable in float64.
+    A dyadic rational whose bits span more than float64's 53 is split the way double-double
+    arithmetic splits a value: each word is the nearest float64 to what remains. Raises
+    :class:`InvalidArgument` when ``x`` is not dyadic or a word leaves float64's range.
     """
+    words: list[float] = []
+    rest = x
+    while rest != 0:
+        if len(words) > 64 or rest.denominator & (rest.denominator - 1):
+            raise InvalidArgument(f"{name}={float(x)!r}: not a short sum of float64 words "
+                                  "(not dyadic, or beyond float64's exponent range)")
+        f = float(rest)
+        if f == 0.0 or not math.isfinite(f):
+            raise InvalidArgument(f"{name}={float(x)!r}: a word leaves float64's range")
+        words.append(f)
+        rest -= Fraction(f)
+    return words
+
+
+def _channel_units(regions: list[Region], left_slope: Fraction, right_slope: Fraction,
+                   expand: bool) -> tuple[list[tuple[float, float, float]], list[float]]:
+    """Hidden units ``(w1, b1, w2)`` and bias words of one channel's PL map (see below)."""
     xs, ys = _knots(regions)
     slopes = [left_slope] + [(ys[k + 1] - ys[k]) / (xs[k + 1] - xs[k])
                              for k in range(len(xs) - 1)] + [right_slope]
-    units: list[tuple[float, float, float]] = []   # (w1, b1, w2) for one channel
+
+    def words(name: str, v: Fraction) -> list[float]:
+        return float64_words(name, v) if expand else [_exact(name, v)]
+
+    units: list[tuple[float, float, float]] = []
     if slopes[0] != 1:
-        units.append((1.0, 0.0, _exact("slope", slopes[0] - 1)))
-        units.append((-1.0, 0.0, _exact("slope", 1 - slopes[0])))
+        units += [(1.0, 0.0, w) for w in words("slope", slopes[0] - 1)]
+        units += [(-1.0, 0.0, w) for w in words("slope", 1 - slopes[0])]
     for k, x in enumerate(xs):
         change = slopes[k + 1] - slopes[k]
         if change != 0:
-            units.append((1.0, _exact("knot", -x), _exact("slope change", change)))
-    bias = ys[0] - slopes[0] * xs[0]
-    h = len(units)
-    w1 = np.zeros((d * h, d))
-    b1 = np.zeros(d * h)
-    w2 = np.zeros((d, d * h))
-    for c in range(d):
-        for u, (a, b, w) in enumerate(units):
-            w1[c * h + u, c] = a
-            b1[c * h + u] = b
-            w2[c, c * h + u] = w
-    b2 = np.full(d, _exact("bias", bias))
+            units += [(1.0, _exact("knot", -x), w) for w in words("slope change", change)]
+    return units, words("bias", ys[0] - slopes[0] * xs[0])
+
+
+def layer_from_channel_regions(regions: list[list[Region]], *, left_slope: Fraction,
+                               right_slope: Fraction, expand: bool = False,
+                               ) -> FeedForwardWeights:
+    """A separable layer whose channel ``c`` applies the PL map of ``regions[c]``.
+
+    Each map equals its regions' affine maps on them, interpolates linearly between regions
+    and continues with ``left_slope``/``right_slope`` outside. Units per channel: one per
+    knot, plus two (``ReLU(y)``, ``ReLU(−y)``) when the left slope differs from the
+    residual's 1. Knots must be float64 numbers; slopes and the bias must too, unless
+    ``expand``: then each is a sum of float64 words (:func:`float64_words`) carried by
+    several units at the same knot, and the bias's extra words by pairs of units that add
+    a constant to the right of a knot placed one below the first.
+    """
+    per_channel = []
+    for regs in regions:
+        units, bias = _channel_units(regs, left_slope, right_slope, expand)
+        if len(bias) > 1:
+            # the words beyond the first: w·(ReLU(y − a) − ReLU(y − a − 1)) = w for y ≥ a + 1
+            a = math.floor(min(r.lo for r in regs)) - 2.0
+            for w in bias[1:]:
+                units += [(1.0, -a, w), (1.0, -(a + 1.0), -w)]
+        per_channel.append((units, bias[0] if bias else 0.0))
+    d = len(regions)
+    h = sum(len(u) for u, _ in per_channel)
+    w1 = np.zeros((h, d))
+    b1 = np.zeros(h)
+    w2 = np.zeros((d, h))
+    row = 0
+    for c, (units, _) in enumerate(per_channel):
+        for a, b, w in units:
+            w1[row, c] = a
+            b1[row] = b
+            w2[c, row] = w
+            row += 1
+    b2 = np.array([bias for _, bias in per_channel], dtype=np.float64)
     return FeedForwardWeights(w1=w1, b1=b1, w2=w2, b2=b2)
+
+
+def layer_from_regions(d: int, regions: list[Region], *, left_slope: Fraction,
+                       right_slope: Fraction) -> FeedForwardWeights:
+    """A separable layer applying the same PL ``g`` to each of ``d`` channels, every weight
+    exactly a float64 (see :func:`layer_from_channel_regions`)."""
+    return layer_from_channel_regions([regions] * d, left_slope=left_slope,
+                                      right_slope=right_slope)
 
 
 @dataclass(frozen=True)
@@ -132,6 +188,12 @@ class PLProfile:
             return ys[-1] + self.right * (y - xs[-1])
         x0, x1 = xs[k - 1], xs[k]
         return ys[k - 1] + (ys[k] - ys[k - 1]) * (y - x0) / (x1 - x0)
+
+    def image(self, lo: Fraction, hi: Fraction) -> tuple[Fraction, Fraction]:
+        """``(min, max)`` of ``g`` over ``[lo, hi]``: its ends and the breakpoints inside."""
+        a, b = bisect.bisect_right(self.xs, lo), bisect.bisect_left(self.xs, hi)
+        vals = [self(lo), self(hi), *self.ys[a:b]]
+        return min(vals), max(vals)
 
     def value_range(self) -> tuple[Fraction, Fraction] | None:
         """``(min, max)`` of ``g`` over all of ℝ, or ``None`` if unbounded."""

@@ -9,10 +9,12 @@ sup error off the boundary strips, for one frozen τ, one prompt and one target:
    strips ``|x − b/K| < η/2``, shifted by the positional encoding) no unit has a breakpoint
    inside and the output's slope in that entry is exactly zero in every channel — so FF_pre
    is constant on the good part of each cell; attention is uniform (``W_K = 0`` or
-   ``W_Q = 0``); every FF_post layer is separable and the last one maps *all* of ℝ into
-   ``[0, 1]``.
-2. Hence τ_P is a constant ``c`` on the good part of each cell, computed exactly at the
-   centre; ``sup_cell ‖f − c‖_max ≤ max_ij |f_ij(centre) − c_ij| + C·δ/2``.
+   ``W_Q = 0``) for route B and non-uniform for route A; every FF_post layer is separable
+   and the last one maps *all* of ℝ into ``[0, 1]``.
+2. Hence τ_P is a constant ``c`` on the good part of each cell (the attention's inputs are
+   the same on all of it), computed at the centre — exactly for route B; for route A
+   enclosed in ``[c_lo, c_hi]`` (softmax in arb balls, FF_post on exact intervals,
+   :mod:`.balls`); ``sup_cell ‖f − c‖_max ≤ max_ij max(f_hi − c_lo, c_hi − f_lo) + C·δ/2``.
 3. ``d_p^p ≤ Σ_cells δ^{dL} Σ_ij (|f_ij(centre) − c_ij| + Cδ/2)^p + dL·(dL(K−1)η)`` (good
    parts have volume at most ``δ^{dL}``; the bad set at most ``dL(K−1)η``, where every
    entry of ``f − τ_P`` lies in ``[−1, 1]``). The sum is exact; the reported ``d_p`` bound
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -32,7 +35,9 @@ import numpy as np
 
 from ..errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
 from ..lipschitz import FAMILIES, LipschitzTarget, make_target
-from .evaluate import compile_exact
+from .balls import Interval, attention_enclosure, post_image
+from .evaluate import compile_exact, compile_post
+from .route_a import RouteATransformer
 from .universal import Prompt, UniversalTransformer, build_prompt, build_universal
 
 __all__ = ["UniversalCertificate", "certify_universal", "check_structure", "float_upper"]
@@ -51,6 +56,8 @@ class UniversalCertificate:
         eps: the accuracy asked; ``holds`` iff ``dp_power_sum < ε^p``.
         cells: grid cells enumerated; worst_cell: where the good-set bound is largest.
         cell_bounds: per-cell sup bounds (floats rounded up), keyed by cell index.
+        context_gap: route A only: smallest certified gap between two contexts' attention
+            outputs (the contextual map's separation on this prompt).
     """
 
     dp_upper: float
@@ -61,6 +68,7 @@ class UniversalCertificate:
     cells: int
     worst_cell: tuple[int, ...]
     cell_bounds: dict[tuple[int, ...], float] = field(repr=False)
+    context_gap: float | None = None
 
     @property
     def holds(self) -> bool:
@@ -92,13 +100,19 @@ def _good_pieces(K: int, eta: Fraction) -> list[tuple[Fraction, Fraction]]:
     return pieces
 
 
-def check_structure(ut: UniversalTransformer) -> None:
+def check_structure(ut: UniversalTransformer | RouteATransformer) -> None:
     """Raise :class:`ClaimViolation` unless step 1 of the module docstring holds."""
     w, s = ut.weights, ut.sizes
+    prompt_tokens = ut.plan.prompt_tokens if isinstance(ut, RouteATransformer) else \
+        s.prompt_tokens
     if len(w.ff_pre) != 1:
         raise ClaimViolation(f"certificate needs exactly one FF_pre layer, got {len(w.ff_pre)}")
-    if np.any(w.w_k) and np.any(w.w_q):
-        raise ClaimViolation("attention is not uniform: W_K and W_Q are both nonzero")
+    uniform = not (np.any(w.w_k) and np.any(w.w_q))
+    if isinstance(ut, RouteATransformer) == uniform:
+        raise ClaimViolation(
+            "route A needs a non-uniform softmax (W_K and W_Q nonzero)" if uniform else
+            "attention is not uniform: W_K and W_Q are both nonzero (route B is exact "
+            "only with uniform weights)")
     if w.pos is None:
         raise ClaimViolation("certificate needs the positional encoding E")
     layer = w.ff_pre[0]
@@ -111,8 +125,8 @@ def check_structure(ut: UniversalTransformer) -> None:
         a, b = Fraction(float(layer.w1[u, c])), Fraction(float(layer.b1[u]))
         reads.append((c, a, b, [Fraction(float(v)) for v in layer.w2[:, u]]))
     for j in range(s.L):
-        o = Fraction(float(w.pos[0, s.prompt_tokens + j]))
-        if any(Fraction(float(w.pos[c, s.prompt_tokens + j])) != o for c in range(s.d)):
+        o = Fraction(float(w.pos[0, prompt_tokens + j]))
+        if any(Fraction(float(w.pos[c, prompt_tokens + j])) != o for c in range(s.d)):
             raise ClaimViolation(f"positional encoding of input {j} differs across channels")
         for i in range(s.d):
             for lo, hi in _good_pieces(s.K, s.eta):
@@ -136,7 +150,7 @@ def check_structure(ut: UniversalTransformer) -> None:
                         f"[{float(lo)}, {float(hi)}] (slopes {[float(v) for v in slopes]})")
     if not w.ff_post:
         raise ClaimViolation("certificate needs an FF_post readout layer")
-    post = compile_exact(w).post
+    post = compile_post(w)
     for idx, compiled in enumerate(post):
         if not isinstance(compiled, list):
             raise ClaimViolation(f"FF_post layer {idx} is not separable (one channel per unit)")
@@ -150,16 +164,44 @@ def check_structure(ut: UniversalTransformer) -> None:
                 "of ℝ; the bad-set term of the certificate needs it")
 
 
-def certify_universal(ut: UniversalTransformer, prompt: Prompt,
-                      target: LipschitzTarget) -> UniversalCertificate:
-    """Enumerate every cell and bound ``d_p(τ_P, f)`` rigorously (module docstring)."""
+def _contexts_separated(att: dict[tuple[tuple[int, ...], int], Interval]) -> Fraction:
+    """Smallest gap between the contexts' attention intervals (channel 0); raises
+    :class:`ClaimViolation` naming two contexts whose intervals meet."""
+    ordered = sorted(att.items(), key=lambda kv: kv[1][0])
+    gap = Fraction(10**9)
+    for (ka, a), (kb, b) in itertools.pairwise(ordered):
+        if b[0] <= a[1]:
+            raise ClaimViolation(
+                f"contexts (cell {ka[0]}, position {ka[1]}) and (cell {kb[0]}, position "
+                f"{kb[1]}) reach overlapping attention outputs [{float(a[0])!r}, "
+                f"{float(a[1])!r}] and [{float(b[0])!r}, {float(b[1])!r}]: the contextual "
+                "map does not separate them")
+        gap = min(gap, b[0] - a[1])
+    return gap
+
+
+def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prompt,
+                      target: LipschitzTarget, *,
+                      attention: Callable[..., list[list[Interval]]] = attention_enclosure,
+                      ) -> UniversalCertificate:
+    """Enumerate every cell and bound ``d_p(τ_P, f)`` rigorously (module docstring).
+
+    Route A: each cell's output is enclosed (:mod:`.balls`; ``attention`` replaces the arb
+    enclosure for planted-bug tests only) and the contexts' attention outputs must be
+    pairwise disjoint (the contextual map separates them; the smallest gap is reported).
+    """
     s = ut.sizes
     if (target.d, target.L) != (s.d, s.L):
         raise InvalidArgument(f"target shape (d={target.d}, L={target.L}) differs from τ's "
                               f"(d={s.d}, L={s.L})")
     check_structure(ut)
-    program = compile_exact(ut.weights)
+    route_a = isinstance(ut, RouteATransformer)
     P = prompt.rational()
+    if route_a:
+        post = compile_post(ut.weights)
+        prec = ut.plan.precision_bits + 64
+    else:
+        program = compile_exact(ut.weights)
     K, dl, p = s.K, s.d * s.L, s.p
     half_rise = Fraction(target.C) / (2 * K)
     vol = Fraction(1, K**dl)
@@ -167,27 +209,38 @@ def certify_universal(ut: UniversalTransformer, prompt: Prompt,
     sup = Fraction(0)
     worst: tuple[int, ...] = ()
     bounds: dict[tuple[int, ...], float] = {}
+    seen: dict[tuple[tuple[int, ...], int], Interval] = {}
     for q in itertools.product(range(K), repeat=dl):
         Xq = [[Fraction(2 * q[j * s.d + i] + 1, 2 * K) for j in range(s.L)]
               for i in range(s.d)]
-        out = program.forward(Xq, P)
+        if route_a:
+            att = attention(ut.weights, Xq, P, prec=prec)
+            out_lo = [[post_image(post, i, att[j][i])[0] for j in range(s.L)]
+                      for i in range(s.d)]
+            out_hi = [[post_image(post, i, att[j][i])[1] for j in range(s.L)]
+                      for i in range(s.d)]
+            seen.update({(q, j): att[j][0] for j in range(s.L)})
+        else:
+            out_lo = out_hi = program.forward(Xq, P)
         lo, hi = target.enclose(Xq)
         cell_sup = Fraction(0)
         cell_sum = Fraction(0)
         for i in range(s.d):
             for j in range(s.L):
-                e = max(hi[i][j] - out[i][j], out[i][j] - lo[i][j]) + half_rise
+                e = max(hi[i][j] - out_lo[i][j], out_hi[i][j] - lo[i][j]) + half_rise
                 cell_sup = max(cell_sup, e)
                 cell_sum += e**p
         total += vol * cell_sum
         bounds[q] = float_upper(cell_sup)
         if cell_sup >= sup:
             sup, worst = cell_sup, q
+    gap = float(_contexts_separated(seen)) if route_a else None
     bad = dl * (K - 1) * s.eta if K > 1 else Fraction(0)
     total += dl * bad
     return UniversalCertificate(
         dp_upper=_root_upper(total, p), sup_good_upper=float_upper(sup), dp_power_sum=total,
-        eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds)
+        eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds,
+        context_gap=gap)
 
 
 #: Configurations of the docs table: the claimed shapes, deep form, plus wide where it fits.

@@ -32,8 +32,10 @@ __all__ = [
     "Float64Untrusted",
     "RatMatrix",
     "compile_exact",
+    "compile_post",
     "exact_forward",
     "rational_matrix",
+    "value_mix",
 ]
 
 RatMatrix = list[list[Fraction]]
@@ -122,6 +124,30 @@ def _token_columns(name: str, M: RatMatrix, d: int, *, at_least: int) -> RatMatr
     return [[M[c][j] for c in range(d)] for j in range(lengths[0])]
 
 
+def value_mix(weights: TransformerWeights) -> RatMatrix:
+    """``W_O W_V`` exactly, ``d×d``."""
+    wo, wv = rational_matrix(weights.w_o), rational_matrix(weights.w_v)
+    return [[sum((wo[r][k] * wv[k][c] for k in range(weights.s)), Fraction(0))
+             for c in range(weights.d)] for r in range(weights.d)]
+
+
+def compile_post(weights: TransformerWeights) -> list[list[PLProfile] | _Dense]:
+    """FF_post layers: exact PL profiles for separable layers (shared when repeated),
+    the generic exact formula otherwise."""
+    post: list[list[PLProfile] | _Dense] = []
+    profile_cache: dict[bytes, list[PLProfile]] = {}
+    for layer in weights.ff_post:
+        key_layer = b"".join(a.tobytes() for a in layer.arrays())
+        if key_layer not in profile_cache:
+            try:
+                profile_cache[key_layer] = profiles_of_layer(layer)
+            except InvalidArgument:
+                post.append(_Dense.of(layer))
+                continue
+        post.append(profile_cache[key_layer])
+    return post
+
+
 _CACHE: dict[str, ExactProgram] = {}
 
 
@@ -136,23 +162,10 @@ def compile_exact(weights: TransformerWeights) -> ExactProgram:
         raise InvalidArgument(
             "exact evaluation needs uniform attention (W_K = 0 or W_Q = 0): softmax of "
             "nonzero rational scores is irrational")
-    wo, wv = rational_matrix(weights.w_o), rational_matrix(weights.w_v)
-    mix = [[sum((wo[r][k] * wv[k][c] for k in range(weights.s)), Fraction(0))
-            for c in range(weights.d)] for r in range(weights.d)]
-    post: list[list[PLProfile] | _Dense] = []
-    profile_cache: dict[bytes, list[PLProfile]] = {}
-    for layer in weights.ff_post:
-        key_layer = b"".join(a.tobytes() for a in layer.arrays())
-        if key_layer not in profile_cache:
-            try:
-                profile_cache[key_layer] = profiles_of_layer(layer)
-            except InvalidArgument:
-                post.append(_Dense.of(layer))
-                continue
-        post.append(profile_cache[key_layer])
     program = ExactProgram(
         d=weights.d, pos=None if weights.pos is None else rational_matrix(weights.pos),
-        pre=[_Dense.of(layer) for layer in weights.ff_pre], mix=mix, post=post)
+        pre=[_Dense.of(layer) for layer in weights.ff_pre], mix=value_mix(weights),
+        post=compile_post(weights))
     if len(_CACHE) > 32:
         _CACHE.clear()
     _CACHE[key] = program

@@ -166,23 +166,37 @@ def _torch_forward(weights: TransformerWeights, X: np.ndarray, P: np.ndarray) ->
     return out.numpy()
 
 
-def _ff_pre(s: UniversalSizes) -> FeedForwardWeights:
-    d, L, K, R = s.d, s.L, s.K, s.radix
+def staircase_ff_pre(d: int, L: int, K: int, eta: Fraction,
+                     block_weight: Callable[[int, int], int], position_step: int,
+                     prompt_lift: int = 0) -> FeedForwardWeights:
+    """The one FF_pre layer both routes use (inputs at ``[o_j, o_j + 1]``, prompt at ``[−1, 0)``).
+
+    Per channel ``−ReLU(z − 1)`` removes the input value (leaving 1); a step of height
+    ``position_step`` per position; for position ``j``, coordinate ``i`` and interior boundary
+    ``b/K`` a ramp of width ``η`` adding ``block_weight(j, i)`` to every channel. With
+    ``prompt_lift = Λ'`` two more units per channel, ``Λ'(ReLU(1 − z) − ReLU(−z))``, add
+    ``Λ'`` on the prompt range and nothing on inputs (``z ≥ 2``). Every knot is checked
+    exact in float64.
+    """
     units: list[tuple[int, float, float, list[float]]] = []    # (read channel, w1, b1, w2)
     for c in range(d):
         w2 = [0.0] * d
         w2[c] = -1.0
         units.append((c, 1.0, -1.0, w2))
-    T = float(R ** (d * L))
+        if prompt_lift:
+            lift = [0.0] * d
+            lift[c] = float(prompt_lift)
+            units.append((c, -1.0, 1.0, lift))
+            units.append((c, -1.0, 0.0, [-v for v in lift]))
+    T = float(position_step)
     for j in range(1, L):
         start = 2 * j + 2
         units.append((0, 1.0, -(start - 0.75), [2 * T] * d))   # step of height T across
         units.append((0, 1.0, -(start - 0.25), [-2 * T] * d))  # [o − 3/4, o − 1/4]
-    eta = s.eta
     for j in range(L):
         o = Fraction(2 * j + 2)
         for i in range(d):
-            w = Fraction(R ** (j * d + i)) / eta
+            w = Fraction(block_weight(j, i)) / eta
             for b in range(1, K):
                 t = o + Fraction(b, K)
                 for edge, sign in ((t - eta / 2, 1), (t + eta / 2, -1)):
@@ -200,6 +214,21 @@ def _ff_pre(s: UniversalSizes) -> FeedForwardWeights:
     return FeedForwardWeights(w1=w1, b1=b1, w2=w2m, b2=np.zeros(d))
 
 
+def _ff_pre(s: UniversalSizes) -> FeedForwardWeights:
+    R = s.radix
+    return staircase_ff_pre(s.d, s.L, s.K, s.eta, lambda j, i: R ** (j * s.d + i),
+                            R ** (s.d * s.L))
+
+
+def positional_encoding(d: int, prompt_tokens: int, L: int) -> np.ndarray:
+    """``E``: ``−1`` on prompt columns, ``o_j = 2j + 2`` on input column ``j``; ``(d, L_p + L)``."""
+    E = np.empty((d, prompt_tokens + L))
+    E[:, :prompt_tokens] = -1.0
+    for j in range(L):
+        E[:, prompt_tokens + j] = 2 * j + 2
+    return E
+
+
 def _attention(s: UniversalSizes) -> dict[str, np.ndarray]:
     d, n = s.d, s.n
     return {"w_q": np.zeros((d, d)), "w_k": np.zeros((d, d)), "w_v": np.eye(d),
@@ -207,11 +236,7 @@ def _attention(s: UniversalSizes) -> dict[str, np.ndarray]:
 
 
 def _pos(s: UniversalSizes) -> np.ndarray:
-    E = np.empty((s.d, s.n))
-    E[:, : s.prompt_tokens] = -1.0
-    for j in range(s.L):
-        E[:, s.prompt_tokens + j] = 2 * j + 2
-    return E
+    return positional_encoding(s.d, s.prompt_tokens, s.L)
 
 
 def _digit_regions(const: Fraction, v: int, beta: int, M: int) -> list[tuple[int, Fraction,
