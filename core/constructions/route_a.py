@@ -78,6 +78,7 @@ __all__ = [
     "build_route_a",
     "context_constants",
     "plan_route_a",
+    "route_a_table",
     "token_code",
 ]
 
@@ -261,18 +262,10 @@ def _dyadic(x: Fraction, bits: int) -> Fraction:
     return round(x / scale) * scale
 
 
-def _f64_down(x: Fraction) -> Fraction:
-    f = float(x)
-    while Fraction(f) > x:
-        f = math.nextafter(f, -math.inf)
-    return Fraction(f)
-
-
-def _f64_up(x: Fraction) -> Fraction:
-    f = float(x)
-    while Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    return Fraction(f)
+def _floor_log2(x: Fraction) -> int:
+    """``⌊log2 x⌋`` for ``x > 0``."""
+    e = x.numerator.bit_length() - x.denominator.bit_length()
+    return e if Fraction(2) ** e <= x else e - 1
 
 
 @dataclass(frozen=True)
@@ -308,15 +301,24 @@ def _undo_regions(plan: RouteAPlan, cc: ContextConstants, channel: int) -> list[
     margin = Fraction(1, plan.base.beta ** (plan.virtual_slots + 2))
     slope_bits = (1 / margin).numerator.bit_length() + 4
     tops = [g + h * rho for g, h in zip(cc.g, cc.h, strict=True)]
-    bounds = []
-    for s in range(N - 1):
-        mid, quarter = (tops[s] + cc.g[s + 1]) / 2, (cc.g[s + 1] - tops[s]) / 4
-        bounds.append((_f64_down(mid - quarter), _f64_up(mid + quarter)))
-    lo0 = _f64_down(cc.g[0] - 1)
+    gaps = [cc.g[s + 1] - tops[s] for s in range(N - 1)]
+    # knots on one dyadic grid of at most a quarter of the smallest gap: every knot and
+    # every power-of-two transition between regions (:func:`._pl._knots`) stays a float64
+    unit = Fraction(2) ** (_floor_log2(min(gaps, default=Fraction(1)) / 4))
+
+    def down(x: Fraction) -> Fraction:
+        return math.floor(x / unit) * unit
+
+    def up(x: Fraction) -> Fraction:
+        return math.ceil(x / unit) * unit
+
+    bounds = [(down((tops[s] + cc.g[s + 1]) / 2 - gaps[s] / 4),
+               up((tops[s] + cc.g[s + 1]) / 2 + gaps[s] / 4)) for s in range(N - 1)]
+    lo0 = down(cc.g[0] - 1)
     regions = [Region(lo0 - 1, lo0 - 1, Fraction(0), Fraction(0))]     # bias anchor: 0
     for s in range(N):
         lo = lo0 if s == 0 else bounds[s - 1][1]
-        hi = _f64_up(tops[-1] + 1) if s == N - 1 else bounds[s][0]
+        hi = up(tops[-1] + 1) if s == N - 1 else bounds[s][0]
         sigma = _dyadic(1 / (cc.h[s] * rho), slope_bits)
         g_hat = _dyadic(cc.g[s], slope_bits + sigma.numerator.bit_length()
                         - sigma.denominator.bit_length()
@@ -379,3 +381,30 @@ def build_prompt_a(ut: RouteATransformer, target: LipschitzTarget) -> Prompt:
     return Prompt(entries=tuple(tuple(row) for _ in range(base.d)),
                   levels=tuple(tuple(r) for r in table),
                   target=f"{target.family}:{target.seed}:{target.C}")
+
+
+#: The route-A rows of docs/universality.md: the five default-tier shapes.
+DOC_CONFIGS: tuple[tuple[int, int, float, float, int], ...] = (
+    (1, 1, 1.0, 0.3, 2), (1, 2, 1.0, 0.4, 2), (2, 1, 1.0, 0.4, 2), (1, 3, 1.0, 0.5, 4),
+    (2, 2, 1.0, 0.5, 4))
+
+
+def route_a_table(configs: tuple[tuple[int, int, float, float, int], ...] = DOC_CONFIGS
+                  ) -> str:
+    """Markdown table of route A's sizes, norms and separation (docs/universality.md)."""
+    lines = ["| d | L | C | ε | p | K | M | contexts N | λ | γ | L_p | ρ | FF_post depth | "
+             "FF_post width | units | bits | B | √ln n | B/√ln n | score radius |",
+             "|" + "---|" * 20]
+    for d, L, C, eps, p in configs:
+        pl = plan_route_a(d, L, C, eps, p)
+        root = math.sqrt(math.log(pl.n))
+        lines.append(
+            f"| {d} | {L} | {C} | {eps} | {p} | {pl.base.K} | {pl.base.M} | {pl.contexts} | "
+            f"4^-{pl.k} | {pl.gamma:.2g} | {pl.prompt_tokens} | 2^{pl.rho_log2} | "
+            f"{pl.post_depth} | {pl.post_width} | {pl.units} | {pl.precision_bits} | "
+            f"{pl.B:.3g} | {root:.3g} | {pl.B / root:.3g} | {pl.score_radius:.3g} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":      # python -m core.constructions.route_a prints the docs table
+    print(route_a_table())

@@ -23,6 +23,7 @@ from .tables import (
     CAPACITY_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
+    TENSION_NOTE,
     benchmark_table,
     capacity_table,
     claims_table,
@@ -31,6 +32,7 @@ from .tables import (
     near_limit_ratio,
     needs_attention,
     regime_summary_table,
+    tension_table,
 )
 
 __all__ = ["claim_anchor", "html_table", "render_html"]
@@ -190,6 +192,16 @@ _SECTIONS = (("summary", "Summary"), ("attention", "Failing and near-limit claim
              ("claims", "All claims"))
 
 
+def _tension_section(report: dict[str, Any]) -> str:
+    """The tension table and figure, on the first screen (if their claims ran)."""
+    header, rows = tension_table(report)
+    if not rows:
+        return ""
+    return (f"<h2 id=tension>Statistical–computational tension</h2><p class=muted>"
+            f"{_e(TENSION_NOTE)}</p>{html_table(header, rows, cls='scroll narrow')}"
+            f"{_figures(plots.tension_figure(report))}")
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The whole report as one HTML page with every figure embedded."""
     h, s = report["header"], report["summary"]
@@ -219,6 +231,7 @@ def render_html(report: dict[str, Any]) -> str:
 <p><b>{s['total']} claims: {s['pass']} pass, {s['fail']} fail, {s['xfail']} xfail,
 {s['skip']} skip, {s['error']} error.</b></p>
 <p class=note>{_e(h['conditional_note'])}</p>
+{_tension_section(report)}
 <nav>Sections: {nav}</nav>
 <h2 id=summary>Summary</h2>{_summary_table(report)}
 <h2 id=attention>Failing and near-limit claims</h2>{attention_html}

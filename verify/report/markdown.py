@@ -14,6 +14,7 @@ from .tables import (
     CAPACITY_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
+    TENSION_NOTE,
     benchmark_table,
     capacity_table,
     claims_table,
@@ -22,6 +23,7 @@ from .tables import (
     near_limit_ratio,
     needs_attention,
     regime_summary_table,
+    tension_table,
 )
 
 __all__ = ["markdown_table", "render_markdown"]
@@ -96,6 +98,16 @@ def _capacity_lines(report: dict[str, Any]) -> list[str]:
             *markdown_table(*capacity_table(capacity)), ""]
 
 
+def _tension_lines(report: dict[str, Any]) -> list[str]:
+    """The tension table (first screen), if its claims ran."""
+    header, rows = tension_table(report)
+    if not rows:
+        return []
+    return ["## Statistical–computational tension", "", TENSION_NOTE, "",
+            *markdown_table(header, rows), "",
+            "Figure: audit.html (B/√ln n per construction against the efficient region).", ""]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """A self-contained Markdown rendering: header, summary, attention list, details."""
     h, s = report["header"], report["summary"]
@@ -120,6 +132,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"> {h['conditional_note']}",
         "",
+        *_tension_lines(report),
         "The worst case is the instance with the largest error/bound; bounds differ between "
         "instances (e.g. with ε), so each is shown with its own.",
         "",

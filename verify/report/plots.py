@@ -31,7 +31,8 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 
 __all__ = ["CAPACITY_TITLE", "COLOURS", "Figure", "all_figures", "capacity_figure",
            "colour", "kernel_benchmark_figure", "parameter_figures", "phase_transition_figure",
-           "prompt_length_figure", "real_models_figure", "universality_error_figure"]
+           "prompt_length_figure", "real_models_figure", "tension_figure",
+           "universality_error_figure"]
 
 #: The colour of each method (kernel benchmark rows) and series name, shared by every figure.
 COLOURS: dict[str, str] = {
@@ -270,6 +271,38 @@ def universality_error_figure(report: dict[str, Any]) -> list[Figure]:
     if zero is not None:
         caption += " Points in the grey band at 0 are exact zeros."
     return [Figure("Universal construction: error against ε", caption, _png(fig))]
+
+
+def tension_figure(report: dict[str, Any]) -> list[Figure]:
+    """B/√ln n of every construction (tension table rows) against the efficient region."""
+    from .tables import tension_rows
+
+    rows = [r for r in tension_rows(report) if r["ratio"] is not None]
+    if not rows:
+        return []
+    zero = _zero_level(r["ratio"] for r in rows)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(rows) + 1.4))
+    labels = [f"{r['construction']}: {r['shape']}" for r in rows]
+    ys = list(range(len(rows)))[::-1]
+    for y, r in zip(ys, rows, strict=True):
+        ax.scatter([_at(r["ratio"], zero)], [y], s=30, color=colour(r["construction"]),
+                   marker="o" if r["plan"] == "certified" else "x", zorder=3)
+    low = zero / 10 ** 0.5 if zero is not None else min(r["ratio"] for r in rows) / 3
+    ax.set_xscale("log")
+    ax.axvspan(low, 1.0, color="#d9f0d3", zorder=0, lw=0, label="B ≤ √ln n (efficient side)")
+    ax.axvline(1.0, color="0.4", lw=1, ls="--")
+    if zero is not None:
+        ax.axvspan(low, zero * 10 ** 0.5, color="0.92", zorder=1, lw=0)
+        ax.text(zero, len(rows) - 0.4, "0", ha="center", fontsize=8, color="0.3")
+    ax.set_yticks(ys, labels, fontsize=7)
+    ax.set_xlabel("B / √ln n  (o: kernel plan certified, x: no float64 plan)")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    caption = ("Route B and memorisation sit in the grey band at B = 0 only because their "
+               "attention is uniform; the softmax contextual maps lie right of the dashed "
+               "line B = √ln n.")
+    return [Figure("Statistical–computational tension: B/√ln n by construction", caption,
+                   _png(fig))]
 
 
 def _numeric_fields(records: Iterable[dict[str, Any]]) -> list[str]:

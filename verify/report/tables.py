@@ -17,10 +17,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["CAPACITY_NOTE", "HEAD_DIGITS", "NEAR_LIMIT_RATIO", "REGIME_NOTE", "Table",
-           "at_bound_by_construction", "benchmark_table", "capacity_table", "claims_table",
-           "fmt_number", "head_table", "near_limit_ratio", "needs_attention",
-           "regime_summary", "regime_summary_table"]
+__all__ = [
+    "CAPACITY_NOTE",
+    "HEAD_DIGITS",
+    "NEAR_LIMIT_RATIO",
+    "REGIME_NOTE",
+    "TENSION_NOTE",
+    "Table",
+    "at_bound_by_construction",
+    "benchmark_table",
+    "capacity_table",
+    "claims_table",
+    "fmt_number",
+    "head_table",
+    "near_limit_ratio",
+    "needs_attention",
+    "regime_summary",
+    "regime_summary_table",
+    "tension_rows",
+    "tension_table",
+]
 
 #: ``(header, rows)``: column names and rows of formatted cells.
 Table = tuple[list[str], list[list[str]]]
@@ -206,3 +222,70 @@ def benchmark_table(bench: dict[str, Any]) -> Table:
     if bench.get("quick") is not None:
         rows.append(["run", "--quick (small n)" if bench["quick"] else "full"])
     return ["quantity", "value"], rows
+
+
+#: What the tension table shows (docs/theory.md §2 CM and §3).
+TENSION_NOTE = ("Statistical–computational tension: the query/key norm B each construction "
+                "induces, against the efficient regime B = o(√ln n) of the polynomial kernel. "
+                "Route B and memorisation sit at B = 0 only because their attention is "
+                "uniform (W_K = W_Q = 0); the softmax contextual maps (route A, CM) need B "
+                "above √ln n. Kernel: the certified degree and rank at that B (δ = 1e-6), or "
+                "no float64 plan.")
+
+_TENSION_ROUTES = (("route_A", "route A (softmax contextual map)"),
+                   ("route_B", "route B (uniform attention)"),
+                   ("memorise", "memorisation (route-B τ)"))
+
+
+def tension_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per construction and shape, from this run's records of
+    ``universal_attention_norm_by_route`` and ``contextual_mapping_separates_all_contexts``
+    (first record per shape: the reference points come first)."""
+    def claim_records(cid: str) -> list[dict[str, Any]]:
+        entry = next((e for e in report["claims"] if e["id"] == cid), None)
+        return list(entry["records"]) if entry else []
+
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for r in claim_records("universal_attention_norm_by_route"):
+        i, det = r["instance"], r["detail"]
+        for key, name in _TENSION_ROUTES:
+            ident = (key, i["d"], i["L"])
+            if f"{key}_B" not in det or ident in seen:
+                continue
+            seen.add(ident)
+            rows.append({"construction": name, "shape": f"d={i['d']}, L={i['L']}",
+                         "n": det.get(f"{key}_n"), "B": det.get(f"{key}_B"),
+                         "ratio": det.get(f"{key}_B_over_sqrt_ln_n"),
+                         "R": det.get(f"{key}_score_radius"),
+                         "plan": det.get(f"{key}_plan", "certified"),
+                         "degree": det.get(f"{key}_degree"), "rank": det.get(f"{key}_rank")})
+    for r in claim_records("contextual_mapping_separates_all_contexts"):
+        i, det = r["instance"], r["detail"]
+        ident = ("cm", i["d"], i["L"], i["Lp"], i["rank"])
+        if "B" not in det or ident in seen:
+            continue
+        seen.add(ident)
+        rows.append({"construction": "CM enumeration (Kajitsuka–Sato λ)",
+                     "shape": f"d={i['d']}, L={i['L']}, L_p={i['Lp']}, rank {i['rank']}",
+                     "n": i["L"] + i["Lp"], "B": det["B"], "ratio": det.get("B_over_sqrt_log_n"),
+                     "R": det.get("kernel_score_radius"), "plan": det.get("kernel_plan"),
+                     "degree": det.get("kernel_degree"), "rank": det.get("kernel_rank")})
+    order = [name for _, name in _TENSION_ROUTES] + ["CM enumeration (Kajitsuka–Sato λ)"]
+    return sorted(rows, key=lambda row: order.index(row["construction"]))
+
+
+def tension_table(report: dict[str, Any]) -> Table:
+    """:func:`tension_rows` as a table: B, √ln n, B/√ln n, score radius, kernel need."""
+    header = ["construction", "shape", "n", "B", "√ln n", "B/√ln n", "score radius R",
+              "kernel at B"]
+    body = []
+    for row in tension_rows(report):
+        n = row["n"]
+        root = math.sqrt(math.log(n)) if isinstance(n, int) and n > 1 else None
+        kernel = (f"degree {row['degree']}, rank {row['rank']}"
+                  if row["plan"] == "certified" and row["degree"] is not None
+                  else str(row["plan"] or "—"))
+        body.append([row["construction"], row["shape"], str(n), fmt_number(row["B"]),
+                     fmt_number(root), fmt_number(row["ratio"]), fmt_number(row["R"]), kernel])
+    return header, body
