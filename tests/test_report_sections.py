@@ -297,3 +297,47 @@ def test_prompt_length_figure_pairs_each_construction_with_its_own_bound() -> No
     assert "its own d·L, C, ε and K = 2^b" in figure.caption
     pairs = [r["detail"] for r in report["claims"][0]["records"]]
     assert all(p["Lp_constructive"] >= p["Lp_lower_bound"] for p in pairs)
+
+
+# --- statistical–computational tension (first screen) --------------------------------------
+
+@pytest.fixture(scope="module")
+def tension_report() -> dict[str, Any]:
+    claims = [get_claim("universal_attention_norm_by_route"),
+              get_claim("contextual_mapping_separates_all_contexts")]
+    return run_audit(claims, AuditOptions(seed=0, quick=True, jobs=1, draws=0))
+
+
+def test_tension_table_is_on_the_first_screen(tension_report: dict[str, Any]) -> None:
+    md = render_markdown(tension_report)
+    assert md.index("## Statistical–computational tension") < md.index("| claim |")
+    html = render_html(tension_report)
+    assert html.index("id=tension") < html.index("id=summary")
+    assert "B/√ln n by construction" in html
+
+
+def test_tension_rows_come_from_the_run(tension_report: dict[str, Any]) -> None:
+    from verify.report.tables import tension_rows
+
+    rows = tension_rows(tension_report)
+    names = {r["construction"] for r in rows}
+    assert {"route A (softmax contextual map)", "route B (uniform attention)",
+            "memorisation (route-B τ)", "CM enumeration (Kajitsuka–Sato λ)"} <= names
+    by_route = next(e for e in tension_report["claims"]
+                    if e["id"] == "universal_attention_norm_by_route")
+    first = by_route["records"][0]["detail"]
+    route_a = next(r for r in rows if r["construction"].startswith("route A"))
+    assert route_a["B"] == first["route_A_B"] and route_a["ratio"] > 1
+    assert all(r["B"] == 0 for r in rows if r["construction"].startswith(("route B", "memo")))
+    changed = copy.deepcopy(tension_report)
+    changed_first = next(e for e in changed["claims"]
+                         if e["id"] == "universal_attention_norm_by_route")
+    changed_first["records"][0]["detail"]["route_A_B"] = 123.0
+    assert next(r for r in tension_rows(changed)
+                if r["construction"].startswith("route A"))["B"] == 123.0
+
+
+def test_no_tension_section_without_its_claims() -> None:
+    report = run_audit([get_claim("readout_is_last_l_columns")],
+                       AuditOptions(seed=0, quick=True, jobs=1, draws=0))
+    assert "tension" not in render_markdown(report).lower()

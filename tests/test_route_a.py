@@ -168,3 +168,37 @@ def test_planned_sizes_bound_the_built_ones(cfg):
     assert sum(layer.hidden for layer in (*w.ff_pre, *w.ff_post)) <= pl.units
     assert max(layer.hidden for layer in w.ff_post) <= pl.post_width
     assert len(w.ff_post) == pl.post_depth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cfg", [(1, 2, 1.0, 0.2, 2), (1, 3, 1.0, 0.3, 4), (2, 2, 1.0, 0.4, 4),
+                                 (1, 1, 2.0, 0.1, 2)])
+def test_route_a_larger_shapes_certified_like_route_b(cfg):
+    ua, ub = build_route_a(*cfg), build_universal(*cfg)
+    for fam in FAMILIES:
+        f = _target(ua, fam)
+        ca = certify_universal(ua, build_prompt_a(ua, f), f)
+        assert ca.holds
+        assert ca.dp_power_sum == certify_universal(ub, build_prompt(ub, f), f).dp_power_sum
+
+
+def test_too_large_route_a_is_refused_before_building():
+    import time
+
+    from core.errors import ConstructionTooLarge
+
+    for cfg, what in (((2, 2, 2.0, 0.2, 4), "slots="),          # route B's grid refused
+                      ((1, 3, 1.0, 0.2, 4), "FF_post slope 2")):  # route A's own limit
+        t0 = time.perf_counter()
+        with pytest.raises(ConstructionTooLarge, match=what):
+            plan_route_a(*cfg)
+        assert time.perf_counter() - t0 < 1.0
+
+
+def test_docs_table_is_the_generated_one():
+    from pathlib import Path
+
+    from core.constructions.route_a import route_a_table
+
+    docs = (Path(__file__).parents[1] / "docs" / "universality.md").read_text()
+    assert route_a_table() in docs

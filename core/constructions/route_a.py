@@ -39,7 +39,8 @@ reads the target's level for that context out of what the prompt contributed. Th
 ``2t(1 + tΛ)e^{tρ} α_c (Σp)²`` (docs/universality.md), i.e. an error
 ``≤ 2t(1+tΛ)e^{tρ}ρ`` in ``F``; ``ρ`` is the largest power of two with
 ``8 t_max (1 + t_max Λ) ρ ≤ μ`` (half the budget, ``e^{tρ} ≤ 2``). ``ĝ_s`` and ``σ_s`` are
-dyadics within ``μ/(8σ_s)`` and ``μ/8`` relative: a quarter more. The certificate does not
+dyadics within ``μ/(8σ_s)`` and ``μ/8`` relative, and each region's value at its left
+knot is rounded to ``μ/16``: less than the other half. The certificate does not
 rely on this budget: it encloses every cell's output (:mod:`.balls`).
 """
 
@@ -231,6 +232,14 @@ def plan_route_a(d: int, L: int, C: float, eps: float, p: int = 2, *,
             f"route A (d={d}, L={L}, K={K}): FF_post slope 2^{slope_log2:.0f} leaves "
             f"float64's exponent range (limit 2^{lim['log2_slope']})",
             required=math.ceil(slope_log2), limit=lim["log2_slope"], nearest=None)
+    # float64 words of the undo layer span 2^(slope + 60) down to the resolution μ/32
+    finest_log2 = -(nd + 2) * lb - 10
+    if slope_log2 + 60 > 1023 or finest_log2 < -1074:
+        raise ConstructionTooLarge(
+            f"route A (d={d}, L={L}, K={K}): the undo layer's constants span 2^"
+            f"{slope_log2 + 60:.0f} down to 2^{finest_log2}, beyond float64 words' range "
+            "[2^-1074, 2^1023]", required=math.ceil(slope_log2 - finest_log2),
+            limit=2097, nearest=None)
     int_bits = math.ceil(slope_log2) + (2 * anchor + nd + 2).bit_length() + 2
     precision_bits = int_bits + (nd + 2) * lb + 16
     if precision_bits > lim["bits"]:
@@ -300,6 +309,7 @@ def _undo_regions(plan: RouteAPlan, cc: ContextConstants, channel: int) -> list[
     N, rho = plan.contexts, plan.rho
     margin = Fraction(1, plan.base.beta ** (plan.virtual_slots + 2))
     slope_bits = (1 / margin).numerator.bit_length() + 4
+    value_bits = slope_bits + 1
     tops = [g + h * rho for g, h in zip(cc.g, cc.h, strict=True)]
     gaps = [cc.g[s + 1] - tops[s] for s in range(N - 1)]
     # knots on one dyadic grid of at most a quarter of the smallest gap: every knot and
@@ -323,7 +333,10 @@ def _undo_regions(plan: RouteAPlan, cc: ContextConstants, channel: int) -> list[
         g_hat = _dyadic(cc.g[s], slope_bits + sigma.numerator.bit_length()
                         - sigma.denominator.bit_length()
                         + plan.anchor.bit_length() + 8)
-        regions.append(Region(lo, hi, sigma, channel * N + s + (lo - g_hat) * sigma))
+        # the value at lo to μ/16 (one more sixteenth of the budget): without rounding its
+        # bits would be those of ĝ and σ together, below float64's smallest word
+        start = round((lo - g_hat) * sigma * 2**value_bits) / Fraction(2**value_bits)
+        regions.append(Region(lo, hi, sigma, channel * N + s + start))
     return regions
 
 
@@ -383,10 +396,12 @@ def build_prompt_a(ut: RouteATransformer, target: LipschitzTarget) -> Prompt:
                   target=f"{target.family}:{target.seed}:{target.C}")
 
 
-#: The route-A rows of docs/universality.md: the five default-tier shapes.
+#: The route-A rows of docs/universality.md: the five default-tier shapes, the slow tier's,
+#: (1, 4) and one refusal.
 DOC_CONFIGS: tuple[tuple[int, int, float, float, int], ...] = (
     (1, 1, 1.0, 0.3, 2), (1, 2, 1.0, 0.4, 2), (2, 1, 1.0, 0.4, 2), (1, 3, 1.0, 0.5, 4),
-    (2, 2, 1.0, 0.5, 4))
+    (2, 2, 1.0, 0.5, 4), (1, 1, 2.0, 0.1, 2), (1, 2, 1.0, 0.2, 2), (1, 3, 1.0, 0.3, 4),
+    (2, 2, 1.0, 0.4, 4), (1, 4, 1.0, 0.5, 4), (1, 3, 1.0, 0.2, 4))
 
 
 def route_a_table(configs: tuple[tuple[int, int, float, float, int], ...] = DOC_CONFIGS
@@ -396,7 +411,12 @@ def route_a_table(configs: tuple[tuple[int, int, float, float, int], ...] = DOC_
              "FF_post width | units | bits | B | √ln n | B/√ln n | score radius |",
              "|" + "---|" * 20]
     for d, L, C, eps, p in configs:
-        pl = plan_route_a(d, L, C, eps, p)
+        try:
+            pl = plan_route_a(d, L, C, eps, p)
+        except ConstructionTooLarge as exc:
+            lines.append(f"| {d} | {L} | {C} | {eps} | {p} | refused: {str(exc)[:90]} |"
+                         + " |" * 14)
+            continue
         root = math.sqrt(math.log(pl.n))
         lines.append(
             f"| {d} | {L} | {C} | {eps} | {p} | {pl.base.K} | {pl.base.M} | {pl.contexts} | "
