@@ -103,6 +103,14 @@ MUTANTS: tuple[Mutant, ...] = (
            "num = float(np.max(np.abs(np.asarray(f_a) - np.asarray(f_b))))",
            "num = float(np.linalg.norm(np.asarray(f_a) - np.asarray(f_b)))",
            "Lipschitz quotient measured with the Euclidean norm of outputs"),
+    Mutant("route_a_prompt_share_dropped", "core/constructions/route_a.py",
+           "share = arb(lp) if with_prompt else arb(0)",
+           "share = arb(0)",
+           "route A's FF_post undoes a normaliser without the prompt's share"),
+    Mutant("route_a_ball_normaliser_dropped", "core/constructions/balls.py",
+           "for wi, cj in zip(w, cols, strict=True)), arb(0)) / z",
+           "for wi, cj in zip(w, cols, strict=True)), arb(0))",
+           "the softmax enclosure forgets to divide by the normaliser"),
 )
 
 
