@@ -352,7 +352,7 @@ def measure_route_a_twin(inst: UniversalInstance) -> Outcome:
     P = prompt.float64()
     dps = math.ceil(plan.precision_bits * math.log10(2)) + 5
     worst = 0.0
-    for X in good_inputs(ua, 2, inst.seed):    # type: ignore[arg-type]
+    for X in good_inputs(ua, 2, inst.seed):
         lo, hi = ua.enclose(_rat(X), prompt)
         for prec in (dps, dps + 15):
             got = mp_forward(ua.weights, X, P, dps=prec)
@@ -448,8 +448,9 @@ def measure_norm_regime(inst: UniversalInstance) -> Outcome:
         rows["route_A"].update(_kernel_on(ua.weights, good_inputs(ua, 1, inst.seed)[0], pa,
                                           ua.plan.B))
     detail = {f"{route}_{k}": v for route, row in rows.items() for k, v in row.items()}
-    ok = ua.plan.B > 0 and (rows["route_A"].get("kernel_error", 0.0)
-                            <= rows["route_A"].get("kernel_bound", 0.0))
+    kernel = rows["route_A"]
+    ok = ua.plan.B > 0 and float(kernel.get("kernel_error", 0.0)) <= float(  # type: ignore[arg-type]
+        kernel.get("kernel_bound", 0.0))  # type: ignore[arg-type]
     error = max(B, B_mem) if ok else math.inf
     return Outcome(error=error, bound=0.0, detail=detail)
 

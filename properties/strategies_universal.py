@@ -18,6 +18,7 @@ from core.constructions import (
     build_universal,
     plan_universal,
 )
+from core.constructions.route_a import RouteATransformer
 from core.errors import ConstructionTooLarge
 from core.lipschitz import FAMILIES, LipschitzTarget, make_target
 
@@ -146,14 +147,15 @@ def transformer_of(inst: UniversalInstance) -> UniversalTransformer:
     return _cached_build(inst.d, inst.L, inst.C, inst.eps, inst.p, inst.form)
 
 
-def target_of(inst: UniversalInstance, ut: UniversalTransformer, *, seed: int | None = None,
-              family: str | None = None) -> LipschitzTarget:
+def target_of(inst: UniversalInstance, ut: UniversalTransformer | RouteATransformer, *,
+              seed: int | None = None, family: str | None = None) -> LipschitzTarget:
     """The instance's target (the sawtooth's period is tied to τ's grid)."""
     return make_target(family or inst.family, inst.d, inst.L, inst.C,
                        inst.seed if seed is None else seed, grid=ut.sizes.K)
 
 
-def good_inputs(ut: UniversalTransformer, count: int, seed: int) -> np.ndarray:
+def good_inputs(ut: UniversalTransformer | RouteATransformer, count: int,
+                seed: int) -> np.ndarray:
     """``count`` inputs ``(count, d, L)`` off the strips: half uniform, half adversarial.
 
     Adversarial points sit at corners of cells' good parts (``b/K ± η/2``), where the

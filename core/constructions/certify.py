@@ -197,7 +197,7 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
     check_structure(ut)
     route_a = isinstance(ut, RouteATransformer)
     P = prompt.rational()
-    if route_a:
+    if isinstance(ut, RouteATransformer):
         post = compile_post(ut.weights)
         prec = ut.plan.precision_bits + 64
     else:

@@ -250,7 +250,7 @@ def tension_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     for r in claim_records("universal_attention_norm_by_route"):
         i, det = r["instance"], r["detail"]
         for key, name in _TENSION_ROUTES:
-            ident = (key, i["d"], i["L"])
+            ident: tuple[Any, ...] = (key, i["d"], i["L"])
             if f"{key}_B" not in det or ident in seen:
                 continue
             seen.add(ident)
