@@ -9,7 +9,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from core.constructions import balls
+from core.constructions import balls, route_a
+from core.constructions import certify as certify_module
 from core.constructions._pl import (
     Region,
     float64_words,
@@ -87,7 +88,7 @@ def test_planted_lambda_written_too_small_fails_the_certificate():
     assert not cert.holds
 
 
-def test_planted_two_contexts_same_value_is_named():
+def test_planted_two_contexts_same_value_is_named(monkeypatch):
     ut = _tau(1, 2, 1.0, 0.4, 2)
     f = _target(ut)
     first: dict = {}
@@ -97,13 +98,17 @@ def test_planted_two_contexts_same_value_is_named():
         first.setdefault("cell0", out)
         return first["cell0"] if X[0][0] > Fraction(1, 2) else out   # cells (1, ·) ≡ (0, ·)
 
+    monkeypatch.setattr(certify_module, "attention_enclosure", merged)
     with pytest.raises(ClaimViolation, match="does not separate"):
-        certify_universal(ut, build_prompt_a(ut, f), f, attention=merged)
+        certify_universal(ut, build_prompt_a(ut, f), f)
 
 
-def test_planted_prompt_share_ignored_fails_the_certificate():
-    bad = build_route_a(2, 1, 1.0, 0.4, 2,
-                        constants=functools.partial(context_constants, with_prompt=False))
+def test_planted_prompt_share_ignored_fails_the_certificate(monkeypatch):
+    def without_prompt(d, L, K, k, lp, *, prec):
+        return context_constants(d, L, K, k, 0, prec=prec)    # the prompt's share left out
+
+    monkeypatch.setattr(route_a, "context_constants", without_prompt)
+    bad = build_route_a(2, 1, 1.0, 0.4, 2)
     f = _target(bad, "relu_mlp")
     assert not certify_universal(bad, build_prompt_a(bad, f), f).holds
 
@@ -125,12 +130,13 @@ def _float64_attention(weights, X, P, *, prec):
     return out
 
 
-def test_planted_float64_softmax_fails_the_certificate():
+def test_planted_float64_softmax_fails_the_certificate(monkeypatch):
     ut = _tau(2, 2, 1.0, 0.5, 4)
     f = _target(ut, "mcshane")
     prompt = build_prompt_a(ut, f)
     assert certify_universal(ut, prompt, f).holds
-    assert not certify_universal(ut, prompt, f, attention=_float64_attention).holds
+    monkeypatch.setattr(certify_module, "attention_enclosure", _float64_attention)
+    assert not certify_universal(ut, prompt, f).holds
 
 
 def test_float64_words_sum_exactly():

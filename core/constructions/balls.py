@@ -17,7 +17,6 @@ Shapes: ``X`` is ``d×L``, ``P`` is ``d×L_p`` (rationals); intervals are ``(lo,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from fractions import Fraction
 
 from ..errors import InvalidArgument
@@ -105,12 +104,19 @@ def post_image(post: list[list[PLProfile] | _Dense], channel: int, iv: Interval)
     return lo, hi
 
 
-def enclose_forward(weights: TransformerWeights, X: RatMatrix, P: RatMatrix, *, prec: int,
-                    attention: Callable[..., list[list[Interval]]] = attention_enclosure,
-                    ) -> tuple[RatMatrix, RatMatrix]:
+_POST: dict[str, list[list[PLProfile] | _Dense]] = {}
+
+
+def enclose_forward(weights: TransformerWeights, X: RatMatrix, P: RatMatrix, *,
+                    prec: int) -> tuple[RatMatrix, RatMatrix]:
     """``(lo, hi)`` with ``lo ≤ τ_P(X) ≤ hi`` entrywise (module docstring); ``d×L`` each."""
-    att = attention(weights, X, P, prec=prec)
-    post = compile_post(weights)
+    att = attention_enclosure(weights, X, P, prec=prec)
+    key = weights.digest()
+    if key not in _POST:
+        if len(_POST) > 8:
+            _POST.clear()
+        _POST[key] = compile_post(weights)
+    post = _POST[key]
     d, L = weights.d, len(att)
     lo = [[Fraction(0)] * L for _ in range(d)]
     hi = [[Fraction(0)] * L for _ in range(d)]

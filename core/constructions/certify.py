@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -181,14 +180,12 @@ def _contexts_separated(att: dict[tuple[tuple[int, ...], int], Interval]) -> Fra
 
 
 def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prompt,
-                      target: LipschitzTarget, *,
-                      attention: Callable[..., list[list[Interval]]] = attention_enclosure,
-                      ) -> UniversalCertificate:
+                      target: LipschitzTarget) -> UniversalCertificate:
     """Enumerate every cell and bound ``d_p(τ_P, f)`` rigorously (module docstring).
 
-    Route A: each cell's output is enclosed (:mod:`.balls`; ``attention`` replaces the arb
-    enclosure for planted-bug tests only) and the contexts' attention outputs must be
-    pairwise disjoint (the contextual map separates them; the smallest gap is reported).
+    Route A: each cell's output is enclosed (:mod:`.balls`) and the contexts' attention
+    outputs must be pairwise disjoint (the contextual map separates them; the smallest gap
+    is reported).
     """
     s = ut.sizes
     if (target.d, target.L) != (s.d, s.L):
@@ -214,7 +211,7 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
         Xq = [[Fraction(2 * q[j * s.d + i] + 1, 2 * K) for j in range(s.L)]
               for i in range(s.d)]
         if route_a:
-            att = attention(ut.weights, Xq, P, prec=prec)
+            att = attention_enclosure(ut.weights, Xq, P, prec=prec)
             out_lo = [[post_image(post, i, att[j][i])[0] for j in range(s.L)]
                       for i in range(s.d)]
             out_hi = [[post_image(post, i, att[j][i])[1] for j in range(s.L)]

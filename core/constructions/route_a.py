@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -150,13 +149,10 @@ def _contexts(d: int, L: int, K: int) -> list[tuple[tuple[int, ...], int]]:
     return [(q, i) for q in itertools.product(range(K), repeat=d * L) for i in range(L)]
 
 
-def context_constants(d: int, L: int, K: int, k: int, lp: int, *, prec: int,
-                      with_prompt: bool = True) -> ContextConstants:
-    """``g_c``, ``h_c`` (module docstring, step 2) for every context, at ``prec`` bits.
-
-    ``with_prompt=False`` drops the prompt's share of the normaliser (a planted bug of the
-    tests: FF_post would then undo the wrong affine map).
-    """
+def context_constants(d: int, L: int, K: int, k: int, lp: int, *,
+                      prec: int) -> ContextConstants:
+    """``g_c``, ``h_c`` (module docstring, step 2) for every context, at ``prec`` bits;
+    ``lp`` prompt columns share the normaliser."""
     from flint import arb, ctx
 
     from .balls import to_fraction
@@ -172,7 +168,7 @@ def context_constants(d: int, L: int, K: int, k: int, lp: int, *, prec: int,
             codes = [token_code(d, K, j, q) for j in range(L)]
             t = lam * codes[i]
             w = [(t * (e - anchor)).exp() for e in codes]     # scaled by e^{−tΛ}
-            share = arb(lp) if with_prompt else arb(0)
+            share = arb(lp)
             z = sum(w, arb(0)) + share
             mean = (sum((e * wi for e, wi in zip(codes, w, strict=True)), arb(0))
                     + share * anchor) / z
@@ -290,18 +286,15 @@ class RouteATransformer:
         """Route B's sizes of the same request (grid, levels, a-priori bound)."""
         return self.plan.base
 
-    route = "A"
-
     def digest(self) -> str:
         return self.weights.digest()
 
-    def enclose(self, X: RatMatrix, prompt: Prompt, **kw: object) -> tuple[RatMatrix,
-                                                                          RatMatrix]:
+    def enclose(self, X: RatMatrix, prompt: Prompt) -> tuple[RatMatrix, RatMatrix]:
         """Rigorous ``(lo, hi)`` of τ_P(X) (:func:`.balls.enclose_forward`)."""
         from .balls import enclose_forward
 
         return enclose_forward(self.weights, X, prompt.rational(),
-                               prec=self.plan.precision_bits + 64, **kw)  # type: ignore
+                               prec=self.plan.precision_bits + 64)
 
 
 def _undo_regions(plan: RouteAPlan, cc: ContextConstants, channel: int) -> list[Region]:
@@ -340,17 +333,16 @@ def _undo_regions(plan: RouteAPlan, cc: ContextConstants, channel: int) -> list[
     return regions
 
 
-def build_route_a(d: int, L: int, C: float, eps: float, p: int = 2, *, k: int | None = None,
-                  constants: Callable[..., ContextConstants] | None = None,
-                  ) -> RouteATransformer:
+def build_route_a(d: int, L: int, C: float, eps: float, p: int = 2, *,
+                  k: int | None = None) -> RouteATransformer:
     """Build route A's τ for ``(d, L, C, ε, p)`` (module docstring). τ never sees a target.
 
-    ``constants`` replaces :func:`context_constants` (for planted-bug tests only).
+    ``k`` fixes ``λ = 4^{−k}`` (the separation is still required).
     """
     plan = plan_route_a(d, L, C, eps, p, k=k)
     base = plan.base
-    cc = (constants or context_constants)(d, L, base.K, plan.k, plan.prompt_tokens,
-                                          prec=plan.precision_bits + 64)
+    cc = context_constants(d, L, base.K, plan.k, plan.prompt_tokens,
+                           prec=plan.precision_bits + 64)
     pre = staircase_ff_pre(d, L, base.K, base.eta, lambda j, i: base.K**i, 1,
                            prompt_lift=plan.anchor + 1)
     root = 2.0**-plan.k
