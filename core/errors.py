@@ -8,6 +8,7 @@ would expect (``ValueError`` for bad arguments, ``AssertionError`` for a failed 
 from __future__ import annotations
 
 __all__ = [
+    "AssumptionViolation",
     "ClaimViolation",
     "ConstructionTooLarge",
     "HarnessError",
@@ -33,6 +34,14 @@ class NonFiniteError(InvalidArgument):
 
 class ClaimViolation(HarnessError, AssertionError):
     """A checked claim failed: the measured quantity exceeded its bound."""
+
+
+class AssumptionViolation(ClaimViolation):
+    """A declared assumption about a user's object is contradicted by what was evaluated.
+
+    E.g. a target's declared Lipschitz constant ``C`` on a pair of points it was evaluated
+    at, or a value outside ``[0, 1]``; the message names the points.
+    """
 
 
 class ConstructionTooLarge(InvalidArgument):

@@ -48,6 +48,11 @@ FAMILIES: tuple[str, ...] = ("relu_mlp", "mcshane", "sinusoid", "sawtooth")
 
 RatMatrix = list[list[Fraction]]
 
+#: Parameter arrays each family's evaluation reads.
+_PARAMS: dict[str, tuple[str, ...]] = {
+    "relu_mlp": ("w1", "b1", "w2", "b2"), "mcshane": ("xs", "ys", "zero_point"),
+    "sinusoid": ("w", "omega", "a", "u0"), "sawtooth": ("perm", "sign", "base")}
+
 _HIDDEN = 8          # relu_mlp hidden width
 _POINTS = 6          # mcshane data points
 _TERMS = 3           # sinusoid terms
@@ -91,6 +96,26 @@ class LipschitzTarget:
     seed: int
     grid: int = 0
     params: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise InvalidArgument(f"family={self.family!r}: expected one of {FAMILIES}")
+        if self.family == "sawtooth" and (not isinstance(self.grid, int) or self.grid < 1):
+            raise InvalidArgument(f"grid={self.grid!r}: the sawtooth needs a grid K >= 1")
+        missing = [k for k in _PARAMS[self.family] if k not in self.params]
+        if missing:
+            raise InvalidArgument(f"params: family {self.family!r} needs {missing} (build "
+                                  "targets with make_target)")
+
+    @property
+    def name(self) -> str:
+        """``family:seed:C``, the label reports use."""
+        return f"{self.family}:{self.seed}:{self.C}"
+
+    @property
+    def proved(self) -> bool:
+        """``C``, the range ``[0, 1]`` and :meth:`enclose` are proved (module docstring)."""
+        return True
 
     # --- float64 -----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from core.constructions import (
 from core.constructions.route_a import RouteATransformer
 from core.errors import ConstructionTooLarge
 from core.lipschitz import FAMILIES, LipschitzTarget, make_target
+from core.targets import Target, resolve_target
 
 from .strategies import seeds
 
@@ -87,7 +88,12 @@ def lip_target(inst: LipschitzInstance) -> LipschitzTarget:
 
 @dataclass(frozen=True)
 class UniversalInstance:
-    """τ for ``(d, L, C, eps, p, form)``, a target ``family``/``seed`` and drawn inputs."""
+    """τ for ``(d, L, C, eps, p, form)``, a target ``family``/``seed`` and drawn inputs.
+
+    ``family`` is one of :data:`~core.lipschitz.FAMILIES` (built from ``seed``) or a user's
+    ``module:function`` / ``file.py:function`` with declared constant ``C``
+    (:func:`core.targets.resolve_target`).
+    """
 
     seed: int
     family: str
@@ -148,10 +154,11 @@ def transformer_of(inst: UniversalInstance) -> UniversalTransformer:
 
 
 def target_of(inst: UniversalInstance, ut: UniversalTransformer | RouteATransformer, *,
-              seed: int | None = None, family: str | None = None) -> LipschitzTarget:
-    """The instance's target (the sawtooth's period is tied to τ's grid)."""
-    return make_target(family or inst.family, inst.d, inst.L, inst.C,
-                       inst.seed if seed is None else seed, grid=ut.sizes.K)
+              seed: int | None = None, family: str | None = None) -> Target:
+    """The instance's target (the sawtooth's period is tied to τ's grid; a user's spec
+    is loaded with declared constant ``inst.C``)."""
+    return resolve_target(family or inst.family, inst.d, inst.L, inst.C,
+                          seed=inst.seed if seed is None else seed, grid=ut.sizes.K)
 
 
 def good_inputs(ut: UniversalTransformer | RouteATransformer, count: int,

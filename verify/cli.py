@@ -7,6 +7,7 @@ One argparse parser with the subcommands:
   regress    compare two audits and flag regressions
   regime     per-head norm regime of a real transformers model (+ PEFT soft prompt)
   bench      benchmarks: ``bench kernel``, ``bench train``, ``bench capacity``
+  universal  one target (a family or the user's function) through τ_P and its certificate
 
 Every error — a usage error argparse finds, or a :class:`core.errors.HarnessError` raised
 while running — prints one line ``ptlimits: error: ...`` to stderr and exits 2; a failing
@@ -126,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity-json", type=_path, default=None, metavar="FILE",
                    help="embed a 'ptlimits bench capacity --json FILE' sweep as the "
                         "'Empirical capacity' section and plot it")
+    p.add_argument("--target-json", type=_path, nargs="+", action="extend", default=None,
+                   metavar="FILE",
+                   help="embed 'ptlimits universal --json FILE' results (your targets' "
+                        "certificates and assumptions) as the 'Your targets' section")
 
     p = sub.add_parser(
         "regime", help="norm regime of a real transformers model, per layer and head",
@@ -163,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_regress(sub)
     _add_bench(sub)
+    from .user_target import add_parser as add_universal
+
+    add_universal(sub)
     return parser
 
 
@@ -264,7 +272,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     from .audit import AuditOptions, run_audit, write_audit
     from .files import ensure_writable_dir
-    from .report.load import load_benchmark, load_capacity, load_regime_json
+    from .report.load import load_benchmark, load_capacity, load_regime_json, load_target_json
 
     # Everything is checked before any work: options, then every input file, then --out.
     _check_claims_option(args.claims)
@@ -276,6 +284,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     bench = load_benchmark(args.bench_json) if args.bench_json else None
     regimes = [load_regime_json(p) for p in args.regime_json or []]
     capacity = load_capacity(args.capacity_json) if args.capacity_json else None
+    targets = [load_target_json(p) for p in args.target_json or []]
     out = ensure_writable_dir("--out", args.out)
     if args.resume:
         from .audit import PARTIAL_DIR
@@ -300,6 +309,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             report["real_models"] = regimes
         if capacity is not None:
             report["capacity"] = capacity
+        if targets:
+            report["user_targets"] = targets
         if show:
             print(file=sys.stderr)
         written = write_audit(report, out, html=not args.no_html)
@@ -451,7 +462,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce,
+def _cmd_universal(args: argparse.Namespace) -> int:
+    from .user_target import run
+
+    return _named_options(lambda: run(args))
+
+
+_COMMANDS = {"universal": _cmd_universal, "claims": _cmd_claims, "audit": _cmd_audit,
+             "reproduce": _cmd_reproduce,
              "regime": _cmd_regime, "regress": _cmd_regress, "bench": _cmd_bench}
 
 

@@ -30,7 +30,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from core.errors import InvalidArgument
+from core.errors import ClaimViolation, InvalidArgument
 from core.validation import check_int
 from properties.claim import Claim, Outcome
 
@@ -315,6 +315,8 @@ def reproduce_entry(claim: Claim, instance: Any, entry_of: EntryOf,
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return entry
     exc = raised[0]
+    if isinstance(exc, ClaimViolation):   # a failed check (e.g. a contradicted assumption)
+        return entry
     values = dataclasses.asdict(instance)
     outside = domain_violations(claim, values, draw)
     text = " ".join(f"{type(exc).__name__}: {exc}".split())

@@ -33,7 +33,9 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import ClaimViolation, ConstructionTooLarge, InvalidArgument
-from ..lipschitz import FAMILIES, LipschitzTarget, make_target
+from ..lipschitz import FAMILIES, make_target
+from ..targets import Target
+from .assumptions import Assumption, check_target, evidence_label
 from .balls import Interval, attention_enclosure, post_image
 from .evaluate import compile_exact, compile_post
 from .route_a import RouteATransformer
@@ -57,6 +59,8 @@ class UniversalCertificate:
         cell_bounds: per-cell sup bounds (floats rounded up), keyed by cell index.
         context_gap: route A only: smallest certified gap between two contexts' attention
             outputs (the contextual map's separation on this prompt).
+        assumptions: what the bound rests on about the target, each proved, checked or
+            assumed (:mod:`.assumptions`); :attr:`evidence` words it.
     """
 
     dp_upper: float
@@ -68,10 +72,16 @@ class UniversalCertificate:
     worst_cell: tuple[int, ...]
     cell_bounds: dict[tuple[int, ...], float] = field(repr=False)
     context_gap: float | None = None
+    assumptions: tuple[Assumption, ...] = ()
 
     @property
     def holds(self) -> bool:
         return self.dp_power_sum < Fraction(self.eps) ** self.p
+
+    @property
+    def evidence(self) -> str:
+        """``certified``, or ``certified (assuming C = 1.5, ...)`` for a user's target."""
+        return evidence_label(self.assumptions)
 
 
 def float_upper(x: Fraction) -> float:
@@ -180,7 +190,7 @@ def _contexts_separated(att: dict[tuple[tuple[int, ...], int], Interval]) -> Fra
 
 
 def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prompt,
-                      target: LipschitzTarget) -> UniversalCertificate:
+                      target: Target) -> UniversalCertificate:
     """Enumerate every cell and bound ``d_p(τ_P, f)`` rigorously (module docstring).
 
     Route A: each cell's output is enclosed (:mod:`.balls`) and the contexts' attention
@@ -192,6 +202,7 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
         raise InvalidArgument(f"target shape (d={target.d}, L={target.L}) differs from τ's "
                               f"(d={s.d}, L={s.L})")
     check_structure(ut)
+    assumptions = check_target(target, s.K, float(s.eta))
     route_a = isinstance(ut, RouteATransformer)
     P = prompt.rational()
     if isinstance(ut, RouteATransformer):
@@ -237,7 +248,7 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
     return UniversalCertificate(
         dp_upper=_root_upper(total, p), sup_good_upper=float_upper(sup), dp_power_sum=total,
         eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds,
-        context_gap=gap)
+        context_gap=gap, assumptions=assumptions)
 
 
 #: Configurations of the docs table: the claimed shapes, deep form, plus wide where it fits.

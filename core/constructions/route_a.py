@@ -54,7 +54,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import ConstructionTooLarge, InvalidArgument
-from ..lipschitz import LipschitzTarget
+from ..targets import Target
 from ..weights import TransformerWeights
 from ._pl import Region, layer_from_channel_regions
 from .evaluate import RatMatrix
@@ -358,7 +358,7 @@ def build_route_a(d: int, L: int, C: float, eps: float, p: int = 2, *,
     return RouteATransformer(plan=plan, weights=weights, contexts=cc)
 
 
-def build_prompt_a(ut: RouteATransformer, target: LipschitzTarget) -> Prompt:
+def build_prompt_a(ut: RouteATransformer, target: Target) -> Prompt:
     """``P(f)`` for route A: the levels of ``f`` at every context, as digits of ``ρF``."""
     plan, base = ut.plan, ut.plan.base
     if (target.d, target.L) != (base.d, base.L):
@@ -385,7 +385,7 @@ def build_prompt_a(ut: RouteATransformer, target: LipschitzTarget) -> Prompt:
                                   Fraction(0)))
     return Prompt(entries=tuple(tuple(row) for _ in range(base.d)),
                   levels=tuple(tuple(r) for r in table),
-                  target=f"{target.family}:{target.seed}:{target.C}")
+                  target=target.name)
 
 
 #: The route-A rows of docs/universality.md: the five default-tier shapes, the slow tier's,

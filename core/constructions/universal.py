@@ -44,7 +44,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import InvalidArgument
-from ..lipschitz import LipschitzTarget
+from ..targets import Target
 from ..weights import FeedForwardWeights, TransformerWeights
 from ._pl import Region, layer_from_regions
 from .evaluate import Float64Untrusted, RatMatrix, compile_exact, exact_forward
@@ -307,7 +307,7 @@ def build_universal(d: int, L: int, C: float, eps: float, p: int = 2, *,
     return UniversalTransformer(sizes=s, weights=weights, const=const, slot_values=tuple(vs))
 
 
-def quantised_levels(ut: UniversalTransformer, target: LipschitzTarget) -> np.ndarray:
+def quantised_levels(ut: UniversalTransformer, target: Target) -> np.ndarray:
     """Levels ``t ∈ 0..M`` of ``f`` at every cell centre: shape ``(K^{dL}, d, L)``.
 
     Cells are enumerated in ``itertools.product(range(K), repeat=dL)`` order.
@@ -319,7 +319,7 @@ def quantised_levels(ut: UniversalTransformer, target: LipschitzTarget) -> np.nd
     return np.clip(np.rint(vals * s.M), 0, s.M).astype(np.int64)
 
 
-def build_prompt(ut: UniversalTransformer, target: LipschitzTarget, *,
+def build_prompt(ut: UniversalTransformer, target: Target, *,
                  slot_of: Callable[[UniversalSizes, int, tuple[int, ...]], int] | None = None,
                  ) -> Prompt:
     """``P(f)`` for ``target`` (same ``d, L``; its constant must not exceed τ's ``C``)."""
@@ -338,7 +338,7 @@ def build_prompt(ut: UniversalTransformer, target: LipschitzTarget, *,
             slot = rank[code(s, k, q)]
             for c in range(s.d):
                 table[c][slot] = int(levels[ci, c, k])
-    return prompt_from_levels(ut, table, name=f"{target.family}:{target.seed}:{target.C}")
+    return prompt_from_levels(ut, table, name=target.name)
 
 
 def digits_per_prompt_entry(sizes: UniversalSizes) -> int:

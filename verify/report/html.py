@@ -23,7 +23,9 @@ from .tables import (
     CAPACITY_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
+    TARGETS_NOTE,
     TENSION_NOTE,
+    assumptions_table,
     benchmark_table,
     capacity_table,
     claims_table,
@@ -33,6 +35,7 @@ from .tables import (
     needs_attention,
     regime_summary_table,
     tension_table,
+    user_targets_table,
 )
 
 __all__ = ["claim_anchor", "html_table", "render_html"]
@@ -163,6 +166,20 @@ def _capacity_section(report: dict[str, Any]) -> str:
             f"{html_table(*capacity_table(capacity))}{_figures(plots.capacity_figure(report))}")
 
 
+def _targets_section(report: dict[str, Any]) -> str:
+    """"Your targets": one row per certified user target, then each one's assumptions."""
+    targets = report.get("user_targets") or []
+    if not targets:
+        return ""
+    details = "".join(
+        f"<details><summary>{_e(t['target'])}: assumptions</summary>"
+        + (f"<p>{_e(t['reason'])}</p>" if t["reason"] else "")
+        + (html_table(*assumptions_table(t)) if t["assumptions"] else "") + "</details>"
+        for t in targets)
+    return (f"<h2 id=targets>Your targets</h2><p class=muted>{_e(TARGETS_NOTE)}</p>"
+            f"{html_table(*user_targets_table(targets), cls='scroll')}{details}")
+
+
 def _benchmark_section(report: dict[str, Any]) -> str:
     """"Kernel benchmark": the headline of the embedded ``bench kernel`` result, then its
     figure."""
@@ -189,7 +206,7 @@ _NO_FIGURE = "<p>No figure: the selected claims carry no plottable data.</p>"
 _SECTIONS = (("summary", "Summary"), ("attention", "Failing and near-limit claims"),
              ("benchmark", "Kernel benchmark"), ("figures", "Figures"),
              ("real-models", "Real models"), ("capacity", "Empirical capacity"),
-             ("claims", "All claims"))
+             ("targets", "Your targets"), ("claims", "All claims"))
 
 
 def _tension_section(report: dict[str, Any]) -> str:
@@ -215,7 +232,8 @@ def render_html(report: dict[str, Any]) -> str:
     sections = {"summary", "attention", "figures", "claims"}
     sections |= {name for name, key in (("benchmark", "benchmarks"),
                                         ("real-models", "real_models"),
-                                        ("capacity", "capacity")) if report.get(key)}
+                                        ("capacity", "capacity"),
+                                        ("targets", "user_targets")) if report.get(key)}
     nav = " ".join(f"<a href='#{sid}'>{_e(title)}</a>" for sid, title in _SECTIONS
                    if sid in sections)
     versions = ", ".join(f"{_e(k)} {_e(v)}" for k, v in h["versions"].items())
@@ -237,7 +255,7 @@ def render_html(report: dict[str, Any]) -> str:
 <h2 id=attention>Failing and near-limit claims</h2>{attention_html}
 {_benchmark_section(report)}
 <h2 id=figures>Figures</h2>{figures or _NO_FIGURE}
-{_real_models_section(report)}{_capacity_section(report)}
+{_real_models_section(report)}{_capacity_section(report)}{_targets_section(report)}
 <h2 id=claims>All claims</h2>{''.join(_claim_section(e) for e in report['claims'])}
 </body></html>
 """

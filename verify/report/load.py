@@ -382,3 +382,11 @@ def load_regime_json(path: Path) -> dict[str, Any]:
     data = load_json_input("--regime-json", Path(path), "regime",
                            expected="the JSON 'ptlimits regime --json FILE' writes")
     return {**data, "source": str(path)}
+
+
+def load_target_json(path: Path) -> dict[str, Any]:
+    """A ``ptlimits universal --json`` file, checked against
+    ``verify/schema/universal-target.schema.json``."""
+    data = load_json_input("--target-json", Path(path), "universal-target",
+                           expected="the JSON 'ptlimits universal --json FILE' writes")
+    return {**data, "source": str(path)}

@@ -14,7 +14,9 @@ from .tables import (
     CAPACITY_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
+    TARGETS_NOTE,
     TENSION_NOTE,
+    assumptions_table,
     benchmark_table,
     capacity_table,
     claims_table,
@@ -24,6 +26,7 @@ from .tables import (
     needs_attention,
     regime_summary_table,
     tension_table,
+    user_targets_table,
 )
 
 __all__ = ["markdown_table", "render_markdown"]
@@ -98,6 +101,21 @@ def _capacity_lines(report: dict[str, Any]) -> list[str]:
             *markdown_table(*capacity_table(capacity)), ""]
 
 
+def _targets_lines(report: dict[str, Any]) -> list[str]:
+    targets = report.get("user_targets") or []
+    if not targets:
+        return []
+    lines = ["## Your targets", "", TARGETS_NOTE, "",
+             *markdown_table(*user_targets_table(targets)), ""]
+    for t in targets:
+        lines += [f"### `{t['target']}` ({t['source']})", ""]
+        if t["reason"]:
+            lines += [f"- reason: {t['reason']}", ""]
+        if t["assumptions"]:
+            lines += [*markdown_table(*assumptions_table(t)), ""]
+    return lines
+
+
 def _tension_lines(report: dict[str, Any]) -> list[str]:
     """The tension table (first screen), if its claims ran."""
     header, rows = tension_table(report)
@@ -149,6 +167,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _benchmark_lines(report)
     lines += _real_models_lines(report)
     lines += _capacity_lines(report)
+    lines += _targets_lines(report)
     lines += ["## All claims", ""]
     for e in report["claims"]:
         lines += _claim_lines(e)

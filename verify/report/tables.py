@@ -22,8 +22,10 @@ __all__ = [
     "HEAD_DIGITS",
     "NEAR_LIMIT_RATIO",
     "REGIME_NOTE",
+    "TARGETS_NOTE",
     "TENSION_NOTE",
     "Table",
+    "assumptions_table",
     "at_bound_by_construction",
     "benchmark_table",
     "capacity_table",
@@ -36,6 +38,7 @@ __all__ = [
     "regime_summary_table",
     "tension_rows",
     "tension_table",
+    "user_targets_table",
 ]
 
 #: ``(header, rows)``: column names and rows of formatted cells.
@@ -289,3 +292,32 @@ def tension_table(report: dict[str, Any]) -> Table:
         body.append([row["construction"], row["shape"], str(n), fmt_number(row["B"]),
                      fmt_number(root), fmt_number(row["ratio"]), fmt_number(row["R"]), kernel])
     return header, body
+
+
+TARGETS_NOTE = ("Targets certified with 'ptlimits universal'. A user's function is certified "
+                "under its declared assumptions: the Lipschitz constant C and the range [0, 1] "
+                "are checked (never contradicted on the points the certificate evaluates) and "
+                "assumed elsewhere; its float evaluator's error is declared. The evidence "
+                "column says which.")
+
+
+def user_targets_table(targets: list[dict[str, Any]]) -> Table:
+    """One row per ``ptlimits universal --json`` result."""
+    header = ["target", "d, L", "C", "ε", "p", "route", "status", "evidence",
+              "certified d_p", "sampled sup (good set)", "certified sup (good set)"]
+    rows = []
+    for t in targets:
+        r, c, smp = t["request"], t["certificate"], t["sampled"]
+        rows.append([t["target"], f"{r['d']}, {r['L']}", fmt_number(r["C"]),
+                     fmt_number(r["eps"]), str(r["p"]), f"{r['route']} ({r['form']})",
+                     t["status"], t["evidence"],
+                     fmt_number(c["dp_upper"]) if c else "—",
+                     fmt_number(smp["good_sup"]) if smp else "—",
+                     fmt_number(c["sup_good_upper"]) if c else "—"])
+    return header, rows
+
+
+def assumptions_table(target: dict[str, Any]) -> Table:
+    """What one target's certificate rests on, and how each statement was established."""
+    return (["assumption", "status", "how"],
+            [[a["statement"], a["status"], a["how"]] for a in target["assumptions"]])
