@@ -7,7 +7,9 @@ One argparse parser with the subcommands:
   regress    compare two audits and flag regressions
   regime     per-head norm regime of a real transformers model (+ PEFT soft prompt)
   bench      benchmarks: ``bench kernel``, ``bench train``, ``bench capacity``
+  check-attention  a user's attention kernel against mpmath and the certified bound
   universal  one target (a family or the user's function) through τ_P and its certificate
+  certify    write the audit's certificates as replayable files; ``check`` re-checks them
 
 Every error — a usage error argparse finds, or a :class:`core.errors.HarnessError` raised
 while running — prints one line ``ptlimits: error: ...`` to stderr and exits 2; a failing
@@ -24,6 +26,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
+
+from .check_attention import add_parser as _add_check_attention
+from .check_attention import run as _cmd_check_attention
 
 __all__ = ["UsageError", "main"]
 
@@ -171,7 +176,31 @@ def _parser() -> argparse.ArgumentParser:
     from .user_target import add_parser as add_universal
 
     add_universal(sub)
+    _add_check_attention(sub)
+    _add_certificates(sub)
     return parser
+
+
+def _add_certificates(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "certify", help="write the audit's certificates as replayable files",
+        description="Write the certificates the audit relies on — the headline kernel's "
+                    "polynomial with its arb bound and a Coq proof, one universality "
+                    "configuration's exact cell sums, a rank and a counting certificate — "
+                    "as plain files with DIR/manifest.json (statement, SHA-256, checker). "
+                    "The folder is replaced whole. 'ptlimits check DIR' re-checks them.")
+    p.add_argument("--out", type=_path, default=Path("certificates"), metavar="DIR",
+                   help="output folder (default: ./certificates)")
+    p = sub.add_parser(
+        "check", help="re-check a 'ptlimits certify' folder without the search code",
+        description="Re-check every certificate listed in DIR/manifest.json with ptcheck, "
+                    "a small checker that imports none of the code that searched for them "
+                    "(coqc for proofs; exact rationals, integers and arb balls otherwise), "
+                    "and print each as proved, certified, refuted or inconclusive. Exit 1 "
+                    "if any is refuted (or, with --strict, inconclusive).")
+    p.add_argument("dir", type=_path, metavar="DIR", help="a folder 'ptlimits certify' wrote")
+    p.add_argument("--strict", action="store_true",
+                   help="treat inconclusive (e.g. coqc missing) as failure")
 
 
 def _add_regress(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -462,15 +491,48 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_certify(args: argparse.Namespace) -> int:
+    from .certificates import write_certificates
+    from .files import ensure_writable_dir
+
+    if args.out.exists() and not args.out.is_dir():
+        from core.errors import InvalidArgument
+
+        raise InvalidArgument(f"--out={str(args.out)!r}: is a file; expected a folder")
+    ensure_writable_dir("--out", args.out.parent)
+    names = write_certificates(args.out, log=lambda line: print(line, file=sys.stderr))
+    print(f"wrote {len(names)} files to {args.out}: {', '.join(names)}")
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from core.errors import InvalidArgument
+
+    if not args.dir.is_dir():
+        raise InvalidArgument(f"DIR={str(args.dir)!r}: not a folder; expected one that "
+                              "'ptlimits certify --out DIR' wrote")
+    from ptcheck import check_dir, format_results
+
+    results = check_dir(args.dir)
+    print(format_results(results))
+    bad = [r for r in results if r.verdict == "refuted" or
+           (args.strict and r.verdict == "inconclusive")]
+    counts = {v: sum(r.verdict == v for r in results)
+              for v in ("proved", "certified", "refuted", "inconclusive")}
+    print(", ".join(f"{n} {v}" for v, n in counts.items()))
+    return EXIT_FAILED if bad else EXIT_OK
+
+
 def _cmd_universal(args: argparse.Namespace) -> int:
     from .user_target import run
 
     return _named_options(lambda: run(args))
 
 
-_COMMANDS = {"universal": _cmd_universal, "claims": _cmd_claims, "audit": _cmd_audit,
-             "reproduce": _cmd_reproduce,
-             "regime": _cmd_regime, "regress": _cmd_regress, "bench": _cmd_bench}
+_COMMANDS = {"universal": _cmd_universal, "certify": _cmd_certify, "check": _cmd_check,
+             "claims": _cmd_claims, "audit": _cmd_audit, "reproduce": _cmd_reproduce,
+             "regime": _cmd_regime, "regress": _cmd_regress, "bench": _cmd_bench,
+             "check-attention": _cmd_check_attention}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
