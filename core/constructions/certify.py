@@ -61,6 +61,8 @@ class UniversalCertificate:
             outputs (the contextual map's separation on this prompt).
         assumptions: what the bound rests on about the target, each proved, checked or
             assumed (:mod:`.assumptions`); :attr:`evidence` words it.
+        cell_errors: per cell, the exact per-entry bounds ``e_ij`` (``i`` outer, ``j``
+            inner) whose sum the power sum is: the data a replayable certificate carries.
     """
 
     dp_upper: float
@@ -73,6 +75,8 @@ class UniversalCertificate:
     cell_bounds: dict[tuple[int, ...], float] = field(repr=False)
     context_gap: float | None = None
     assumptions: tuple[Assumption, ...] = ()
+    cell_errors: dict[tuple[int, ...], tuple[Fraction, ...]] = field(default_factory=dict,
+                                                                    repr=False)
 
     @property
     def holds(self) -> bool:
@@ -218,6 +222,7 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
     worst: tuple[int, ...] = ()
     bounds: dict[tuple[int, ...], float] = {}
     seen: dict[tuple[tuple[int, ...], int], Interval] = {}
+    errors: dict[tuple[int, ...], tuple[Fraction, ...]] = {}
     for q in itertools.product(range(K), repeat=dl):
         Xq = [[Fraction(2 * q[j * s.d + i] + 1, 2 * K) for j in range(s.L)]
               for i in range(s.d)]
@@ -231,14 +236,11 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
         else:
             out_lo = out_hi = program.forward(Xq, P)
         lo, hi = target.enclose(Xq)
-        cell_sup = Fraction(0)
-        cell_sum = Fraction(0)
-        for i in range(s.d):
-            for j in range(s.L):
-                e = max(hi[i][j] - out_lo[i][j], out_hi[i][j] - lo[i][j]) + half_rise
-                cell_sup = max(cell_sup, e)
-                cell_sum += e**p
-        total += vol * cell_sum
+        errs = tuple(max(hi[i][j] - out_lo[i][j], out_hi[i][j] - lo[i][j]) + half_rise
+                     for i in range(s.d) for j in range(s.L))
+        cell_sup = max(errs)
+        total += vol * sum((e**p for e in errs), Fraction(0))
+        errors[q] = errs
         bounds[q] = float_upper(cell_sup)
         if cell_sup >= sup:
             sup, worst = cell_sup, q
@@ -248,7 +250,7 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
     return UniversalCertificate(
         dp_upper=_root_upper(total, p), sup_good_upper=float_upper(sup), dp_power_sum=total,
         eps=s.eps, p=p, cells=K**dl, worst_cell=worst, cell_bounds=bounds,
-        context_gap=gap, assumptions=assumptions)
+        context_gap=gap, assumptions=assumptions, cell_errors=errors)
 
 
 #: Configurations of the docs table: the claimed shapes, deep form, plus wide where it fits.
