@@ -1,7 +1,9 @@
 """Claim M (docs/theory.md §2, ``thm:PT_memo``) and the LB link for constructive prompt lengths.
 
-The memorising τ is the universal route-B τ (:mod:`core.constructions.memorise`); every
-output is evaluated exactly in rational arithmetic (:meth:`UniversalTransformer.
+The memorising τ is route B's universal τ with its grid set by the data's token separation
+``δ`` (:mod:`core.constructions.memorise`); the datasets are uniform tokens thinned to
+separation ``δ`` (:mod:`properties.strategies_memorise`), with ``δ`` given or measured.
+Every output is evaluated exactly in rational arithmetic (:meth:`UniversalTransformer.
 forward_exact`), which is stronger than agreement of the mpmath twin at two precisions.
 
 Every record's ``detail`` carries ``dL``, ``inv_eps``, ``Lp_constructive`` and
@@ -23,6 +25,7 @@ import numpy as np
 from core.bounds import min_prompt_length_exact, packing_bits
 from core.constructions import UniversalSizes, cell_centre, plan_universal
 from core.constructions.memorise import (
+    MemorisationRequest,
     bits_per_prompt_coordinate,
     build_memoriser,
     constructive_length,
@@ -31,6 +34,7 @@ from core.constructions.memorise import (
     memorisation_request,
     memorising_prompt,
 )
+from core.constructions.separated import measure_separation
 from core.constructions.universal import prompt_from_levels
 from core.mp_twin import mp_forward
 
@@ -42,8 +46,9 @@ from .strategies_memorise import (
     TruncationInstance,
     dataset_of,
     length_instances,
+    memorisation_length_instance,
     memorise_instances,
-    memoriser_of,
+    request_of,
     truncation_instances,
 )
 
@@ -52,7 +57,7 @@ __all__ = ["CLAIMS", "length_detail"]
 _PAPER = "thm:PT_memo"
 _WHY_FIXED = ("route B's table is indexed by all L·K^(dL) (cell, position) slots and FF_post "
               "reads slot s after shifting out s digits, so every slot up to the last needs a "
-              "digit whatever N is; N enters only through K (smallest grid with K^(dL) >= N)")
+              "digit whatever N is; K is set by the token separation δ (1/K <= δ), not by N")
 
 
 def length_detail(sizes: UniversalSizes, C: float, eps: float, N: int | None) -> dict[str, Any]:
@@ -75,20 +80,31 @@ def length_detail(sizes: UniversalSizes, C: float, eps: float, N: int | None) ->
     return detail
 
 
+def _dataset_detail(inst: MemoriseInstance, r: MemorisationRequest,
+                    X: np.ndarray) -> dict[str, Any]:
+    """Length scalars plus the dataset's hypothesis: ``δ`` (given or measured), grid, strips."""
+    sep = measure_separation(X)
+    return {**length_detail(r.sizes(), r.C, r.eps, len(X)),
+            "N_requested": inst.N, "sequences_checked": len(X), "tokens": sep.tokens,
+            "delta_thinning": inst.thinning, "delta_measured": (
+                None if sep.delta is None else float(sep.delta)),
+            "delta": None if r.delta is None else float(r.delta), "measured": inst.measured,
+            "eta": float(r.eta), "strip_measure_per_coordinate": float(r.strip_measure)}
+
+
 def _outputs(inst: MemoriseInstance) -> tuple[list[Fraction], dict[str, Any]]:
     """Exact ``|τ_P(X^(i)) − Y^(i)|`` over every entry of every sequence, and the detail."""
-    ut = memoriser_of(inst)
+    r = request_of(inst)
+    ut = r.build()
     X, Y = dataset_of(inst, ut)
-    prompt = memorising_prompt(ut, X, Y, grid_labels=inst.labels == "grid")
+    prompt = memorising_prompt(ut, X, Y, grid_labels=inst.labels == "grid",
+                               delta=inst.hypothesis_delta)
     errors = []
     for x, y in zip(X, Y, strict=True):
         out = ut.forward_exact(x, prompt)
         errors += [abs(out[c][j] - Fraction(float(y[c, j])))
                    for c in range(inst.d) for j in range(inst.L)]
-    r = memorisation_request(inst.N, inst.d, inst.L)
-    detail = length_detail(ut.sizes, r.C, r.eps, inst.N)
-    detail["sequences_checked"] = len(X)
-    return errors, detail
+    return errors, _dataset_detail(inst, r, X)
 
 
 def measure_exact(inst: MemoriseInstance) -> Outcome:
@@ -116,9 +132,10 @@ def measure_mp_twin(inst: MemoriseInstance) -> Outcome:
     ``precision_bits``, and ``dps + 15``;
     error: the largest ``|twin − Y|`` over both; bound: ``10^-(dps−10)`` (docs/theory.md §2, M).
     """
-    ut = memoriser_of(inst)
+    r = request_of(inst)
+    ut = r.build()
     X, Y = dataset_of(inst, ut)
-    P = memorising_prompt(ut, X, Y).float64()
+    P = memorising_prompt(ut, X, Y, delta=inst.hypothesis_delta).float64()
     dps = max(15, math.ceil(ut.sizes.precision_bits * math.log10(2)) + 5)
     worst = 0.0
     for prec in (dps, dps + 15):
@@ -128,9 +145,7 @@ def measure_mp_twin(inst: MemoriseInstance) -> Outcome:
                 gap = max(abs(out[c][j] - mpmath.mpf(float(y[c, j])))
                           for c in range(inst.d) for j in range(inst.L))
             worst = max(worst, float(gap))
-    r = memorisation_request(inst.N, inst.d, inst.L)
-    detail = {**length_detail(ut.sizes, r.C, r.eps, inst.N), "dps": [dps, dps + 15],
-              "sequences_checked": len(X)}
+    detail = {**_dataset_detail(inst, r, X), "dps": [dps, dps + 15]}
     return Outcome(error=worst, bound=10.0 ** -(dps - 10), detail=detail)
 
 
@@ -199,10 +214,18 @@ def measure_lengths(inst: LengthInstance) -> Outcome:
     """``Lp_lower_bound / Lp_constructive`` (≤ 1), decided in exact integers.
 
     Also requires ``L_p*(N, d, L) ≤ L_p`` for memorisation requests and the memorising
-    length to equal the universal one (same τ).
+    length to equal route B's own for the τ's sizes. A memorisation instance (``N > 0``) is
+    planned by :func:`memorisation_request` of ``(N, d, L, delta)``; its ``(C, ε, p)`` are
+    that request's.
     """
-    s = plan_universal(inst.d, inst.L, inst.C, inst.eps, inst.p)
-    detail = length_detail(s, inst.C, inst.eps, inst.N or None)
+    if inst.N:
+        r = memorisation_request(inst.N, inst.d, inst.L, inst.delta)
+        s = r.sizes()
+        detail = {**length_detail(s, r.C, r.eps, inst.N), "delta": (
+            None if r.delta is None else float(r.delta))}
+    else:
+        s = plan_universal(inst.d, inst.L, inst.C, inst.eps, inst.p)
+        detail = length_detail(s, inst.C, inst.eps, None)
     lp, low = detail["Lp_constructive"], detail["Lp_lower_bound"]
     star = detail.get("Lp_star", 0)
     ok = low <= lp and star <= lp and lp == s.prompt_tokens
@@ -213,28 +236,44 @@ def measure_lengths(inst: LengthInstance) -> Outcome:
 
 # --- reference points ----------------------------------------------------------------------
 
-#: The universality list's shapes at their largest default-tier grid, plus N = 64 at (1, 2).
+#: Thinned random datasets at the universality list's shapes, each at its largest
+#: default-tier grid with a seed whose thinning keeps the most tokens of 200 seeds (N = 7,
+#: 16, 16, 8, 16 sequences: (1, 1) keeps at most 7 tokens 0.13 apart), N = 64 at (1, 2)
+#: (δ = 1/12: K = 16, 512 slots, about 7 s), δ measured, and N = 1.
 _EXACT_POINTS = (
-    MemoriseInstance(seed=11, N=64, d=1, L=2),
-    MemoriseInstance(seed=1, N=8, d=1, L=1), MemoriseInstance(seed=2, N=16, d=1, L=2),
-    MemoriseInstance(seed=3, N=16, d=2, L=1), MemoriseInstance(seed=4, N=8, d=1, L=3),
-    MemoriseInstance(seed=5, N=16, d=2, L=2), MemoriseInstance(seed=6, N=1, d=2, L=2),
+    MemoriseInstance(seed=11, N=64, d=1, L=2, delta=1 / 12),
+    MemoriseInstance(seed=182, N=8, d=1, L=1, delta=0.13),
+    MemoriseInstance(seed=199, N=16, d=1, L=2, delta=0.26),
+    MemoriseInstance(seed=27, N=16, d=2, L=1, delta=0.26),
+    MemoriseInstance(seed=199, N=8, d=1, L=3, delta=0.51),
+    MemoriseInstance(seed=198, N=16, d=2, L=2, delta=0.51),
+    MemoriseInstance(seed=192, N=16, d=1, L=2, delta=0.26, measured=True),
+    MemoriseInstance(seed=7, N=1, d=2, L=2, delta=0.51),
 )
 _EPS_POINTS = (
-    MemoriseInstance(seed=21, N=16, d=1, L=2, labels="midpoint"),
-    MemoriseInstance(seed=22, N=16, d=2, L=1, labels="midpoint"),
-    MemoriseInstance(seed=23, N=8, d=1, L=3, labels="real"),
-    MemoriseInstance(seed=24, N=16, d=2, L=2, labels="real"),
-    MemoriseInstance(seed=25, N=8, d=1, L=1, labels="midpoint"),
+    MemoriseInstance(seed=191, N=16, d=1, L=2, labels="midpoint", delta=0.26),
+    MemoriseInstance(seed=195, N=16, d=2, L=1, labels="midpoint", delta=0.26),
+    MemoriseInstance(seed=198, N=8, d=1, L=3, labels="real", delta=0.51),
+    MemoriseInstance(seed=197, N=16, d=2, L=2, labels="real", delta=0.51, measured=True),
+    MemoriseInstance(seed=177, N=8, d=1, L=1, labels="midpoint", delta=0.13),
+)
+_TWIN_POINTS = (
+    MemoriseInstance(seed=133, N=8, d=1, L=1, delta=0.13),
+    MemoriseInstance(seed=32, N=4, d=1, L=2, delta=0.51),
+    MemoriseInstance(seed=33, N=4, d=2, L=1, delta=0.51, measured=True),
+    MemoriseInstance(seed=34, N=2, d=1, L=3, delta=0.51),
 )
 _TRUNC_POINTS = (TruncationInstance(2, 1, 1, 1), TruncationInstance(4, 1, 1, 3),
                  TruncationInstance(1, 1, 2, 1), TruncationInstance(1, 2, 1, 0))
 
 
 def _length_points() -> list[LengthInstance]:
-    mem = [LengthInstance(d=p.d, L=p.L, C=r.C, eps=r.eps, p=r.p, N=p.N)
-           for p in _EXACT_POINTS for r in [memorisation_request(p.N, p.d, p.L)]]
-    mem.append(LengthInstance(d=1, L=3, C=2.0, eps=0.5, p=4, N=64))
+    mem = [memorisation_length_instance(r.N, p.d, p.L, None if r.delta is None
+                                        else float(r.delta))
+           for p in _EXACT_POINTS for r in [request_of(p)]]
+    mem += [memorisation_length_instance(64, 1, 3), memorisation_length_instance(64, 1, 2),
+            memorisation_length_instance(256, 1, 2, 1 / 16),
+            memorisation_length_instance(256, 1, 1, 1 / 256)]
     uni = [LengthInstance(d=d, L=L, C=C, eps=e, p=p) for d, L, C, e, p in (
         (1, 1, 1.0, 0.3, 2), (1, 1, 2.0, 0.1, 2), (1, 2, 1.0, 0.4, 2), (1, 2, 1.0, 0.2, 2),
         (2, 1, 1.0, 0.4, 2), (1, 3, 1.0, 0.5, 4), (1, 3, 1.0, 0.3, 4), (2, 2, 1.0, 0.5, 4),
@@ -245,9 +284,10 @@ def _length_points() -> list[LengthInstance]:
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="memorise_grid_labels_exactly", theory_ref="M", paper_ref=_PAPER,
-        statement="For every token-separated dataset with labels on the output grid, the "
-                  "frozen τ with the memorising prompt gives τ_P(X^(i)) = Y^(i) exactly for "
-                  "every sequence i.",
+        statement="For every dataset whose tokens are pairwise δ-separated (or equal) and "
+                  "off the FF_pre strips, with labels on the output grid, the τ built from "
+                  "(d, L, δ) with the memorising prompt gives τ_P(X^(i)) = Y^(i) exactly for "
+                  "every sequence i (uniform tokens thinned to δ; δ given or measured).",
         evidence="exhaustive", instance_type=MemoriseInstance,
         strategy=lambda: memorise_instances(("grid",)),
         reference_points=lambda: list(_EXACT_POINTS), measure=measure_exact,
@@ -258,16 +298,15 @@ CLAIMS: tuple[Claim, ...] = (
                   "τ_P at two precisions reproduces the grid labels to 10^-(dps-10).",
         evidence="oracle", instance_type=MemoriseInstance,
         strategy=lambda: memorise_instances(("grid",), TWIN_SHAPES),
-        reference_points=lambda: [MemoriseInstance(seed=31, N=8, d=1, L=1),
-                                  MemoriseInstance(seed=32, N=2, d=1, L=2),
-                                  MemoriseInstance(seed=33, N=4, d=2, L=1)],
+        reference_points=lambda: list(_TWIN_POINTS),
         measure=measure_mp_twin,
         bound_source="docs/theory.md §2 M: equality up to the working precision, 10^-(dps-10)",
         draws=0.25),
     Claim(
         id="memorise_real_labels_within_half_step", theory_ref="M", paper_ref=_PAPER,
-        statement="For every token-separated dataset with real labels in [0,1], every "
-                  "output of the memorising prompt is within ε = 1/(2M) of its label.",
+        statement="For every dataset of δ-separated tokens off the FF_pre strips with real "
+                  "labels in [0,1], every output of the memorising prompt is within "
+                  "ε = 1/(2M) of its label.",
         evidence="exhaustive", instance_type=MemoriseInstance,
         strategy=lambda: memorise_instances(("real", "midpoint")),
         reference_points=lambda: list(_EPS_POINTS), measure=measure_eps,

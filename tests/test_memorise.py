@@ -42,22 +42,33 @@ def tau():
     return build_memoriser(16, 1, 2)
 
 
+#: 4 thinned tokens 0.26 apart (seed 199 keeps the most of 200 seeds), all 16 sequences.
+TOY = MemoriseInstance(seed=199, N=16, d=1, L=2, delta=0.26)
+
+
 def _toy_dataset(tau):
-    X, Y = dataset_of(MemoriseInstance(seed=7, N=16, d=1, L=2), tau)
+    X, Y = dataset_of(TOY, tau)
+    assert len(X) == 16
     return X, Y
 
 
 # --- sizes ------------------------------------------------------------------------------------
 
 
-def test_request_grid_holds_n_sequences_and_is_smallest_on_the_ladder() -> None:
-    for d, L, n_max in MEMORISE_SHAPES:
+def test_default_request_grid_holds_n_sequences_and_c_is_smallest_on_the_ladder() -> None:
+    """``delta=None``: ``δ = 1/K₀`` with ``K₀`` the smallest power of two with ``K₀^{dL} ≥ N``;
+    ``C`` is the smallest ladder value whose universal plan has a grid ``≥ K``, and ``M`` is
+    that plan's (the same ``(C, M)`` as before separation chose the grid)."""
+    for d, L, n_max, _, _ in MEMORISE_SHAPES:
         for N in (1, n_max // 2 + 1, n_max):
             r = memorisation_request(N, d, L)
-            assert r.sizes().K ** (d * L) >= N
-            smaller = [C for C in memorise_module._C_LADDER if C < r.C]
-            for C in smaller:
-                assert memorise_module.plan_universal(d, L, C, r.eps, r.p).K ** (d * L) < N
+            K = r.sizes().K
+            assert K ** (d * L) >= N and (K == 1 or (K // 2) ** (d * L) < N)
+            assert r.delta == (None if K == 1 else Fraction(1, K))
+            own = memorise_module.plan_universal(d, L, r.C, r.eps, r.p)
+            assert own.K >= K and own.M == r.M
+            for C in [C for C in memorise_module._C_LADDER if C < r.C]:
+                assert memorise_module.plan_universal(d, L, C, r.eps, r.p).K < K
 
 
 def test_request_too_large_names_the_largest_n() -> None:
@@ -94,33 +105,33 @@ def test_bits_per_coordinate_fit_the_48_bit_budget(tau) -> None:
 
 
 def test_sizes_section_rows_match_the_planner() -> None:
-    rows = sizes_section([(64, 1, 2), (16, 2, 2)]).splitlines()
+    rows = sizes_section([(1, 2, Fraction(1, 8), 64), (2, 2, Fraction(1, 2), 16)]).splitlines()
     assert len(rows) == 4
-    cells = [c.strip() for c in rows[2].split("|")]
-    s = memorisation_request(64, 1, 2).sizes()
-    assert cells[5:10] == [str(s.K), str(s.M), str(s.slots), str(s.prompt_tokens),
-                           str(s.prompt_tokens)]
+    cells = [c.strip() for c in rows[2].split("|")[1:-1]]
+    s = memorisation_request(64, 1, 2, Fraction(1, 8)).sizes()
+    assert cells[3] == str(s.K) == "8"
+    assert cells[8:12] == [str(s.M), str(s.slots), str(s.prompt_tokens),
+                           str(memorisation_lower_bound(64, 1, 2, s.M,
+                                                        bits_per_prompt_coordinate(s)))]
 
 
 def test_sizes_section_is_a_well_formed_table_with_every_column() -> None:
-    """Header, separator and rows have the same 13 columns; the bound columns agree with
-    direct calls (L_p* from the memorisation count, the packing bound in exact integers)."""
-    from core.bounds import min_prompt_length_exact, packing_bits
-
-    rows = sizes_section([(16, 2, 2)]).splitlines()
+    """Header, separator and rows have the same 15 columns; the bound columns agree with
+    direct calls (L_p from the sizes, L_p* from the memorisation count, their ratio)."""
+    rows = sizes_section([(2, 2, Fraction(1, 2), 16)]).splitlines()
     header, rule, row = ([c.strip() for c in line.split("|")[1:-1]] for line in rows)
-    assert header == ["N", "d", "L", "request (C, ε, p)", "K", "M", "slots", "universal L_p",
-                      "memorising L_p", "L_p*(N,d,L)", "b bits/entry", "precision bits",
-                      "capacity LB (packing)"]
-    assert rule == ["---"] * 13 and len(row) == 13
-    r = memorisation_request(16, 2, 2)
+    assert header == ["d", "L", "δ", "K", "η", "strips (K−1)η", "N", "N max", "M", "slots",
+                      "L_p (route B)", "L_p*", "L_p / L_p*", "b bits/entry",
+                      "precision bits"]
+    assert rule == ["---"] * 15 and len(row) == 15
+    r = memorisation_request(16, 2, 2, 0.5)
     s = r.sizes()
     b = bits_per_prompt_coordinate(s)
-    assert row[:4] == ["16", "2", "2", f"({r.C}, {r.eps}, {r.p})"]
-    assert row[8:] == [str(constructive_length(s)),
-                       str(memorisation_lower_bound(16, 2, 2, s.M, b)), str(b),
-                       str(s.precision_bits),
-                       str(min_prompt_length_exact(packing_bits(2, 2, r.C, r.eps), 2, 2**b))]
+    lp, star = constructive_length(s), memorisation_lower_bound(16, 2, 2, s.M, b)
+    assert row[:4] == ["2", "2", "1/2", "2"]
+    assert row[4] == "2^-33" and float(row[5]) == pytest.approx(float(r.strip_measure), 0.05)
+    assert row[6:] == ["16", "16", str(s.M), str(s.slots), str(lp), str(star),
+                       f"{lp / star:.3g}", str(b), str(s.precision_bits)]
 
 
 # --- the construction ----------------------------------------------------------------------
@@ -182,14 +193,12 @@ def _bad_cases(tau):
     eta = float(tau.sizes.eta)
     cases = []
     x = X.copy()
-    x[5, 0, 1] = X[2, 0, 1] + (1e-3 if X[2, 0, 1] < 0.5 else -1e-3)  # another token, same cell
-    x[5, 0, 1] = np.clip(x[5, 0, 1], np.floor(4 * X[2, 0, 1]) / 4 + eta,
-                         (np.floor(4 * X[2, 0, 1]) + 1) / 4 - eta)
-    cases.append((x, Y, "collide: they differ by 0.001"))
-    x = X.copy()
-    x[3, 0, 0] = 0.5 + eta / 8
-    cases.append((x, Y, r"X\[3\]\[0, 0\].*sequence i=3, position j=0.*from the cell boundary "
-                        r"2/4"))
+    x[5, 0, 1] = X[2, 0, 1] + (1e-3 if X[2, 0, 1] < 0.5 else -1e-3)  # a token 0.001 away
+    cases.append((x, Y, r"0.001 apart in max norm; this τ's grid K=4 .* serves separations "
+                        r">= 1/4 only"))
+    x = np.array([[[0.1, 0.5 + eta / 8]], [[0.9, 0.1]]])           # far apart, one on a strip
+    cases.append((x, np.zeros_like(x), r"X\[0\]\[0, 1\].*sequence i=0, position j=1.*from the "
+                                       r"cell boundary 2/4"))
     x = X.copy()
     x[4] = X[1]
     cases.append((x, Y, "sequences i=1 and i=4 are equal"))
@@ -217,12 +226,12 @@ def test_bad_datasets_are_refused_by_name(tau, case: int) -> None:
 def test_collision_message_names_both_tokens_and_the_distance(tau) -> None:
     X, Y = _toy_dataset(tau)
     x = X.copy()
-    x[9, 0, 0] = X[0, 0, 0] + 0.002 * (1 if X[0, 0, 0] % 0.25 < 0.125 else -1)
+    x[9, 0, 0] = X[0, 0, 0] + 0.002 * (1 if X[0, 0, 0] < 0.5 else -1)
     with pytest.raises(InvalidArgument) as info:
         validate_dataset(tau.sizes, x, Y, grid_labels=True)
     text = str(info.value)
     assert "(sequence i=0, position j=0)" in text and "(sequence i=9, position j=0)" in text
-    got = float(text.split("differ by ")[1].split(" ")[0])
+    got = float(text.split(" apart in max norm")[0].split(" are ")[-1])
     assert math.isclose(got, 0.002, rel_tol=1e-4)
 
 
@@ -242,20 +251,25 @@ def test_real_labels_pass_without_the_grid_check(tau) -> None:
 
 
 def test_drawn_datasets_are_valid_for_every_shape_and_label_kind() -> None:
-    for (d, L, n_max), labels in zip(MEMORISE_SHAPES, ("grid", "real", "midpoint", "grid",
-                                                       "real"), strict=True):
-        inst = MemoriseInstance(seed=d * 10 + L, N=n_max, d=d, L=L, labels=labels)
-        ut = memoriser_of(inst)
-        X, Y = dataset_of(inst, ut)
-        assert X.shape == Y.shape == (n_max, d, L)
-        validate_dataset(ut.sizes, X, Y, grid_labels=labels == "grid")
+    for shape, labels in zip(MEMORISE_SHAPES, ("grid", "real", "midpoint", "grid", "real"),
+                             strict=True):
+        for measured in (False, True):
+            inst = MemoriseInstance(seed=shape.d * 10 + shape.L, N=shape.n_max, d=shape.d,
+                                    L=shape.L, labels=labels, delta=shape.delta_lo,
+                                    measured=measured)
+            ut = memoriser_of(inst)
+            X, Y = dataset_of(inst, ut)
+            assert X.shape == Y.shape and X.shape[1:] == (shape.d, shape.L)
+            assert 1 <= len(X) <= shape.n_max
+            validate_dataset(ut.sizes, X, Y, grid_labels=labels == "grid",
+                             delta=inst.hypothesis_delta)
 
 
 # --- planted bugs: each must turn a claim red ---------------------------------------------
 
 
-EXACT = MemoriseInstance(seed=2, N=16, d=1, L=2)
-MIDPOINT = MemoriseInstance(seed=21, N=16, d=1, L=2, labels="midpoint")
+EXACT = TOY
+MIDPOINT = MemoriseInstance(seed=191, N=16, d=1, L=2, labels="midpoint", delta=0.26)
 
 
 def test_planted_off_by_one_table_index_is_caught(monkeypatch) -> None:
@@ -273,7 +287,7 @@ def test_planted_off_by_one_table_index_is_caught(monkeypatch) -> None:
 
 def test_planted_off_by_one_table_index_is_caught_by_the_mp_twin(monkeypatch) -> None:
     claim = get_claim("memorise_matches_mp_twin_at_two_precisions")
-    inst = MemoriseInstance(seed=31, N=8, d=1, L=1)
+    inst = MemoriseInstance(seed=133, N=8, d=1, L=1, delta=0.13)
     claim.check(inst)
     real = memorise_module.table_slot
     monkeypatch.setattr(memorise_module, "table_slot",
@@ -350,9 +364,14 @@ def test_planted_truncated_prompt_that_realises_everything_is_caught(monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("N", "d", "L"), [(64, 2, 1), (64, 1, 3)])
-def test_sixty_four_sequences_memorised_exactly_on_larger_shapes(N: int, d: int, L: int) -> None:
-    get_claim("memorise_grid_labels_exactly").check(MemoriseInstance(seed=N + d, N=N, d=d, L=L))
+@pytest.mark.parametrize("inst", [
+    MemoriseInstance(seed=1, N=64, d=2, L=1, delta=0.065),      # K = 16, 256 slots
+    MemoriseInstance(seed=0, N=64, d=1, L=3, delta=0.25),       # K = 4, 192 slots
+    MemoriseInstance(seed=2, N=64, d=1, L=1, delta=0.01),       # K = 128, 128 slots
+], ids=["2x1", "1x3", "1x1"])
+def test_sixty_four_sequences_memorised_exactly_on_larger_shapes(inst) -> None:
+    outcome = get_claim("memorise_grid_labels_exactly").check(inst)
+    assert outcome.detail["sequences_checked"] == 64
 
 
 # --- dataset hypothesis at its edges (docs/theory.md §2 M: off the strips, separated tokens)
@@ -388,13 +407,14 @@ def test_token_at_one_lies_in_the_top_cell(tau) -> None:
 
 
 def test_collision_at_a_later_position_is_found_after_a_new_token(tau) -> None:
-    """Sequence 1 opens a new cell at position 0 and collides with sequence 0 at position 1:
-    every position is checked, not only those after a repeated token."""
+    """Sequence 1 opens a new cell at position 0 and comes too close to sequence 0 at
+    position 1: every position is checked, not only those after a repeated token."""
     s = tau.sizes
     w = 1 / s.K
-    X = [[[0.5 * w, 1.4 * w]], [[2.5 * w, 1.6 * w]]]      # 1.4w and 1.6w share cell 1
+    X = [[[0.5 * w, 1.4 * w]], [[2.5 * w, 1.6 * w]]]      # 1.4w and 1.6w are 0.2w apart
     with pytest.raises(InvalidArgument, match=r"\(sequence i=0, position j=1\) and "
-                                              r"\(sequence i=1, position j=1\) collide"):
+                                              r"X\[1\]\[:, 1\]=\(0.4\) \(sequence i=1, "
+                                              r"position j=1\) are 0.05 apart"):
         validate_dataset(s, X, np.zeros((2, 1, 2)), grid_labels=True)
 
 
@@ -462,22 +482,16 @@ def test_off_grid_labels_refused_by_default_and_when_asked(tau) -> None:
             == memorising_prompt(tau, X, on_grid).levels)
 
 
-def test_sizes_section_capacity_column_is_the_packing_count() -> None:
-    """``capacity LB (packing)`` is the least ``L_p`` with ``2^{b·d·L_p} ≥ 2^{packing bits}``,
-    i.e. ``⌈bits/(b·d)⌉``; (128, 1, 1) needs C = 64 and 64 packing bits, two entries."""
-    from core.bounds import packing_bits
-
-    for N, d, L in [(128, 1, 1), (64, 1, 2)]:
-        row = [c.strip() for c in sizes_section([(N, d, L)]).splitlines()[2].split("|")[1:-1]]
-        r = memorisation_request(N, d, L)
-        b = bits_per_prompt_coordinate(r.sizes())
-        assert int(row[12]) == -(-packing_bits(d, L, r.C, r.eps) // (b * d))
-    row = sizes_section([(128, 1, 1)]).splitlines()[2]
-    assert row.split("|")[13].strip() == "2"
+def test_sizes_section_too_large_row_names_the_grid_and_the_nearest() -> None:
+    """A row past the limits keeps 15 columns and names its grid and the nearest that fits."""
+    row = sizes_section([(1, 2, Fraction(1, 32), 64)]).splitlines()[2]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert len(cells) == 15 and cells[:4] == ["1", "2", "1/32", "32"]
+    assert cells[4] == "too large: slots 2048 > limits (nearest K=16)"
 
 
 def test_sizes_section_lines_are_table_rows() -> None:
-    lines = sizes_section([(16, 2, 2), (8, 1, 1)]).splitlines()
+    lines = sizes_section([(2, 2, 0.5, 16), (1, 1, 0.125, 8)]).splitlines()
     assert len(lines) == 4
     assert all(line.startswith("| ") or line.startswith("|---") for line in lines)
     assert all(line.endswith("|") for line in lines)

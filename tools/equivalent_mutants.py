@@ -192,9 +192,6 @@ EQUIVALENT: dict[str, dict[EntryKey, str]] = {
         'L = check_int("L", L, maximum=4)': _RECHECKED_BY_PLAN_UNIVERSAL,
         'L = check_int("L", L, minimum=1, )': _RECHECKED_BY_PLAN_UNIVERSAL,
         'L = check_int("L", L, minimum=1, maximum=5)': _RECHECKED_BY_PLAN_UNIVERSAL,
-        "best = 1":
-            "the ladder's first plan (C = 1/4) fits every (d, L) up to (4, 4), so best is at "
-            "least 1 already",
     },
     "core.constructions.memorise.x_label_levels": {
         "return np.array(flat, dtype=None).reshape(np.shape(Y))":

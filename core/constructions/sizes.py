@@ -126,7 +126,7 @@ def _grid_choice(dl: int, C: Fraction, eps: Fraction, p: int) -> tuple[int, int,
 
 
 def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: int,
-           eta: Fraction) -> UniversalSizes:
+           eta: Fraction, *, ramp_bits: bool = False) -> UniversalSizes:
     dl = d * L
     beta = _pow2_at_least(M + 3)
     lb = beta.bit_length() - 1
@@ -151,6 +151,9 @@ def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: i
         units = pre_width + post_width
     top = radix**dl
     int_bits = ((L + 1) ** 2 * top * 2 + 8).bit_length()
+    if ramp_bits and K > 1:
+        # FF_pre's ramps have slope R^{jd+i}/η: their hidden products reach top/η
+        int_bits = max(int_bits, (math.ceil(top / eta) * 2 * (L + 1) ** 2 + 8).bit_length())
     guard = (max(post_width, pre_width, 1) * n).bit_length() + 2
     precision_bits = int_bits + (slots + 2) * lb + guard
     e = Fraction(C) / (2 * K) + Fraction(1, 2 * M)
@@ -169,15 +172,49 @@ def _fits(s: UniversalSizes, limits: dict[str, int]) -> bool:
             and (s.form == "deep" or s.units <= limits["wide_units"]))
 
 
-def _plan(d: int, L: int, C: float, eps: float, p: int, form: str) -> UniversalSizes | None:
+def _plan(d: int, L: int, C: float, eps: float, p: int, form: str,
+          grid: tuple[int, int, Fraction] | None = None) -> UniversalSizes | None:
+    if grid is not None:
+        return _sizes(d, L, C, eps, p, form, *grid, ramp_bits=True)
     choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
     if choice is None:
         return None
     return _sizes(d, L, C, eps, p, form, *choice)
 
 
+def _is_pow2(x: int) -> bool:
+    return x >= 1 and x & (x - 1) == 0
+
+
+def _check_grid(d: int, L: int, C: float, eps: float, p: int,
+                grid: object) -> tuple[int, int, Fraction]:
+    """``grid = (K, M, η)``: powers of two, ``K ≤ 2^8``, ``M ≤ 2^10``, ``2^-40 ≤ η ≤ 1/(4K)``,
+    meeting the same ``d_p`` inequality ``dL·e^p + (dL)²(K−1)η < ε^p`` as the planner's own."""
+    if not (isinstance(grid, tuple) and len(grid) == 3):
+        raise InvalidArgument(f"grid={grid!r}: expected a tuple (K, M, eta)")
+    K, M, eta = grid
+    if isinstance(K, bool) or not isinstance(K, int) or not _is_pow2(K) or K > 1 << _MAX_LOG2_K:
+        raise InvalidArgument(f"grid K={K!r}: expected a power of two in 1..{1 << _MAX_LOG2_K}")
+    if isinstance(M, bool) or not isinstance(M, int) or not _is_pow2(M) or M > 1 << _MAX_LOG2_M:
+        raise InvalidArgument(f"grid M={M!r}: expected a power of two in 1..{1 << _MAX_LOG2_M}")
+    top_eta = Fraction(1, 4 * K) if K > 1 else Fraction(1, 4)
+    if (not isinstance(eta, Fraction) or eta.numerator != 1 or not _is_pow2(eta.denominator)
+            or not _ETA_MIN <= eta <= top_eta):
+        raise InvalidArgument(f"grid eta={eta!r}: expected a Fraction 2^-k in "
+                              f"[2^-40, {top_eta}] (1/(4K), K={K})")
+    dl = d * L
+    e = Fraction(C) / (2 * K) + Fraction(1, 2 * M)
+    total = dl * e**p + (dl * dl * (K - 1) * eta if K > 1 else 0)
+    if total >= Fraction(eps) ** p:
+        raise InvalidArgument(
+            f"grid={grid!r}: dL·e^p + (dL)²(K−1)η = {float(total):.6g} must be < ε^p = "
+            f"{float(Fraction(eps) ** p):.6g} (e = C/(2K) + 1/(2M) = {float(e):.6g})")
+    return K, M, eta
+
+
 def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: str = "deep",
-                   limits: dict[str, int] | None = None) -> UniversalSizes:
+                   limits: dict[str, int] | None = None,
+                   grid: tuple[int, int, Fraction] | None = None) -> UniversalSizes:
     """Sizes for ``(d, L, C, ε, p)``, or :class:`ConstructionTooLarge` before building.
 
     Args:
@@ -188,6 +225,11 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
         form: ``"deep"`` (deep FF_post, width linear in the slots) or ``"wide"`` (one
             FF_post layer, width exponential in the slots).
         limits: overrides of :data:`LIMITS`.
+        grid: optional ``(K, M, η)`` replacing the planner's choice (powers of two, still
+            meeting the ``d_p`` inequality above; memorisation picks ``K`` from the data's
+            separation). The default ``None`` keeps the planner's choice. With an override,
+            ``int_bits`` also counts FF_pre's ramp products ``R^{dL}/η`` (slope ``1/η``), and
+            a refusal names no nearest request (the caller picked the grid).
     """
     d = check_int("d", d, minimum=1, maximum=4)
     L = check_int("L", L, minimum=1, maximum=4)
@@ -197,10 +239,12 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
     if form not in FORMS:
         raise InvalidArgument(f"form={form!r}: expected one of {FORMS}")
     lim = {**LIMITS, **(limits or {})}
-    sizes = _plan(d, L, C, eps, p, form)
+    if grid is not None:
+        grid = _check_grid(d, L, C, eps, p, grid)
+    sizes = _plan(d, L, C, eps, p, form, grid)
     if sizes is not None and _fits(sizes, lim):
         return sizes
-    nearest = _nearest(d, L, C, eps, p, form, lim)
+    nearest = None if grid is not None else _nearest(d, L, C, eps, p, form, lim)
     if sizes is None:
         # e ≥ C/(2K) and dL·e^p < ε^p force K > C·(dL)^{1/p}/(2ε): report that lower bound.
         k_min = max(1, math.ceil(C * (d * L) ** (1.0 / p) / (2 * eps)))
@@ -213,9 +257,10 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
                 f"{sizes.post_depth}, {sizes.units} hidden units, work {sizes.work}, "
                 f"{sizes.precision_bits} precision bits")
         required = sizes.units
+    near = "" if grid is not None else f"; nearest that fits: {nearest}"
     raise ConstructionTooLarge(
         f"universal construction (d={d}, L={L}, C={C}, eps={eps}, p={p}, form={form!r}) "
-        f"{what}; limits {lim}; nearest that fits: {nearest}",
+        f"{what}; limits {lim}{near}",
         required=required, limit=lim["units"], nearest=nearest)
 
 

@@ -53,6 +53,7 @@ from .sizes import BITS_PER_PROMPT_ENTRY, UniversalSizes, plan_universal
 __all__ = [
     "Prompt",
     "UniversalTransformer",
+    "build_from_sizes",
     "build_prompt",
     "build_universal",
     "cell_centre",
@@ -290,7 +291,13 @@ def build_universal(d: int, L: int, C: float, eps: float, p: int = 2, *,
 
     τ depends on these arguments only, never on a target.
     """
-    s = plan_universal(d, L, C, eps, p, form=form)
+    return build_from_sizes(plan_universal(d, L, C, eps, p, form=form))
+
+
+def build_from_sizes(s: UniversalSizes) -> UniversalTransformer:
+    """τ for planned sizes ``s`` (from :func:`~.sizes.plan_universal`, a grid override
+    included); :func:`build_universal` plans and calls this."""
+    d, L = s.d, s.L
     pre = _ff_pre(s)
     att = _attention(s)
     pos = _pos(s)
@@ -301,7 +308,7 @@ def build_universal(d: int, L: int, C: float, eps: float, p: int = 2, *,
     const = compile_exact(partial).forward(centre0, zero_prompt)[0][0]
     vs = sorted({code_value(s, k, q) for k in range(L)
                  for q in itertools.product(range(s.K), repeat=d * L)})
-    post = _deep_post(s, const, vs) if form == "deep" else _wide_post(s, const, vs)
+    post = _deep_post(s, const, vs) if s.form == "deep" else _wide_post(s, const, vs)
     weights = TransformerWeights(att["w_q"], att["w_k"], att["w_v"], att["w_o"], beta=1.0,
                                  ff_pre=(pre,), ff_post=post, pos=pos)
     return UniversalTransformer(sizes=s, weights=weights, const=const, slot_values=tuple(vs))
