@@ -12,6 +12,7 @@ Matrices are lists of rows of ``mpf``; tokens are columns, as everywhere in ptli
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
 import mpmath
 import numpy as np
@@ -79,22 +80,42 @@ def mp_attention(q: MpMatrix, k: MpMatrix, v: MpMatrix, beta: mpmath.mpf) -> MpM
     return [list(row) for row in zip(*out_cols, strict=True)]
 
 
+def _exact_rows(P: object) -> list[list[Fraction]] | None:
+    """``P`` as rows of Fractions when it is given that way, else ``None``."""
+    if isinstance(P, np.ndarray) or not isinstance(P, Sequence) or not P:
+        return None
+    rows = [list(r) for r in P]  # type: ignore[union-attr]
+    if rows and rows[0] and all(isinstance(v, Fraction) for r in rows for v in r):
+        return rows
+    return None
+
+
 def mp_forward(weights: TransformerWeights, X: np.ndarray, P: np.ndarray, *, dps: int,
                full: bool = False) -> MpMatrix:
     """τ_P(X) at ``dps`` decimal digits; ``X``: ``(d, L)``, ``P``: ``(d, L_p)``.
 
+    ``P`` is float64, or exact (rows of :class:`~fractions.Fraction`: a prompt whose packed
+    digits float64 cannot hold), rounded once to ``dps`` digits on entry.
     Returns the readout ``(d, L)`` or, with ``full``, all ``(d, L_p + L)`` columns.
     """
     dps = check_int("dps", dps, minimum=15, maximum=10_000)
     X = as_float64_matrix("X", X, rows=weights.d)
-    P = as_float64_matrix("P", P, rows=weights.d)
-    lp = P.shape[1]
+    exact = _exact_rows(P)
+    if exact is None:
+        P = as_float64_matrix("P", P, rows=weights.d)
+    elif len(exact) != weights.d or len({len(r) for r in exact}) != 1:
+        raise InvalidArgument(f"P: expected {weights.d} rows of equal length")
+    lp = len(exact[0]) if exact is not None else P.shape[1]
     if weights.pos is not None and weights.pos.shape[1] != lp + X.shape[1]:
         raise InvalidArgument(
             f"X has {X.shape[1]} and P {lp} columns: the positional encoding needs "
             f"L + L_p = {weights.pos.shape[1]}")
     with mpmath.workdps(dps):
-        z = to_mp(np.concatenate([P, X], axis=1))
+        if exact is None:
+            z = to_mp(np.concatenate([P, X], axis=1))
+        else:
+            z = [[mpmath.mpf(v.numerator) / v.denominator for v in row] + x_row
+                 for row, x_row in zip(exact, to_mp(X), strict=True)]
         if weights.pos is not None:
             z = _add(z, to_mp(weights.pos))
         for layer in weights.ff_pre:

@@ -135,7 +135,8 @@ def measure_mp_twin(inst: MemoriseInstance) -> Outcome:
     r = request_of(inst)
     ut = r.build()
     X, Y = dataset_of(inst, ut)
-    P = memorising_prompt(ut, X, Y, delta=inst.hypothesis_delta).float64()
+    # the exact prompt: past a few hundred slots its packed digits leave float64's range
+    P = memorising_prompt(ut, X, Y, delta=inst.hypothesis_delta).rational()
     dps = max(15, math.ceil(ut.sizes.precision_bits * math.log10(2)) + 5)
     worst = 0.0
     for prec in (dps, dps + 15):

@@ -189,6 +189,28 @@ def test_sixty_four_sequences_at_1x2_memorised_exactly() -> None:
     assert all(tau.forward_exact(x, P) == _exact(y) for x, y in zip(X, Y, strict=True))
 
 
+@pytest.mark.slow
+def test_sixty_four_sequences_at_1x2_match_the_mp_twin_at_two_precisions() -> None:
+    """The N = 64 dataset above through the mpmath twin (exact prompt: its 512 packed slots
+    leave float64's range) at the reported precision and 15 digits more. One sequence
+    costs 2–3 minutes per precision (512 FF_post layers of width 5114 at ~490 digits; the
+    four runs took 12 min on 2 shared cores), so the first and the last sequence are run;
+    exact evaluation covers all 64."""
+    import math
+
+    from core.mp_twin import mp_forward
+
+    inst = MemoriseInstance(seed=11, N=64, d=1, L=2, delta=1 / 12)
+    X, Y = dataset_of(inst)
+    tau = request_for_dataset(X, inst.delta).build()
+    P = memorising_prompt(tau, X, Y, delta=inst.delta).rational()
+    dps = math.ceil(tau.sizes.precision_bits * math.log10(2)) + 5
+    for i in (0, len(X) - 1):
+        for prec in (dps, dps + 15):
+            out = mp_forward(tau.weights, X[i], P, dps=prec)
+            assert max(abs(float(out[0][j]) - Y[i][0, j]) for j in range(2)) == 0.0
+
+
 def test_cell_centres_are_separated_by_exactly_the_cell_width() -> None:
     """The equality case ``δ = 1/K``: one token per cell (the centres) is accepted by the
     grid-``K`` τ and memorised exactly, measured or given."""
