@@ -304,7 +304,8 @@ TARGETS_NOTE = ("Targets certified with 'ptlimits universal'. A user's function 
 def user_targets_table(targets: list[dict[str, Any]]) -> Table:
     """One row per ``ptlimits universal --json`` result."""
     header = ["target", "d, L", "C", "ε", "p", "route", "status", "evidence",
-              "certified d_p", "sampled sup (good set)", "certified sup (good set)"]
+              "certified d_p", "best constant d_p ≥", "non-vacuous",
+              "sampled sup (good set)", "certified sup (good set)"]
     rows = []
     for t in targets:
         r, c, smp = t["request"], t["certificate"], t["sampled"]
@@ -312,6 +313,9 @@ def user_targets_table(targets: list[dict[str, Any]]) -> Table:
                      fmt_number(r["eps"]), str(r["p"]), f"{r['route']} ({r['form']})",
                      t["status"], t["evidence"],
                      fmt_number(c["dp_upper"]) if c else "—",
+                     fmt_number(t["best_constant"]["dp_lower"]) if t["best_constant"] else "—",
+                     ("yes" if t["best_constant"]["non_vacuous"] else "no")
+                     if t["best_constant"] else "—",
                      fmt_number(smp["good_sup"]) if smp else "—",
                      fmt_number(c["sup_good_upper"]) if c else "—"])
     return header, rows

@@ -1,0 +1,160 @@
+"""The best constant predictor's ``d_p``, bounded below rigorously (non-vacuity of claim U).
+
+A certificate ``d_p(τ_P, f) < ε`` says nothing when a constant map already achieves it
+(docs/theory.md §2 U, "Non-vacuity"). For ``f: [0,1]^{d×L} → [0,1]^{d×L}`` and a constant
+``c``, ``d_p(c, f)^p = Σ_ij ∫ |f_ij − c_ij|^p`` separates over entries, so the best constant
+is found entry by entry. On a grid of ``G^{dL}`` cells of side ``h = 1/G`` with centre
+``x_k`` whose value is enclosed in ``[lo, hi]``, ``f`` is ``C``-Lipschitz, so
+``|f_ij(x) − c| ≥ a − C‖x − x_k‖_max`` with ``a = dist(c, [lo, hi])``. The set
+``‖x − x_k‖_max ≤ ρ`` has volume ``(2ρ)^n`` (``n = dL``), hence
+
+    ∫_cell |f_ij − c|^p ≥ g(a) = ∫_0^r (a − Cρ)^p n 2^n ρ^{n−1} dρ,   r = min(h/2, a/C),
+    g(a) = n 2^n Σ_k binom(p, k) a^{p−k} (−C)^k r^{k+n} / (k + n)             (exact),
+
+and ``d_p(c, f)^p ≥ Σ_ij h_ij(c_ij)``, ``h_ij(c) = Σ_cells g(dist(c, I_cell,ij))``, each
+``h_ij`` convex (``g`` is convex and nondecreasing in ``a``). A float search finds a
+near-minimiser ``c*``; exact rationals then show ``h(c* − t) ≥ h(c*) ≤ h(c* + t)`` (so the
+minimiser lies within ``t``) and bound ``min h ≥ h(c*) − t·sup |h'|`` over that bracket,
+with ``|h'| ≤ Σ_cells p a^{p−1} h^n`` (``g' ≤ p a^{p−1}·vol``). The result is a rational
+lower bound of ``min_c d_p(c, f)^p``: rigorous given the target's ``C`` and enclosure
+(proved for our families, checked or assumed for a user's, :mod:`.assumptions`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument
+from ..validation import check_int
+
+__all__ = ["BestConstant", "baseline_grid", "best_constant_lower"]
+
+#: Most cells the baseline grid may have (each enclosed once).
+MAX_BASELINE_CELLS = 1 << 10
+
+#: Bracket half-width around the float minimiser.
+_T = Fraction(1, 2**24)
+
+
+@dataclass(frozen=True)
+class BestConstant:
+    """``dp_lower ≤ min_c d_p(c, f)``; ``constants`` the near-best ``c`` (``d×L`` floats).
+
+    Attributes:
+        power_lower: rational lower bound of ``min_c d_p(c, f)^p``.
+        dp_lower: a float ``≤ power_lower^{1/p}`` (checked exactly).
+        grid: ``G``, cells per coordinate of the baseline grid.
+    """
+
+    power_lower: Fraction
+    dp_lower: float
+    constants: tuple[tuple[float, ...], ...]
+    grid: int
+    p: int
+
+
+def baseline_grid(d: int, L: int, limit: int = MAX_BASELINE_CELLS) -> int:
+    """The largest ``G`` with ``G^{dL} ≤ limit`` (at least 1)."""
+    n = d * L
+    g = 1
+    while (g + 1) ** n <= limit:
+        g += 1
+    return g
+
+
+def _g_floats(a: np.ndarray, C: float, h: float, n: int, p: int) -> np.ndarray:
+    """``g(a)`` of the module docstring, vectorised in float64 (for the search only)."""
+    r = np.minimum(h / 2, a / C)
+    total = np.zeros_like(a)
+    for k in range(p + 1):
+        total += math.comb(p, k) * a ** (p - k) * (-C) ** k * r ** (k + n) / (k + n)
+    return np.maximum(n * 2.0**n * total, 0.0)
+
+
+def _g_exact(a: Fraction, C: Fraction, h: Fraction, n: int, p: int) -> Fraction:
+    if a <= 0:
+        return Fraction(0)
+    r = min(h / 2, a / C)
+    total = sum((math.comb(p, k) * a ** (p - k) * (-C) ** k * r ** (k + n) / (k + n)
+                 for k in range(p + 1)), Fraction(0))
+    return n * 2**n * total
+
+
+def _dist(c: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
+    return lo - c if c < lo else (c - hi if c > hi else Fraction(0))
+
+
+def _entry_lower(lo: list[Fraction], hi: list[Fraction], p: int, C: Fraction, h: Fraction,
+                 n: int) -> tuple[Fraction, float]:
+    """Rigorous lower bound of ``min_c h_ij(c)`` (module docstring) and the float ``c*``."""
+    flo = np.array([float(v) for v in lo])
+    fhi = np.array([float(v) for v in hi])
+    fC, fh = float(C), float(h)
+
+    def objective(c: float) -> float:
+        a = np.maximum(np.maximum(flo - c, c - fhi), 0.0)
+        return float(np.sum(_g_floats(a, fC, fh, n, p)))
+
+    a_, b_ = float(np.min(flo)), float(np.max(fhi))
+    for _ in range(200):                          # ternary search on a convex function
+        m1, m2 = a_ + (b_ - a_) / 3, b_ - (b_ - a_) / 3
+        if objective(m1) <= objective(m2):
+            b_ = m2
+        else:
+            a_ = m1
+    c = Fraction((a_ + b_) / 2)
+
+    def exact(x: Fraction) -> Fraction:
+        return sum((_g_exact(_dist(x, u, v), C, h, n, p) for u, v in zip(lo, hi, strict=True)),
+                   Fraction(0))
+
+    h0, left, right = exact(c), exact(c - _T), exact(c + _T)
+    if left < h0 or right < h0:                   # not bracketed: claim nothing
+        return Fraction(0), float(c)
+    far = max(max(_dist(c - _T, u, v), _dist(c + _T, u, v)) for u, v in zip(lo, hi,
+                                                                          strict=True))
+    slope = len(lo) * p * far ** (p - 1) * h**n if p > 1 else len(lo) * h**n
+    return max(h0 - _T * slope, Fraction(0)), float(c)
+
+
+def best_constant_lower(target: Any, p: int, *, grid: int | None = None) -> BestConstant:
+    """A rigorous lower bound of the best constant predictor's ``d_p`` for ``target``.
+
+    Args:
+        target: a :class:`core.targets.Target` (our family or a user's).
+        p: the exponent of ``d_p``, ``1..16``.
+        grid: cells per coordinate (default :func:`baseline_grid`); ``G^{dL}`` at most
+            :data:`MAX_BASELINE_CELLS`.
+    """
+    p = check_int("p", p, minimum=1, maximum=16)
+    d, L = target.d, target.L
+    G = baseline_grid(d, L) if grid is None else check_int("grid", grid, minimum=1)
+    n = d * L
+    if G**n > MAX_BASELINE_CELLS:
+        raise InvalidArgument(f"grid={G}: {G}^{n} cells exceed {MAX_BASELINE_CELLS}")
+    C, h = Fraction(target.C), Fraction(1, G)
+    los: list[list[Fraction]] = [[] for _ in range(n)]
+    his: list[list[Fraction]] = [[] for _ in range(n)]
+    for q in itertools.product(range(G), repeat=n):
+        Xq = [[Fraction(2 * q[j * d + i] + 1, 2 * G) for j in range(L)] for i in range(d)]
+        lo, hi = target.enclose(Xq)
+        for i in range(d):
+            for j in range(L):
+                los[i * L + j].append(lo[i][j])
+                his[i * L + j].append(hi[i][j])
+    total, consts = Fraction(0), []
+    for k in range(n):
+        low, c = _entry_lower(los[k], his[k], p, C, h, n)
+        total += low
+        consts.append(c)
+    root = float(total) ** (1.0 / p)
+    while root > 0 and Fraction(root) ** p > total:
+        root = float(np.nextafter(root, 0.0))
+    shaped = tuple(tuple(consts[i * L + j] for j in range(L)) for i in range(d))
+    return BestConstant(power_lower=total, dp_lower=root, constants=shaped, grid=G, p=p)
