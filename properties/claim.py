@@ -33,8 +33,9 @@ __all__ = [
     "instance_to_json",
 ]
 
-#: Evidence levels, weakest first (docs/theory.md §4).
-EVIDENCE_LEVELS: tuple[str, ...] = ("sampled", "oracle", "exhaustive", "certified")
+#: Evidence levels, weakest first (docs/theory.md §4). ``proved``: a proof assistant's kernel
+#: (coqc) checked the statement the claim reports (core/proofs).
+EVIDENCE_LEVELS: tuple[str, ...] = ("sampled", "oracle", "exhaustive", "certified", "proved")
 
 #: docs/theory.md headings a claim may check; ``MODEL`` is §1.
 THEORY_REFS: tuple[str, ...] = (
@@ -51,11 +52,25 @@ class Outcome:
         error: the measured quantity (an error, a separation deficit, ...); ``>= 0``.
         bound: the claim holds on this instance iff ``error <= bound``.
         detail: JSON-able numbers for the report (max abs/rel error, worst index, ...).
+        evidence: the level this measurement reached when it is below the claim's declared
+            one (``None``: the declared level), e.g. ``"certified"`` for a K1 instance whose
+            proof did not run; ``evidence_note`` says why (never silently lower).
+        evidence_note: why ``evidence`` is below the declared level.
     """
 
     error: float
     bound: float
     detail: Mapping[str, Any] = field(default_factory=dict)
+    evidence: str | None = None
+    evidence_note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.evidence is not None and self.evidence not in EVIDENCE_LEVELS:
+            raise InvalidArgument(f"evidence={self.evidence!r}: expected one of "
+                                  f"{EVIDENCE_LEVELS} or None")
+        if self.evidence is not None and not self.evidence_note.strip():
+            raise InvalidArgument(f"evidence={self.evidence!r} without an evidence_note: say "
+                                  "why this measurement is below the claim's level")
 
     @property
     def holds(self) -> bool:
@@ -174,6 +189,26 @@ class Claim:
     def expected_to_fail(self, instance: object) -> KnownFailure | None:
         """The known failure covering ``instance``, if any."""
         return next((k for k in self.known if k.applies(instance)), None)
+
+    def evidence_of(self, outcomes: Sequence[Outcome]) -> tuple[str, str | None]:
+        """The evidence a run reached, and why it is below :attr:`evidence` (else ``None``).
+
+        The weakest of the declared level and each outcome's ``evidence``; an outcome may
+        lower the level (a proof that did not run), never raise it.
+        """
+        rank = EVIDENCE_LEVELS.index
+        level, notes = self.evidence, set()
+        for o in outcomes:
+            if o.evidence is None:
+                continue
+            if rank(o.evidence) > rank(self.evidence):
+                raise InvalidArgument(
+                    f"Claim {self.id!r}: an outcome reports evidence={o.evidence!r} above "
+                    f"the declared {self.evidence!r}")
+            if rank(o.evidence) < rank(self.evidence):
+                notes.add(o.evidence_note)
+                level = min(level, o.evidence, key=rank)
+        return level, ("; ".join(sorted(notes)) if notes else None)
 
     def check(self, instance: object) -> Outcome:
         """Measure ``instance`` and raise :class:`ClaimViolation` if the claim fails on it.

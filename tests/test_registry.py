@@ -34,7 +34,7 @@ def test_ids_are_unique_and_fields_valid() -> None:
 @pytest.mark.parametrize("override, fragment", [
     ({"id": "Not-Snake"}, "snake_case"),
     ({"theory_ref": "Z9"}, "theory_ref"),
-    ({"evidence": "proved"}, "evidence"),
+    ({"evidence": "proven"}, "evidence"),
     ({"paper_ref": "  "}, "paper_ref"),
     ({"statement": "no period"}, "one sentence"),
     ({"statement": "Two sentences. Here."}, "one sentence"),

@@ -42,6 +42,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from core.errors import InvalidArgument
+from core.proofs import LEMMAS, check_lemma, lemma_path
+from core.proofs.coq import coqc_path, coqc_version, lemma_axioms
 from core.validation import check_int, short_repr
 from properties.claim import Claim, Outcome
 from properties.profiles import PROFILE_NAMES, active_profile_name, load_profile
@@ -63,7 +65,8 @@ SCHEMA_VERSION = 1
 CONDITIONAL_NOTE = (
     "Claim T (hardness above the √log n threshold) is conditional on SETH and is not "
     "testable; K6 only illustrates it. Evidence levels: sampled < oracle < exhaustive < "
-    "certified; sampled evidence is never a proof.")
+    "certified < proved (a proof assistant's kernel checked the statement); sampled "
+    "evidence is never a proof.")
 
 #: Why a claim that measured no instance is an ``error`` (nothing checked is never a pass).
 NO_INSTANCES = "measured zero instances (no reference points, no draws): nothing was checked"
@@ -253,6 +256,7 @@ def summarise(claim: Claim, results: Results, failure: Failure | None,
     base: dict[str, Any] = {
         "id": claim.id, "theory_ref": claim.theory_ref, "paper_ref": claim.paper_ref,
         "statement": claim.statement, "evidence": claim.evidence,
+        "declared_evidence": claim.evidence, "evidence_note": None,
         "bound_source": claim.bound_source, "reason": None, "traceback": None,
         "n_checked": 0, "n_bad": 0, "n_expected_failures": 0, "max_error": None,
         "bound": None, "margin": None, "worst_ratio": None, "worst_case": None,
@@ -273,8 +277,12 @@ def summarise(claim: Claim, results: Results, failure: Failure | None,
     if status == "xfail":
         reason = "; ".join(sorted({k.reason for i, _ in expected
                                    if (k := claim.expected_to_fail(i)) is not None}))
+    # the evidence this run reached: below the declared level when some measurement said so
+    # (a K1 proof that did not run), with the reason, never silently
+    evidence, note = claim.evidence_of([o for _, o in results])
     entry = {**base, "status": status, "reason": reason, "n_checked": len(results),
-             "n_bad": len(bad), "n_expected_failures": len(expected)}
+             "n_bad": len(bad), "n_expected_failures": len(expected), "evidence": evidence,
+             "evidence_note": note}
     if results:
         worst_instance, worst = max(results, key=lambda r: r[1].ratio)
         entry.update(
@@ -285,6 +293,7 @@ def summarise(claim: Claim, results: Results, failure: Failure | None,
             ratio_stats=_stats([o.ratio for _, o in results]),
             records=[{"instance": _jsonable(dataclasses.asdict(i)), "error": _num(o.error),
                       "bound": _num(o.bound), "holds": o.holds,
+                      "evidence": o.evidence or claim.evidence,
                       "detail": _scalars(o.detail)} for i, o in results],
             worst_case={
                 "instance": _jsonable(dataclasses.asdict(worst_instance)),
@@ -368,7 +377,25 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     found["python"] = platform.python_version()
+    coqc = coqc_path()
+    found["coqc"] = (coqc_version(coqc) or "unknown") if coqc else "not installed"
     return found
+
+
+def _lemmas() -> list[dict[str, Any]]:
+    """The machine-checked lemmas of docs/theory.md §4, each checked by coqc (cached by the
+    file's text): file, theorems, what it states, SHA-256, verdict, prover version and the
+    axioms (Coq's standard library ones) its theorems rest on."""
+    out = []
+    for name, (theorems, states) in LEMMAS.items():
+        path = lemma_path(name)
+        proof = check_lemma(name)
+        out.append({"file": f"core/proofs/lemmas/{path.name}", "theorems": list(theorems),
+                    "states": states, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "verdict": proof.verdict, "proof": proof.summary(),
+                    "coqc_version": proof.coqc_version,
+                    "axioms": list(lemma_axioms(name)) if proof.proved else []})
+    return out
 
 
 def _header(options: AuditOptions, seconds: float, started_at: str,
@@ -387,6 +414,7 @@ def _header(options: AuditOptions, seconds: float, started_at: str,
         "machine": {"platform": platform.platform(), "processor": platform.machine(),
                     "cpu_count": os.cpu_count(), "python": sys.version.split()[0]},
         "started_at": started_at, "seconds": seconds, "conditional_note": CONDITIONAL_NOTE,
+        "lemmas": _lemmas(),
     }
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "KernelPlan",
     "plan_for",
     "plan_kernel",
+    "plans_built",
 ]
 
 PAPER_REF = "thm:inference_linear"
@@ -213,6 +214,16 @@ def plan_for(regime: KernelRegime, *, certifier: Certifier = certify_polynomial,
                        certifier=certifier, method=method, max_degree=max_degree)
 
 
+#: Every plan this process built with the default certifier, by its arguments (so the Coq
+#: proofs of "every polynomial the kernel uses" can be listed: core.proofs.plan_goal).
+_BUILT: dict[tuple[Any, ...], KernelPlan] = {}
+
+
+def plans_built() -> tuple[KernelPlan, ...]:
+    """The plans built so far in this process with the ball-arithmetic certifier."""
+    return tuple(_BUILT.values())
+
+
 @lru_cache(maxsize=256)
 def _plan_cached(s: int, B: float, beta: float, eps: float, certifier: Certifier,
                  method: str, max_degree: int, score_bound: float | None) -> KernelPlan:
@@ -237,5 +248,8 @@ def _plan_cached(s: int, B: float, beta: float, eps: float, certifier: Certifier
     refutation = certify(g - 1)[1] if g > 0 else None
     if refutation is not None and refutation.verdict != "refuted":
         refutation = None                        # inconclusive: minimality not proved
-    return KernelPlan(s=s, B=B, beta=beta, eps=eps, polynomial=poly, certificate=cert,
+    plan = KernelPlan(s=s, B=B, beta=beta, eps=eps, polynomial=poly, certificate=cert,
                       refutation=refutation, score_bound=score_bound)
+    if certifier is certify_polynomial:
+        _BUILT[(s, B, beta, eps, method, max_degree, score_bound)] = plan
+    return plan

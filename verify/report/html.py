@@ -21,6 +21,7 @@ from typing import Any
 from . import plots
 from .tables import (
     CAPACITY_NOTE,
+    LEMMAS_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
     TARGETS_NOTE,
@@ -29,8 +30,10 @@ from .tables import (
     benchmark_table,
     capacity_table,
     claims_table,
+    evidence_text,
     fmt_number,
     head_table,
+    lemmas_table,
     near_limit_ratio,
     needs_attention,
     regime_summary_table,
@@ -130,10 +133,18 @@ def _claim_section(e: dict[str, Any], prefix: str = "claim") -> str:
     return (f"<h3 id='{_e(claim_anchor(e['id'], prefix))}'><code>{_e(e['id'])}</code> — "
             f"{_status(e['status'])}</h3>"
             f"<p>{_e(e['statement'])}</p><p class=muted>docs/theory.md {_e(e['theory_ref'])}; "
-            f"paper <code>{_e(e['paper_ref'])}</code>; evidence <b>{_e(e['evidence'])}</b>; "
+            f"paper <code>{_e(e['paper_ref'])}</code>; evidence <b>{_e(evidence_text(e))}</b>; "
             f"bound from: {_e(e['bound_source'])}; {e['n_checked']} checked, "
             f"{e['n_bad']} bad, {e['seconds']:.2f} s</p>{near}{reason}{stats}{_worst_case(e)}"
             f"{trace}")
+
+
+def _lemmas_section(report: dict[str, Any]) -> str:
+    header, rows = lemmas_table(report)
+    if not rows:
+        return ""
+    return (f"<h2 id=lemmas>Machine-checked lemmas</h2><p class=note>{_e(LEMMAS_NOTE)}</p>"
+            f"{html_table(header, rows)}")
 
 
 def html_table(header: list[str], rows: list[list[str]], cls: str = "scroll") -> str:
@@ -204,7 +215,8 @@ _NO_FIGURE = "<p>No figure: the selected claims carry no plottable data.</p>"
 
 #: The page's sections in reading order: (id, heading).
 _SECTIONS = (("summary", "Summary"), ("attention", "Failing and near-limit claims"),
-             ("benchmark", "Kernel benchmark"), ("figures", "Figures"),
+             ("lemmas", "Machine-checked lemmas"), ("benchmark", "Kernel benchmark"),
+             ("figures", "Figures"),
              ("real-models", "Real models"), ("capacity", "Empirical capacity"),
              ("targets", "Your targets"), ("claims", "All claims"))
 
@@ -230,6 +242,7 @@ def render_html(report: dict[str, Any]) -> str:
                         *plots.phase_transition_figure(report),
                         *plots.parameter_figures(report)])
     sections = {"summary", "attention", "figures", "claims"}
+    sections |= {"lemmas"} if report["header"].get("lemmas") else set()
     sections |= {name for name, key in (("benchmark", "benchmarks"),
                                         ("real-models", "real_models"),
                                         ("capacity", "capacity"),
@@ -253,7 +266,7 @@ def render_html(report: dict[str, Any]) -> str:
 <nav>Sections: {nav}</nav>
 <h2 id=summary>Summary</h2>{_summary_table(report)}
 <h2 id=attention>Failing and near-limit claims</h2>{attention_html}
-{_benchmark_section(report)}
+{_lemmas_section(report)}{_benchmark_section(report)}
 <h2 id=figures>Figures</h2>{figures or _NO_FIGURE}
 {_real_models_section(report)}{_capacity_section(report)}{_targets_section(report)}
 <h2 id=claims>All claims</h2>{''.join(_claim_section(e) for e in report['claims'])}

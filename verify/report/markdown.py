@@ -12,6 +12,7 @@ from typing import Any
 
 from .tables import (
     CAPACITY_NOTE,
+    LEMMAS_NOTE,
     NEAR_LIMIT_RATIO,
     REGIME_NOTE,
     TARGETS_NOTE,
@@ -20,8 +21,10 @@ from .tables import (
     benchmark_table,
     capacity_table,
     claims_table,
+    evidence_text,
     fmt_number,
     head_table,
+    lemmas_table,
     near_limit_ratio,
     needs_attention,
     regime_summary_table,
@@ -44,7 +47,7 @@ def _claim_lines(e: dict[str, Any], near: bool = False) -> list[str]:
     lines = [f"### `{e['id']}` — {e['status']}", "",
              f"- {e['statement']}",
              f"- docs/theory.md {e['theory_ref']}; paper `{e['paper_ref']}`; "
-             f"evidence **{e['evidence']}**; {e['n_checked']} checked, {e['n_bad']} bad, "
+             f"evidence **{evidence_text(e)}**; {e['n_checked']} checked, {e['n_bad']} bad, "
              f"{e['seconds']:.2f} s",
              f"- bound from: {e['bound_source']}"]
     ratio = near_limit_ratio(e)
@@ -82,6 +85,13 @@ def _real_models_lines(report: dict[str, Any]) -> list[str]:
                   + (f" + {result['adapter']['path']}" if result.get("adapter") else ""), "",
                   *markdown_table(*head_table(result)), ""]
     return lines
+
+
+def _lemma_lines(report: dict[str, Any]) -> list[str]:
+    header, rows = lemmas_table(report)
+    if not rows:
+        return []
+    return ["## Machine-checked lemmas", "", LEMMAS_NOTE, "", *markdown_table(header, rows), ""]
 
 
 def _benchmark_lines(report: dict[str, Any]) -> list[str]:
@@ -164,6 +174,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     else:
         lines += [f"None: no claim failed and none came within a factor "
                   f"{1 / NEAR_LIMIT_RATIO:.0f} of its bound.", ""]
+    lines += _lemma_lines(report)
     lines += _benchmark_lines(report)
     lines += _real_models_lines(report)
     lines += _capacity_lines(report)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from core.proofs.coq import STANDARD_AXIOMS
+
 __all__ = [
     "CAPACITY_NOTE",
     "HEAD_DIGITS",
+    "LEMMAS_NOTE",
     "NEAR_LIMIT_RATIO",
     "REGIME_NOTE",
     "TARGETS_NOTE",
@@ -30,8 +33,11 @@ __all__ = [
     "benchmark_table",
     "capacity_table",
     "claims_table",
+    "evidence_label",
+    "evidence_text",
     "fmt_number",
     "head_table",
+    "lemmas_table",
     "near_limit_ratio",
     "needs_attention",
     "regime_summary",
@@ -40,6 +46,12 @@ __all__ = [
     "tension_table",
     "user_targets_table",
 ]
+
+#: Above the lemma table: what "proved" means there (docs/theory.md §4).
+LEMMAS_NOTE = ("Lemmas the claims' bounds rest on, stated once in docs/theory.md §4 and checked "
+               "by coqc (Coq's kernel) for this audit (a verdict cached for the same file "
+               "text and coqc version counts); each file is cited with the prover version "
+               "and the axioms its theorems rest on.")
 
 #: ``(header, rows)``: column names and rows of formatted cells.
 Table = tuple[list[str], list[list[str]]]
@@ -115,12 +127,41 @@ def needs_attention(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def evidence_label(e: dict[str, Any]) -> str:
+    """The evidence a claim's run reached, flagged when below its declared level
+    (``certified (declared proved)``); reports older than per-run evidence show the level."""
+    declared = e.get("declared_evidence") or e["evidence"]
+    return e["evidence"] if declared == e["evidence"] else \
+        f"{e['evidence']} (declared {declared})"
+
+
+def evidence_text(e: dict[str, Any]) -> str:
+    """:func:`evidence_label` with the reason it is lower, if it is."""
+    note = e.get("evidence_note")
+    return evidence_label(e) + (f": {note}" if note else "")
+
+
+def _axioms_text(axioms: list[str]) -> str:
+    """``Coq standard library only (4)``, or the axioms outside it by name."""
+    other = sorted(set(axioms) - STANDARD_AXIOMS)
+    return ", ".join(other) if other else f"Coq standard library only ({len(axioms)})"
+
+
+def lemmas_table(report: dict[str, Any]) -> Table:
+    """The machine-checked lemmas (docs/theory.md §4) the audit checked with coqc."""
+    header = ["file", "theorems", "states", "verdict", "axioms"]
+    rows = [[m["file"], ", ".join(m["theorems"]), m["states"], m["proof"],
+             _axioms_text(m.get("axioms") or []) if m["verdict"] == "proved" else "n/a"]
+            for m in report["header"].get("lemmas") or []]
+    return header, rows
+
+
 def claims_table(report: dict[str, Any]) -> Table:
     """One row per claim: id, docs/theory.md heading, status, evidence, counts, the worst
     case's error and bound, error/bound and seconds."""
     header = ["claim", "theory", "status", "evidence", "checked", "bad", "worst error",
               "its bound", "error/bound", "s"]
-    rows = [[e["id"], e["theory_ref"], e["status"], e["evidence"], str(e["n_checked"]),
+    rows = [[e["id"], e["theory_ref"], e["status"], evidence_label(e), str(e["n_checked"]),
              str(e["n_bad"]), fmt_number((e["worst_case"] or {}).get("error")),
              fmt_number(e["bound"]), fmt_number(e["worst_ratio"]), f"{e['seconds']:.2f}"]
             for e in report["claims"]]
