@@ -16,6 +16,7 @@ Skipped, with the reason, only where Selenium, Chromium or chromedriver is not i
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,8 +133,11 @@ def test_audit_html_reads_right_in_a_browser(page: Path, browser: Any,
     shots = tmp_path / "screenshots"
     shots.mkdir()
     sections = browser.find_elements("css selector", "h2[id]")
+    header = json.loads((page.parent / "audit.json").read_text())["header"]
+    lemmas = ["lemmas"] if header.get("lemmas") else []      # present where coqc ran
     assert [s.get_attribute("id") for s in sections] == [
-        "summary", "attention", "benchmark", "figures", "real-models", "capacity", "claims"]
+        "summary", "attention", *lemmas, "benchmark", "figures", "real-models", "capacity",
+        "claims"]
     for section in sections:
         js("arguments[0].scrollIntoView()", section)
         assert browser.save_screenshot(str(shots / f"{section.get_attribute('id')}.png"))
