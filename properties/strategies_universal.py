@@ -47,10 +47,10 @@ SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2), (2, 1), (1, 3), (2, 2))
 #: Families with a known witness pair (``relu_mlp``'s norm product is only an upper bound).
 ATTAINING_FAMILIES: tuple[str, ...] = ("mcshane", "sinusoid", "sawtooth")
 
-#: Default-tier ceilings on table slots per channel and on hidden units (deep / wide);
+#: Default-tier ceilings on table slots per channel and on hidden units (per form);
 #: bigger sizes are left to the audit and the slow tests.
 DEFAULT_MAX_SLOTS = 32
-DEFAULT_MAX_UNITS = {"deep": 40_000, "wide": 3_000}
+DEFAULT_MAX_UNITS = {"deep": 40_000, "wide": 3_000, "linear": 40_000}
 
 
 # --- Lipschitz families ------------------------------------------------------------------
@@ -134,7 +134,7 @@ def _universal(draw: st.DrawFn, max_slots: int, forms: tuple[str, ...],
 
 
 def universal_instances(*, max_slots: int = DEFAULT_MAX_SLOTS,
-                        forms: tuple[str, ...] = ("deep", "wide"),
+                        forms: tuple[str, ...] = ("deep", "wide", "linear"),
                         families: tuple[str, ...] = FAMILIES,
                         ) -> st.SearchStrategy[UniversalInstance]:
     """Configurations over :data:`SHAPES`, ``ε ∈ [0.05, 0.5]``, ``p ∈ {1, 2, 4}``, all
@@ -201,7 +201,7 @@ def too_large_instances() -> st.SearchStrategy[TooLargeInstance]:
     return st.one_of(
         st.builds(TooLargeInstance, d=st.integers(2, 4), L=st.integers(2, 4),
                   C=st.floats(4.0, 64.0), eps=st.floats(0.01, 0.1), p=st.sampled_from((1, 2)),
-                  form=st.sampled_from(("deep", "wide"))),
+                  form=st.sampled_from(("deep", "wide", "linear"))),
         st.builds(TooLargeInstance, d=st.integers(1, 2), L=st.integers(2, 3),
                   C=st.floats(2.0, 8.0), eps=st.floats(0.05, 0.2), p=st.just(1),
                   form=st.just("wide")))

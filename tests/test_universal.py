@@ -51,6 +51,7 @@ def _fresh_exact_programs():
     import core.constructions.evaluate as evaluate_module
 
     evaluate_module._CACHE.clear()
+    evaluate_module._POST_CACHE.clear()
 
 
 @pytest.fixture(scope="module")
@@ -626,7 +627,11 @@ def test_cost_table_rows_after_no_grid_and_at_sixty_four_slots() -> None:
 
 @pytest.mark.parametrize(("config", "form"), [(SMALL, "deep"), (TRUSTED, "deep"),
                                               ((1, 1, 1.0, 0.3, 2), "wide"),
-                                              ((1, 1, 1.0, 0.3, 2), "deep")])
+                                              ((1, 1, 1.0, 0.3, 2), "deep"),
+                                              (SMALL, "linear"), (TRUSTED, "linear"),
+                                              ((1, 1, 1.0, 0.3, 2), "linear"),
+                                              ((1, 3, 1.0, 0.9, 2), "linear"),
+                                              (UNTRUSTED, "linear")])
 def test_planned_sizes_describe_the_built_network(config: tuple, form: str) -> None:
     """The plan, made before anything is built, matches what is built: FF_pre units and
     FF_post depth exactly; FF_post width and all units bound the built ones from above (a
@@ -646,7 +651,7 @@ def test_planned_sizes_describe_the_built_network(config: tuple, form: str) -> N
     assert s.n == s.prompt_tokens + s.L
 
 
-@pytest.mark.parametrize("form", ["deep", "wide"])
+@pytest.mark.parametrize("form", ["deep", "wide", "linear"])
 def test_tau_reads_every_level_from_its_slot(form: str) -> None:
     """For tables holding each level ``t ∈ 0..M`` (both ends included), τ_P at every cell
     centre outputs ``t/M`` from the slot of (cell, position): read off, not interpolated."""

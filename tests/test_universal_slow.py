@@ -8,6 +8,7 @@ import pytest
 from core.constructions import build_prompt, build_universal, cell_index
 from core.constructions.certify import certify_universal
 from core.lipschitz import FAMILIES, make_target
+from tests.test_universal_linear import PLANTED, PLANTED_IDS, check_planted_bug
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,10 @@ BIG = [
     (2, 2, 1.0, 0.4, 4, "deep"),      # K=2, 32 slots, 199 bits
     (1, 3, 1.0, 0.3, 4, "deep"),      # K=4, 192 slots, 810 bits
     (2, 1, 1.0, 0.47, 2, "wide"),     # K=2, 4 slots, one FF_post layer of 29k units
+    (1, 3, 1.0, 0.3, 4, "linear"),    # K=4, 192 slots
+    (2, 2, 4.0, 0.6, 2, "linear"),    # K=8, M=16, 8192 slots, 41018 bits
+    (1, 4, 4.0, 0.6, 2, "linear"),    # K=8, M=16, 16384 slots, 81980 bits
+    (4, 1, 4.0, 0.6, 2, "linear"),    # K=8, M=16, 4096 slots, 20536 bits
 ]
 
 
@@ -47,3 +52,10 @@ def test_big_constructions_certified_for_every_family(cfg: tuple) -> None:
             err = np.max(np.abs(np.array(ut.forward_exact(X, prompt), float) - f.values(X)))
             # + 1e-12: f.values is float64; the certified bound is for exact f
             assert err <= cert.cell_bounds[cell_index(ut.sizes, X)] + 1e-12
+
+
+@pytest.mark.parametrize(("helper", "bug", "fails"), PLANTED, ids=PLANTED_IDS)
+def test_planted_linear_readout_bugs_are_caught_at_k_eight(helper, bug, fails,
+                                                           monkeypatch) -> None:
+    """The default tier's planted bugs, at (2, 2), K = 8: 8192 slots, 41018 bits."""
+    check_planted_bug((2, 2, 4.0, 0.6, 2), helper, bug, monkeypatch, fails=fails)

@@ -177,10 +177,6 @@ EQUIVALENT: dict[str, dict[EntryKey, str]] = {
             "returns the program of that digest",
         "if len(_CACHE) > 33:": "as `len(_CACHE) >= 32`: one program later",
     },
-    "core.constructions.evaluate.xǁExactProgramǁforward": {
-        "total = [sum((col[c] for col in cols), ) / n for c in range(d)]": _FRACTION_SUM_START,
-        "shift = [sum((self.mix[r][c] * total[c] for c in range(d)), )": _FRACTION_SUM_START,
-    },
     "core.constructions.memorise.x_memorisation_request": {
         'd = check_int("d", d, minimum=None, maximum=4)': _RECHECKED_BY_PLAN_UNIVERSAL,
         'd = check_int("d", d, minimum=1, maximum=None)': _RECHECKED_BY_PLAN_UNIVERSAL,

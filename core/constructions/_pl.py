@@ -224,7 +224,9 @@ def profiles_of_layer(layer: FeedForwardWeights) -> list[PLProfile]:
             a, b, w = (Fraction(float(v)) for v in (layer.w1[u, c], layer.b1[u],
                                                      layer.w2[c, u]))
             pieces.append((-b / a, a, b, w))
-        xs = sorted({p[0] for p in pieces})
+        ordered = sorted(p[0] for p in pieces)
+        xs = [x for k, x in enumerate(ordered)             # distinct breakpoints, without
+              if k == 0 or x != ordered[k - 1]]            # hashing Fractions
 
         def slope(y: Fraction, pieces: list = pieces) -> Fraction:
             return 1 + sum((w * a for _, a, b, w in pieces if a * y + b > 0), Fraction(0))

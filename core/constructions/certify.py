@@ -223,9 +223,12 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
     bounds: dict[tuple[int, ...], float] = {}
     seen: dict[tuple[tuple[int, ...], int], Interval] = {}
     errors: dict[tuple[int, ...], tuple[Fraction, ...]] = {}
-    for q in itertools.product(range(K), repeat=dl):
-        Xq = [[Fraction(2 * q[j * s.d + i] + 1, 2 * K) for j in range(s.L)]
-              for i in range(s.d)]
+    cells = list(itertools.product(range(K), repeat=dl))
+    centres = [[[Fraction(2 * q[j * s.d + i] + 1, 2 * K) for j in range(s.L)]
+                for i in range(s.d)] for q in cells]
+    # route B: every centre at once (prompt through FF_pre once, FF_post orbits shared)
+    exact = None if route_a else program.forward_many(centres, P)
+    for ci, (q, Xq) in enumerate(zip(cells, centres, strict=True)):
         if route_a:
             att = attention_enclosure(ut.weights, Xq, P, prec=prec)
             out_lo = [[post_image(post, i, att[j][i])[0] for j in range(s.L)]
@@ -234,7 +237,8 @@ def certify_universal(ut: UniversalTransformer | RouteATransformer, prompt: Prom
                       for i in range(s.d)]
             seen.update({(q, j): att[j][0] for j in range(s.L)})
         else:
-            out_lo = out_hi = program.forward(Xq, P)
+            assert exact is not None
+            out_lo = out_hi = exact[ci]
         lo, hi = target.enclose(Xq)
         errs = tuple(max(hi[i][j] - out_lo[i][j], out_hi[i][j] - lo[i][j]) + half_rise
                      for i in range(s.d) for j in range(s.L))
@@ -259,7 +263,18 @@ DOC_CONFIGS: tuple[tuple[int, int, float, float, int, str], ...] = (
     (1, 2, 1.0, 0.4, 2, "deep"), (1, 2, 1.0, 0.2, 2, "deep"), (2, 1, 1.0, 0.4, 2, "deep"),
     (2, 1, 0.5, 0.5, 2, "wide"), (2, 1, 1.0, 0.47, 2, "wide"), (1, 3, 1.0, 0.5, 4, "deep"),
     (1, 3, 1.0, 0.3, 4, "deep"), (2, 2, 1.0, 0.5, 4, "deep"), (2, 2, 1.0, 0.4, 4, "deep"),
-    (2, 2, 8.0, 0.05, 1, "deep"),
+    (2, 2, 8.0, 0.05, 1, "deep"), (1, 2, 1.0, 0.2, 2, "linear"), (1, 3, 1.0, 0.3, 4, "linear"),
+    (2, 2, 1.0, 0.4, 4, "linear"), (2, 2, 4.0, 0.3, 2, "linear"),
+)
+
+#: The measured table's rows (docs/universality.md): the largest linear plans, each built and
+#: certified for all four families in its own process (``python -m
+#: core.constructions.certify --measure``); timings make this table nondeterministic.
+MEASURED_CONFIGS: tuple[tuple[int, int, float, float, int, str], ...] = (
+    (1, 3, 1.0, 0.3, 4, "deep"), (1, 3, 1.0, 0.3, 4, "linear"),
+    (4, 1, 4.0, 0.6, 2, "linear"), (2, 2, 4.0, 0.6, 2, "linear"),
+    (1, 3, 16.0, 0.9, 2, "linear"), (1, 4, 4.0, 0.6, 2, "linear"),
+    (1, 2, 64.0, 0.6, 2, "linear"),
 )
 
 
@@ -296,5 +311,49 @@ def docs_table(configs: tuple[tuple[int, int, float, float, int, str], ...] = DO
     return "\n".join(lines)
 
 
+def measured_row(config: tuple[int, int, float, float, int, str], *, seed: int = 0) -> str:
+    """One row of the measured table: sizes, build and certify wall time (all four
+    families), the worst certified ``d_p``, and this process's peak resident memory."""
+    import resource
+    import time
+
+    d, L, C, eps, p, form = config
+    t0 = time.perf_counter()
+    ut = build_universal(d, L, C, eps, p, form=form)
+    build_s = time.perf_counter() - t0
+    s = ut.sizes
+    worst, t0 = 0.0, time.perf_counter()
+    for fam in FAMILIES:
+        f = make_target(fam, d, L, C, seed, grid=s.K)
+        cert = certify_universal(ut, build_prompt(ut, f), f)
+        if not cert.holds:
+            raise ClaimViolation(f"{config}: {fam} not certified (d_p ≤ {cert.dp_upper})")
+        worst = max(worst, cert.dp_upper)
+    cert_s = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20      # KiB → GiB
+    return (f"| {d} | {L} | {C} | {eps} | {p} | {form} | {s.K} | {s.M} | {s.slots} | "
+            f"{s.units} | {s.precision_bits} | {worst:.4f} | {build_s:.1f} | "
+            f"{cert_s:.1f} | {peak:.2f} |")
+
+
+MEASURED_HEAD = ("| d | L | C | ε | p | form | K | M | slots N | units | bits | certified d_p "
+                 "(worst of 4) | build s | certify s (4 families) | peak RSS GiB |\n"
+                 + "|" + "---|" * 15)
+
+
 if __name__ == "__main__":       # python -m core.constructions.certify prints the docs table
-    print(docs_table())
+    import subprocess
+    import sys
+
+    if sys.argv[1:2] == ["--measure"]:
+        if len(sys.argv) == 8:           # one row, in this process: d L C eps p form
+            a = sys.argv[2:]
+            print(measured_row((int(a[0]), int(a[1]), float(a[2]), float(a[3]), int(a[4]),
+                                a[5])))
+        else:                            # every row, each in a fresh process (its own peak)
+            print(MEASURED_HEAD)
+            for cfg in MEASURED_CONFIGS:
+                subprocess.run([sys.executable, "-m", "core.constructions.certify",
+                                "--measure", *map(str, cfg)], check=True)
+    else:
+        print(docs_table())

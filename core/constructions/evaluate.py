@@ -2,9 +2,9 @@
 
 The universal construction packs whole tables into single reals (docs/theory.md §2, U), so a
 float64 forward pass is meaningless once an encoding needs more than 53 bits. This module
-evaluates the *same* :class:`~core.weights.TransformerWeights` exactly in
-:class:`fractions.Fraction` (every float64 weight is a dyadic rational, so this is the
-true real-arithmetic value of τ_P(X)):
+evaluates the *same* :class:`~core.weights.TransformerWeights` exactly in rationals
+(python-flint ``fmpq`` inside, :class:`fractions.Fraction` at the interface; every float64
+weight is a dyadic rational, so this is the true real-arithmetic value of τ_P(X)):
 
 - FF_pre layers and attention are evaluated directly from the weights; attention must be
   uniform (``W_K = 0`` or ``W_Q = 0``: every softmax weight is exactly ``1/n``), since
@@ -12,16 +12,27 @@ true real-arithmetic value of τ_P(X)):
 - separable FF_post layers go through their exact :class:`~._pl.PLProfile` (``O(log h)``
   per layer), others through the generic exact formula.
 
+:meth:`ExactProgram.forward_many` evaluates many inputs under one prompt: the prompt's
+columns go through FF_pre once, and each run of identical consecutive FF_post layers
+(the same map ``g`` repeated ``m`` times) is applied to all queries' values by
+:func:`iterate`, which shares orbits: ``g`` is evaluated once per *distinct* state, so
+values that lie on one another's orbits (the linear readout's slots, docs/universality.md)
+cost ``O(N + m)`` evaluations instead of ``O(N·m)``. Values are ``fmpq``: a table of tens
+of thousands of bits costs microseconds per operation where ``Fraction``'s gcd costs
+milliseconds.
+
 Shapes: ``X`` is ``d×L``, ``P`` is ``d×L_p``; tokens are columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from flint import fmpq, fmpz
 
 from ..errors import InvalidArgument
 from ..weights import FeedForwardWeights, TransformerWeights
@@ -34,6 +45,7 @@ __all__ = [
     "compile_exact",
     "compile_post",
     "exact_forward",
+    "iterate",
     "rational_matrix",
     "value_mix",
 ]
@@ -75,6 +87,166 @@ class _Dense:
                 for c in range(len(col))]
 
 
+def _q(x: Fraction) -> fmpq:
+    return fmpq(x.numerator, x.denominator)
+
+
+def _fraction(x: fmpq) -> Fraction:
+    return Fraction(int(x.p), int(x.q))
+
+
+_ZERO = fmpq(0)
+
+
+@dataclass
+class _DenseQ:
+    """:class:`_Dense` in ``fmpq`` (the evaluator's arithmetic)."""
+
+    rows: list[list[tuple[int, fmpq]]]
+    b1: list[fmpq]
+    cols: list[list[tuple[int, fmpq]]]
+    b2: list[fmpq]
+
+    @classmethod
+    def of(cls, dense: _Dense) -> _DenseQ:
+        return cls(rows=[[(c, _q(w)) for c, w in row] for row in dense.rows],
+                   b1=[_q(b) for b in dense.b1],
+                   cols=[[(u, _q(w)) for u, w in col] for col in dense.cols],
+                   b2=[_q(b) for b in dense.b2])
+
+    def apply(self, col: list[fmpq]) -> list[fmpq]:
+        h = []
+        for row, b in zip(self.rows, self.b1, strict=True):
+            v = b
+            for c, w in row:
+                v += w * col[c]
+            h.append(v if v > 0 else _ZERO)
+        out = []
+        for c, x in enumerate(col):
+            v = x + self.b2[c]
+            for u, w in self.cols[c]:
+                v += w * h[u]
+            out.append(v)
+        return out
+
+
+class _ProfileQ:
+    """A :class:`~._pl.PLProfile` in ``fmpq`` with its slopes precomputed; ``g(y)``.
+
+    Breakpoints are located on integers: with ``2^S`` a common denominator of the
+    (dyadic, float64) breakpoints, ``X_k = x_k·2^S`` are integers and ``y < x_k`` iff
+    ``⌊y·2^S⌋ < X_k``, so one floor replaces a bisection of huge-denominator comparisons.
+    """
+
+    __slots__ = ("keys", "left", "right", "scale", "slopes", "xs", "ys")
+
+    def __init__(self, prof: PLProfile) -> None:
+        self.xs = [_q(x) for x in prof.xs]
+        self.ys = [_q(y) for y in prof.ys]
+        self.slopes = [_q((prof.ys[k + 1] - prof.ys[k]) / (prof.xs[k + 1] - prof.xs[k]))
+                       for k in range(len(prof.xs) - 1)]
+        self.left, self.right = _q(prof.left), _q(prof.right)
+        den = max((x.denominator for x in prof.xs), default=1)
+        if den & (den - 1):              # not dyadic: fall back to exact bisection
+            self.scale, self.keys = None, None
+        else:
+            self.scale = fmpq(den)
+            self.keys = [int(x * den) for x in prof.xs]
+
+    def __call__(self, y: fmpq) -> fmpq:
+        xs = self.xs
+        if not xs:
+            return self.ys[0] + self.left * y
+        if self.keys is None or self.scale is None:
+            k = bisect.bisect_right(xs, y)
+        else:
+            k = bisect.bisect_right(self.keys, int((y * self.scale).floor()))
+        if k == 0:
+            return self.ys[0] + self.left * (y - xs[0])
+        if k == len(xs):
+            return self.ys[-1] + self.right * (y - xs[-1])
+        return self.ys[k - 1] + self.slopes[k - 1] * (y - xs[k - 1])
+
+
+_FP = fmpz(2**61 - 1)
+
+
+def _fingerprint(y: fmpq) -> tuple[int, int]:
+    """``(numerator mod 2^61−1, bit length of the denominator)``: equal for equal values."""
+    return int(y.p % _FP), y.q.bit_length()
+
+
+class _ExactIndex:
+    """A map keyed by exact ``fmpq`` values, bucketed by :func:`_fingerprint` (an ``fmpq``
+    hash goes through ``Fraction``'s: tens of µs at tens of thousands of bits; a fingerprint
+    of the numerator's residue spreads values that agree in their leading digits) and
+    resolved by exact equality within a bucket."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[int, int], list[tuple[fmpq, object]]] = {}
+
+    def get(self, y: fmpq) -> object:
+        for v, val in self._buckets.get(_fingerprint(y), ()):
+            if v == y:
+                return val
+        return None
+
+    def put(self, y: fmpq, val: object) -> None:
+        self._buckets.setdefault(_fingerprint(y), []).append((y, val))
+
+
+def iterate(g: Callable[[fmpq], fmpq], ys: Sequence[fmpq], m: int) -> list[fmpq]:
+    """``[g^m(y) for y in ys]``, evaluating ``g`` once per distinct state visited.
+
+    Every state visited is indexed by value on a *chain* (consecutive states of one orbit);
+    a chain whose next state is already indexed links there. ``g^m(y)`` is then read off
+    ``m`` places along ``y``'s chain and its links. Exact values, so equal states have
+    equal images: nothing is assumed about ``g``. Values are taken largest first (a
+    heuristic: the linear readout's waiting states then lie on one chain, and each slot
+    costs one more state).
+    """
+    index = _ExactIndex()
+    if m == 1:
+        out1 = []
+        for y in ys:
+            v = index.get(y)
+            if v is None:
+                v = g(y)
+                index.put(y, v)
+            out1.append(v)
+        return out1                                          # type: ignore[return-value]
+    chains: list[list[fmpq]] = []
+    link: list[tuple[int, int] | None] = []
+
+    def at(c: int, i: int) -> fmpq:
+        while True:
+            chain = chains[c]
+            if i < len(chain):
+                return chain[i]
+            nxt = link[c]
+            if nxt is not None:
+                c, i = nxt[0], nxt[1] + i - len(chain)
+                continue
+            x = g(chain[-1])
+            found = index.get(x)
+            if found is None:
+                index.put(x, (c, len(chain)))
+                chain.append(x)
+            else:
+                link[c] = found                              # type: ignore[call-overload]
+
+    out: list[fmpq] = [_ZERO] * len(ys)
+    for k in sorted(range(len(ys)), key=lambda k: float(ys[k]), reverse=True):
+        pos = index.get(ys[k])
+        if pos is None:
+            pos = (len(chains), 0)
+            index.put(ys[k], pos)
+            chains.append([ys[k]])
+            link.append(None)
+        out[k] = at(pos[0], pos[1] + m)                      # type: ignore[index]
+    return out
+
+
 @dataclass
 class ExactProgram:
     """A compiled exact evaluator of one τ (see module docstring)."""
@@ -85,32 +257,110 @@ class ExactProgram:
     mix: RatMatrix                    # W_O W_V, exact
     post: list[list[PLProfile] | _Dense]
 
+    def __post_init__(self) -> None:
+        self._pre_q = [_DenseQ.of(layer) for layer in self.pre]
+        self._mix_q = [[_q(v) for v in row] for row in self.mix]
+        self._pos_q = None if self.pos is None else [[_q(v) for v in row] for row in self.pos]
+        fast: dict[int, list[_ProfileQ] | _DenseQ] = {}
+        runs: list[tuple[list[_ProfileQ] | _DenseQ, int]] = []
+        last = None
+        for post in self.post:           # identical layers share one compiled object
+            if id(post) not in fast:
+                fast[id(post)] = (_DenseQ.of(post) if isinstance(post, _Dense)
+                                  else [_ProfileQ(prof) for prof in post])
+            if post is last:
+                runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+            else:
+                runs.append((fast[id(post)], 1))
+            last = post
+        self._runs = runs
+
+    def _columns(self, cols_in: RatMatrix, start: int) -> list[list[fmpq]]:
+        """Token columns plus the positional encoding from column ``start``, through
+        FF_pre, in ``fmpq``."""
+        cols = [[_q(Fraction(v)) for v in col] for col in cols_in]
+        if self._pos_q is not None:
+            cols = [[v + self._pos_q[c][start + j] for c, v in enumerate(col)]
+                    for j, col in enumerate(cols)]
+        for layer in self._pre_q:
+            cols = [layer.apply(col) for col in cols]
+        return cols
+
+    def _check_n(self, n: int) -> None:
+        if self.pos is not None and len(self.pos[0]) != n:
+            raise InvalidArgument(
+                f"L_p + L = {n}: the positional encoding fixes n = {len(self.pos[0])}")
+
+    def _queries(self, prompt: list[list[fmpq]], prompt_sum: list[fmpq], X: RatMatrix,
+                 full: bool) -> list[list[fmpq]]:
+        """Attention outputs (residual included) of the input columns (all, if ``full``)."""
+        d, lp = self.d, len(prompt)
+        x_cols = _token_columns("X", X, d, at_least=1)
+        n = lp + len(x_cols)
+        self._check_n(n)
+        cols = self._columns(x_cols, lp)
+        total = [prompt_sum[c] for c in range(d)]
+        for col in cols:
+            for c in range(d):
+                total[c] += col[c]
+        shift = []
+        for r in range(d):
+            v = _ZERO
+            for c in range(d):
+                if self._mix_q[r][c] != 0:
+                    v += self._mix_q[r][c] * total[c]
+            shift.append(v / n)
+        return [[v + shift[c] for c, v in enumerate(col)]
+                for col in ((prompt + cols) if full else cols)]
+
+    def _prompt(self, P: RatMatrix, L: int) -> tuple[list[list[fmpq]], list[fmpq]]:
+        p_cols = _token_columns("P", P, self.d, at_least=0)
+        self._check_n(len(p_cols) + L)
+        prompt = self._columns(p_cols, 0)
+        sums = [_ZERO] * self.d
+        for col in prompt:
+            sums = [a + b for a, b in zip(sums, col, strict=True)]
+        return prompt, sums
+
+    def _post(self, out: list[list[fmpq]], shared: bool) -> list[list[fmpq]]:
+        for layer, m in self._runs:
+            if isinstance(layer, _DenseQ):
+                for _ in range(m):
+                    out = [layer.apply(col) for col in out]
+                continue
+            for c in range(self.d):
+                vals = [col[c] for col in out]
+                if shared:
+                    vals = iterate(layer[c], vals, m)
+                else:
+                    for _ in range(m):
+                        vals = [layer[c](v) for v in vals]
+                for col, v in zip(out, vals, strict=True):
+                    col[c] = v
+        return out
+
     def forward(self, X: RatMatrix, P: RatMatrix, *, full: bool = False) -> RatMatrix:
         """τ_P(X) exactly; ``X``: ``d×L``, ``P``: ``d×L_p`` (rationals); returns ``d×L``."""
-        d = self.d
-        prompt = _token_columns("P", P, d, at_least=0)
-        lp = len(prompt)
-        cols = prompt + _token_columns("X", X, d, at_least=1)
-        n = len(cols)
-        if self.pos is not None:
-            if len(self.pos[0]) != n:
-                raise InvalidArgument(
-                    f"L_p + L = {n}: the positional encoding fixes n = {len(self.pos[0])}")
-            cols = [[v + self.pos[c][j] for c, v in enumerate(col)]
-                    for j, col in enumerate(cols)]
-        for layer in self.pre:
-            cols = [layer.apply(col) for col in cols]
-        total = [sum((col[c] for col in cols), Fraction(0)) / n for c in range(d)]
-        shift = [sum((self.mix[r][c] * total[c] for c in range(d)), Fraction(0))
-                 for r in range(d)]
-        queries = cols if full else cols[lp:]
-        out = [[v + shift[c] for c, v in enumerate(col)] for col in queries]
-        for post in self.post:
-            if isinstance(post, _Dense):
-                out = [post.apply(col) for col in out]
-            else:
-                out = [[post[c](v) for c, v in enumerate(col)] for col in out]
-        return [[col[c] for col in out] for c in range(d)]
+        _token_columns("X", X, self.d, at_least=1)
+        prompt, sums = self._prompt(P, len(X[0]))
+        out = self._post(self._queries(prompt, sums, X, full), shared=False)
+        return [[_fraction(col[c]) for col in out] for c in range(self.d)]
+
+    def forward_many(self, Xs: Sequence[RatMatrix], P: RatMatrix) -> list[RatMatrix]:
+        """``[τ_P(X) for X in Xs]`` exactly, the prompt through FF_pre once and FF_post by
+        :func:`iterate` on all queries at once (module docstring); each ``d×L``."""
+        if not Xs:
+            return []
+        _token_columns("X", Xs[0], self.d, at_least=1)
+        prompt, sums = self._prompt(P, len(Xs[0][0]))
+        queries = [self._queries(prompt, sums, X, False) for X in Xs]
+        flat = self._post([col for qs in queries for col in qs], shared=True)
+        out, at = [], 0
+        for qs in queries:
+            cols = flat[at:at + len(qs)]
+            at += len(qs)
+            out.append([[_fraction(col[c]) for col in cols] for c in range(self.d)])
+        return out
 
 
 def _token_columns(name: str, M: RatMatrix, d: int, *, at_least: int) -> RatMatrix:
@@ -131,13 +381,28 @@ def value_mix(weights: TransformerWeights) -> RatMatrix:
              for c in range(weights.d)] for r in range(weights.d)]
 
 
+_POST_CACHE: dict[str, list[list[PLProfile] | _Dense]] = {}
+
+
 def compile_post(weights: TransformerWeights) -> list[list[PLProfile] | _Dense]:
     """FF_post layers: exact PL profiles for separable layers (shared when repeated),
-    the generic exact formula otherwise."""
+    the generic exact formula otherwise (cached by weight digest; do not mutate)."""
+    key = weights.digest()
+    if key not in _POST_CACHE:
+        if len(_POST_CACHE) > 8:
+            _POST_CACHE.clear()
+        _POST_CACHE[key] = _compile_post(weights)
+    return _POST_CACHE[key]
+
+
+def _compile_post(weights: TransformerWeights) -> list[list[PLProfile] | _Dense]:
     post: list[list[PLProfile] | _Dense] = []
     profile_cache: dict[bytes, list[PLProfile]] = {}
+    seen: dict[int, bytes] = {}
     for layer in weights.ff_post:
-        key_layer = b"".join(a.tobytes() for a in layer.arrays())
+        if id(layer) not in seen:           # a repeated layer object: hash its bytes once
+            seen[id(layer)] = b"".join(a.tobytes() for a in layer.arrays())
+        key_layer = seen[id(layer)]
         if key_layer not in profile_cache:
             try:
                 profile_cache[key_layer] = profiles_of_layer(layer)

@@ -33,17 +33,24 @@ __all__ = [
     "UniversalSizes",
     "form_cost_table",
     "plan_universal",
+    "readout_cost_table",
     "sizes_table",
     "wide_width_lower_bound",
 ]
 
-FORMS: tuple[str, ...] = ("deep", "wide")
+FORMS: tuple[str, ...] = ("deep", "wide", "linear")
 
-#: What a build may cost: hidden units over all layers (memory), slots × depth (the exact
-#: evaluator's work per token), precision bits, and the one-layer readout's units (the
-#: wide form compiles every knot exactly: about 0.1 ms each).
-LIMITS: dict[str, int] = {"units": 3_000_000, "work": 300_000, "bits": 20_000,
-                          "wide_units": 200_000}
+#: What a build may cost: hidden units over all layers (memory); ``work``, the FF_post layer
+#: applications that reading every slot of one channel takes (:attr:`UniversalSizes.work`);
+#: precision bits; ``bit_work = work × bits`` (each application costs ``O(bits)``); and the
+#: one-layer readout's units (the wide form compiles every knot exactly: about 0.1 ms each).
+#: ``bit_work`` is calibrated on 2 cores: a linear plan at the limit, ``(1, 2)`` at
+#: ``K = 128`` (32768 slots, 98k bits, bit work 6.4·10⁹), builds in 3 s and certifies one
+#: target in about 70 s at 2.4 GiB, so all four families finish in under 10 minutes
+#: (docs/universality.md, measured table). The deep form's ``work`` bound binds long before
+#: its ``bits`` or ``bit_work`` do.
+LIMITS: dict[str, int] = {"units": 3_000_000, "work": 300_000, "bits": 131_072,
+                          "bit_work": 8_000_000_000, "wide_units": 200_000}
 
 _ETA_MIN = Fraction(1, 2**40)     # FF_pre knots o_j + b/K ± η/2 stay exact in float64
 #: Digits' bits each prompt entry holds: a float64-sized chunk (53-bit significand, margin).
@@ -67,7 +74,8 @@ class UniversalSizes:
         radix: code radix ``R ≥ 2K−1`` of the digit blocks; slots: ``N = L·K^{dL}``
         table entries per channel; prompt_tokens: ``L_p``; n: ``L_p + L``.
         pre_width: FF_pre hidden units; post_depth, post_width: FF_post layers and the
-        widest one; units: all hidden units; int_bits, precision_bits: bits before the
+        widest one (``form="linear"``: the index layer, ``2(N+M)+2`` units per channel);
+        units: all hidden units; int_bits, precision_bits: bits before the
         binary point of the largest activation, and bits an evaluation needs.
         good_error: ``e``; dp_bound_formula: the a-priori bound ``(dL e^p + (dL)²(K−1)η)^{1/p}``.
     """
@@ -97,8 +105,24 @@ class UniversalSizes:
 
     @property
     def work(self) -> int:
-        """Exact-evaluator work per token: slots times FF_post depth."""
-        return self.slots * self.post_depth
+        """FF_post layer applications that reading every slot of one channel takes.
+
+        ``deep``: ``N·depth`` (every slot's trajectory is its own); ``wide``: ``N``;
+        ``linear``: ``N + depth``: the layers after the first are one map ``g`` and slot
+        ``s``'s state after layer ``t`` is slot ``s+1``'s after layer ``t−1``, so the
+        exact evaluator's orbit sharing (:func:`.evaluate.iterate`) visits ``2N − 1``
+        distinct states of ``g`` plus ``N`` readouts.
+        """
+        if self.form == "deep":
+            return self.slots * self.post_depth
+        if self.form == "linear":
+            return self.slots + self.post_depth
+        return self.slots
+
+    @property
+    def bit_work(self) -> int:
+        """``work × precision_bits``: every application acts on ``precision_bits``-bit values."""
+        return self.work * self.precision_bits
 
 
 def _grid_choice(dl: int, C: Fraction, eps: Fraction, p: int) -> tuple[int, int, Fraction] | None:
@@ -142,6 +166,19 @@ def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: i
         post_depth = slots
         post_width = d * max(s_units if slots > 1 else 0, final_units)
         units = pre_width + d * (s_units * (slots - 1) + final_units)
+    elif form == "linear":
+        # index layer: N−1 waiting segments + M+1 digit regions, two knots each (+ spare);
+        # g: M+1 digit regions + the translation, two knots each (+ spare); readout: M+1
+        first_units = 2 * (slots - 1) + 2 * (M + 1) + 2
+        g_units = 2 * (M + 2) + 2
+        final_units = 2 * (M + 1) + 2
+        post_depth = slots
+        if slots == 1:
+            post_width = d * final_units
+            units = pre_width + d * final_units
+        else:
+            post_width = d * max(first_units, g_units if slots > 2 else 0, final_units)
+            units = pre_width + d * (first_units + g_units * (slots - 2) + final_units)
     else:
         # Σ_{s<N} (M+1)^{s+1} regions, two knots each; beyond 64 slots the count is past
         # every limit (≥ 2^64), so it is capped there instead of building a huge integer.
@@ -168,8 +205,8 @@ def _sizes(d: int, L: int, C: float, eps: float, p: int, form: str, K: int, M: i
 
 def _fits(s: UniversalSizes, limits: dict[str, int]) -> bool:
     return (s.units <= limits["units"] and s.work <= limits["work"]
-            and s.precision_bits <= limits["bits"]
-            and (s.form == "deep" or s.units <= limits["wide_units"]))
+            and s.precision_bits <= limits["bits"] and s.bit_work <= limits["bit_work"]
+            and (s.form != "wide" or s.units <= limits["wide_units"]))
 
 
 def _plan(d: int, L: int, C: float, eps: float, p: int, form: str,
@@ -222,7 +259,9 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
         C: Lipschitz constant of the targets, ``0 < C ≤ 64``.
         eps: accuracy in ``d_p``, ``0 < ε < 1``.
         p: exponent of ``d_p``, an integer in ``1..16``.
-        form: ``"deep"`` (deep FF_post, width linear in the slots) or ``"wide"`` (one
+        form: ``"deep"`` (deep FF_post, width linear in the slots, ``O(M·N²)`` units),
+            ``"linear"`` (deep FF_post of ``O(β·N)`` units: an index layer, then one
+            constant-width layer ``g`` repeated; docs/universality.md) or ``"wide"`` (one
             FF_post layer, width exponential in the slots).
         limits: overrides of :data:`LIMITS`.
         grid: optional ``(K, M, η)`` replacing the planner's choice (powers of two, still
@@ -255,7 +294,7 @@ def plan_universal(d: int, L: int, C: float, eps: float, p: int = 2, *, form: st
     else:
         what = (f"needs K={sizes.K}, M={sizes.M}, slots={sizes.slots}, FF_post depth "
                 f"{sizes.post_depth}, {sizes.units} hidden units, work {sizes.work}, "
-                f"{sizes.precision_bits} precision bits")
+                f"{sizes.precision_bits} precision bits, bit work {sizes.bit_work}")
         required = sizes.units
     near = "" if grid is not None else f"; nearest that fits: {nearest}"
     raise ConstructionTooLarge(
@@ -344,4 +383,43 @@ def form_cost_table(configs: list[tuple[int, int, float, float, int]]) -> str:
             f"| {d} | {L} | {C} | {eps} | {p} | {deep.slots} | {deep.M} | {deep.post_depth} | "
             f"{deep.post_width} | {deep.units} | {wide_units} | "
             f"{wide_width_lower_bound(wide):.1f} |")
+    return "\n".join(lines)
+
+
+#: Rows of docs/universality.md's deep-versus-linear table (nothing is built).
+READOUT_CONFIGS: tuple[tuple[int, int, float, float, int], ...] = (
+    (1, 2, 1.0, 0.4, 2), (1, 3, 1.0, 0.3, 4), (2, 2, 1.0, 0.4, 4), (4, 1, 4.0, 0.6, 2),
+    (2, 2, 4.0, 0.6, 2), (1, 3, 16.0, 0.9, 2), (1, 4, 4.0, 0.6, 2), (1, 2, 64.0, 0.6, 2),
+    (2, 2, 4.0, 0.3, 2),
+)
+
+#: Requests at ``(2, 2)`` whose smallest grid is ``K = 8``: ``C ∈ [8ε·4^{−1/p}, 16ε·4^{−1/p})``
+#: (``K = 4`` fails since ``e ≥ C/8``; ``K = 8`` needs ``C/16 + 1/(2M) < ε·4^{−1/p}``).
+K8_CONFIGS: tuple[tuple[int, int, float, float, int], ...] = (
+    (2, 2, 3.0, 0.8, 1), (2, 2, 3.5, 0.9, 1), (2, 2, 4.0, 0.6, 2), (2, 2, 6.0, 0.9, 2),
+    (2, 2, 7.0, 0.9, 2), (2, 2, 8.0, 0.8, 4), (2, 2, 8.0, 0.75, 4),
+)
+
+
+def readout_cost_table(configs: tuple[tuple[int, int, float, float, int], ...]
+                       = READOUT_CONFIGS) -> str:
+    """Markdown table: the deep and the linear FF_post of the same request, from the planner.
+
+    Both forms' sizes are arithmetic (computed without limits); ``fits`` says which form's
+    plan :func:`plan_universal` accepts under :data:`LIMITS`.
+    """
+    lines = ["| d | L | C | ε | p | K | M | slots N | depth | deep units | linear units | "
+             "deep work | linear work | bits | fits |", "|" + "---|" * 15]
+    for d, L, C, eps, p in configs:
+        choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
+        if choice is None:
+            lines.append(f"| {d} | {L} | {C} | {eps} | {p} | no grid ≤ 2^8 |" + " |" * 9)
+            continue
+        deep = _sizes(d, L, C, eps, p, "deep", *choice)
+        lin = _sizes(d, L, C, eps, p, "linear", *choice)
+        fits = [f for f, sz in (("deep", deep), ("linear", lin)) if _fits(sz, LIMITS)]
+        lines.append(
+            f"| {d} | {L} | {C} | {eps} | {p} | {lin.K} | {lin.M} | {lin.slots} | "
+            f"{lin.post_depth} | {deep.units:.3g} | {lin.units:.3g} | {deep.work:.3g} | "
+            f"{lin.work:.3g} | {lin.precision_bits} | {', '.join(fits) or 'neither'} |")
     return "\n".join(lines)

@@ -29,6 +29,12 @@ route A uses softmax contextual maps). With ``K, M, η, β, R`` from :mod:`.size
    segment; slot ``s ≥ 1`` segment → slot ``s−1`` segment while shifting ``F`` one digit:
    ``y ↦ v_{s−1} + βF − D``), then a readout layer mapping segment 0's leading digit ``D`` to
    ``(D−1)/M`` with flat ends (outputs in ``[0, 1]`` for *every* real input).
+   **linear** (``O(β·N)`` units): an index layer sends slot ``s``'s segment to the
+   waiting segment ``c_s = N−2−s`` (``y ↦ c_s + F``; slot ``N−1`` peels at once:
+   ``y ↦ βF − D``); ``N−2`` copies of one constant-width layer ``g`` follow, the
+   translation ``y ↦ y − 1`` on ``[1, N)`` and the peel ``x ↦ βx − D`` on ``[0, 1)``; so
+   slot ``s`` waits ``N−2−s`` layers and peels ``s`` digits; the readout is the deep one's
+   on ``[0, 1)``.
    **wide**: one layer mapping every (slot, digit prefix) interval straight to its level;
    it needs ``Σ_s (M+1)^{s+1}`` regions (at least ``(M+1)^N − 1`` knots for any one-layer
    readout: each table needs its own linear piece).
@@ -269,6 +275,63 @@ def _deep_post(s: UniversalSizes, const: Fraction, vs: list[int]) -> tuple[
     return tuple(layers)
 
 
+def _linear_counter(slots: int, slot: int) -> int:
+    """Waiting layers of slot ``slot`` after the index layer: ``N−2−s`` (``−1``: peel now).
+
+    ``N−2`` copies of ``g`` follow the index layer; slot ``s`` must peel ``s`` digits in
+    all, one in the index layer when ``c_s = −1``, one per copy of ``g`` after its wait.
+    """
+    return slots - 2 - slot
+
+
+def _slot_ranks(s: UniversalSizes, vs: list[int]) -> list[int]:
+    """Slot of each segment ``vs[r]``: its rank ``r`` (``v_r = V_k(q)`` for slot ``r``)."""
+    return list(range(len(vs)))
+
+
+def _linear_post(s: UniversalSizes, const: Fraction, vs: list[int]) -> tuple[
+        FeedForwardWeights, ...]:
+    """FF_post of ``form="linear"`` (``thm:PT_uni_multi_layer_FF2``), ``O(β·N)`` units.
+
+    States after the index layer: ``c + F'`` with ``c ∈ 0..N−2`` layers still to wait and
+    ``F' ∈ (0, 1)`` the digits not yet peeled (leading digit in ``1..M+1``, tail margin
+    ``β^{−2}``: the deep form's digit margins). Layers (each the same on every channel):
+
+    1. index: segment ``v_r`` of slot ``r = rank`` ↦ ``c_r + F`` (slope 1) for
+       ``c_r = N−2−r ≥ 0``; for ``c_r = −1`` its digit-``D`` regions ↦ ``βF − D``.
+       ``2(N−1) + 2(M+1)`` knots.
+    2. ``N−2`` copies of ``g``: ``[1 + 1/β, N]`` ↦ ``y − 1`` (one piece: a wait) and digit
+       ``D``'s region of ``[0, 1)`` ↦ ``βx − D`` (a peel). ``2(M+2)`` knots.
+    3. readout: digit ``D`` of ``[0, 1)`` ↦ ``(D−1)/M``, flat outside (values in ``[0, 1]``).
+
+    Slot ``r`` waits ``c_r`` copies of ``g`` and peels ``N−2−c_r`` more (``r`` in all), so
+    the readout sees ``D_r`` leading. ``N = 1``: the readout alone, on segment ``v_0``.
+    """
+    beta, M, N = s.beta, s.M, len(vs)
+    inv = Fraction(1, beta)
+    readout = [Region(lo, hi, Fraction(0), Fraction(D - 1, M))
+               for D, lo, hi in _digit_regions(const if N == 1 else Fraction(0),
+                                               vs[0] if N == 1 else 0, beta, M)]
+    last = layer_from_regions(s.d, readout, left_slope=Fraction(0), right_slope=Fraction(0))
+    if N == 1:
+        return (last,)
+    index: list[Region] = []
+    for v, r in zip(vs, _slot_ranks(s, vs), strict=True):
+        c = _linear_counter(N, r)
+        if c >= 0:      # F ∈ [1/β + β^{-2}, (M+2)/β − β^{-2}] ⊂ [1/β, 1 − 1/β]: wait
+            index.append(Region(const + v + inv, const + v + 1 - inv, Fraction(1), c + inv))
+        else:           # peel now: v + F ↦ βF − D, at lo: 1/β
+            index += [Region(lo, hi, Fraction(beta), inv)
+                      for _D, lo, hi in _digit_regions(const, v, beta, M)]
+    first = layer_from_regions(s.d, index, left_slope=Fraction(1), right_slope=Fraction(1))
+    peel = [Region(lo, hi, Fraction(beta), inv)
+            for _D, lo, hi in _digit_regions(Fraction(0), 0, beta, M)]
+    wait = Region(1 + inv, Fraction(N), Fraction(1), inv)
+    g = layer_from_regions(s.d, [*peel, wait], left_slope=Fraction(1),
+                           right_slope=Fraction(1))
+    return (first, *([g] * (N - 2)), last)
+
+
 def _wide_post(s: UniversalSizes, const: Fraction, vs: list[int]) -> tuple[
         FeedForwardWeights, ...]:
     beta, M = s.beta, s.M
@@ -308,7 +371,8 @@ def build_from_sizes(s: UniversalSizes) -> UniversalTransformer:
     const = compile_exact(partial).forward(centre0, zero_prompt)[0][0]
     vs = sorted({code_value(s, k, q) for k in range(L)
                  for q in itertools.product(range(s.K), repeat=d * L)})
-    post = _deep_post(s, const, vs) if s.form == "deep" else _wide_post(s, const, vs)
+    post = {"deep": _deep_post, "wide": _wide_post, "linear": _linear_post}[s.form](
+        s, const, vs)
     weights = TransformerWeights(att["w_q"], att["w_k"], att["w_v"], att["w_o"], beta=1.0,
                                  ff_pre=(pre,), ff_post=post, pos=pos)
     return UniversalTransformer(sizes=s, weights=weights, const=const, slot_values=tuple(vs))
