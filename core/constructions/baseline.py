@@ -29,6 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+from flint import fmpq
 
 from ..errors import InvalidArgument
 from ..validation import check_int
@@ -77,17 +78,23 @@ def _g_floats(a: np.ndarray, C: float, h: float, n: int, p: int) -> np.ndarray:
     return np.maximum(n * 2.0**n * total, 0.0)
 
 
-def _g_exact(a: Fraction, C: Fraction, h: Fraction, n: int, p: int) -> Fraction:
+def _q(x: Fraction) -> fmpq:
+    return fmpq(x.numerator, x.denominator)
+
+
+def _g_exact(a: fmpq, C: fmpq, h: fmpq, n: int, p: int) -> fmpq:
+    """``g(a)`` of the module docstring in exact rationals (python-flint ``fmpq``)."""
     if a <= 0:
-        return Fraction(0)
-    r = min(h / 2, a / C)
-    total = sum((math.comb(p, k) * a ** (p - k) * (-C) ** k * r ** (k + n) / (k + n)
-                 for k in range(p + 1)), Fraction(0))
+        return fmpq(0)
+    r = h / 2 if h / 2 <= a / C else a / C
+    total = fmpq(0)
+    for k in range(p + 1):
+        total += math.comb(p, k) * a ** (p - k) * (-C) ** k * r ** (k + n) / (k + n)
     return n * 2**n * total
 
 
-def _dist(c: Fraction, lo: Fraction, hi: Fraction) -> Fraction:
-    return lo - c if c < lo else (c - hi if c > hi else Fraction(0))
+def _dist(c: fmpq, lo: fmpq, hi: fmpq) -> fmpq:
+    return lo - c if c < lo else (c - hi if c > hi else fmpq(0))
 
 
 def _entry_lower(lo: list[Fraction], hi: list[Fraction], p: int, C: Fraction, h: Fraction,
@@ -108,19 +115,24 @@ def _entry_lower(lo: list[Fraction], hi: list[Fraction], p: int, C: Fraction, h:
             b_ = m2
         else:
             a_ = m1
-    c = Fraction((a_ + b_) / 2)
+    c = fmpq(*Fraction((a_ + b_) / 2).as_integer_ratio())
+    qlo, qhi = [_q(v) for v in lo], [_q(v) for v in hi]
+    qC, qh, t = _q(C), _q(h), _q(_T)
 
-    def exact(x: Fraction) -> Fraction:
-        return sum((_g_exact(_dist(x, u, v), C, h, n, p) for u, v in zip(lo, hi, strict=True)),
-                   Fraction(0))
+    def exact(x: fmpq) -> fmpq:
+        total = fmpq(0)
+        for u, v in zip(qlo, qhi, strict=True):
+            total += _g_exact(_dist(x, u, v), qC, qh, n, p)
+        return total
 
-    h0, left, right = exact(c), exact(c - _T), exact(c + _T)
+    h0, left, right = exact(c), exact(c - t), exact(c + t)
     if left < h0 or right < h0:                   # not bracketed: claim nothing
         return Fraction(0), float(c)
-    far = max(max(_dist(c - _T, u, v), _dist(c + _T, u, v)) for u, v in zip(lo, hi,
+    far = max(max(_dist(c - t, u, v), _dist(c + t, u, v)) for u, v in zip(qlo, qhi,
                                                                           strict=True))
-    slope = len(lo) * p * far ** (p - 1) * h**n if p > 1 else len(lo) * h**n
-    return max(h0 - _T * slope, Fraction(0)), float(c)
+    slope = len(lo) * p * far ** (p - 1) * qh**n if p > 1 else len(lo) * qh**n
+    low = h0 - t * slope
+    return (Fraction(int(low.p), int(low.q)) if low > 0 else Fraction(0)), float(c)
 
 
 def best_constant_lower(target: Any, p: int, *, grid: int | None = None) -> BestConstant:
