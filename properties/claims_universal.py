@@ -192,6 +192,7 @@ def measure_certified(inst: UniversalInstance) -> Outcome:
         "cells": cert.cells, "dp_bound_formula": ut.sizes.dp_bound_formula,
         "prompt_tokens": ut.sizes.prompt_tokens, "slots": ut.sizes.slots,
         "post_depth": ut.sizes.post_depth, "post_width": ut.sizes.post_width,
+        "units": ut.sizes.units, "K": ut.sizes.K,
         "precision_bits": ut.sizes.precision_bits, "form": inst.form,
         "evidence": cert.evidence,
         "assumptions_checked_or_assumed": [f"{a.status}: {a.statement}" for a in

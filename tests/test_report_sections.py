@@ -341,3 +341,17 @@ def test_no_tension_section_without_its_claims() -> None:
     report = run_audit([get_claim("readout_is_last_l_columns")],
                        AuditOptions(seed=0, quick=True, jobs=1, draws=0))
     assert "tension" not in render_markdown(report).lower()
+
+
+def test_growth_figure_draws_every_certified_configuration() -> None:
+    """The sizes-against-K^dL figure comes from the run's certified records, one marker set
+    per FF_post form."""
+    from verify.report.plots import universality_growth_figure
+
+    claim = get_claim("universal_certified_dp_below_eps")
+    report = run_audit([claim], AuditOptions(seed=0, draws=0, jobs=1))
+    (figure,) = universality_growth_figure(report)
+    assert "against its number of grid cells" in figure.caption
+    forms = {r["detail"]["form"] for r in report["claims"][0]["records"]}
+    assert {"deep", "wide"} <= forms
+    assert universality_growth_figure({**report, "claims": []}) == []

@@ -238,6 +238,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"<p>None: no claim failed and none came within a factor {1 / NEAR_LIMIT_RATIO:.0f} " \
         "of its bound.</p>"
     figures = _figures([*plots.universality_error_figure(report),
+                        *plots.universality_growth_figure(report),
                         *plots.prompt_length_figure(report),
                         *plots.phase_transition_figure(report),
                         *plots.parameter_figures(report)])

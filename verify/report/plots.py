@@ -32,7 +32,7 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 __all__ = ["CAPACITY_TITLE", "COLOURS", "Figure", "all_figures", "capacity_figure",
            "colour", "kernel_benchmark_figure", "parameter_figures", "phase_transition_figure",
            "prompt_length_figure", "real_models_figure", "tension_figure",
-           "universality_error_figure"]
+           "universality_error_figure", "universality_growth_figure"]
 
 #: The colour of each method (kernel benchmark rows) and series name, shared by every figure.
 COLOURS: dict[str, str] = {
@@ -273,6 +273,38 @@ def universality_error_figure(report: dict[str, Any]) -> list[Figure]:
     return [Figure("Universal construction: error against ε", caption, _png(fig))]
 
 
+#: Sizes the growth figure draws against the number of grid cells ``K^{dL}``.
+_GROWTH_SIZES = (("slots", "table slots N = L·K^dL"), ("units", "hidden units"),
+                 ("precision_bits", "precision bits"), ("prompt_tokens", "prompt length L_p"))
+
+
+def universality_growth_figure(report: dict[str, Any]) -> list[Figure]:
+    """Each certified universal configuration's sizes against its ``K^{dL}`` cells, by form
+    (from ``universal_certified_dp_below_eps``'s records)."""
+    rows = [r["detail"] for r in _records(report, "universal_certified_dp_below_eps")
+            if all(r["detail"].get(k) for k in ("cells", "units", "slots"))]
+    if not rows:
+        return []
+    fig, axes = plt.subplots(1, len(_GROWTH_SIZES), figsize=(3.3 * len(_GROWTH_SIZES), 3.4))
+    forms = sorted({r["form"] for r in rows})
+    for ax, (key, label) in zip(axes, _GROWTH_SIZES, strict=True):
+        for form, marker in zip(forms, "osD^", strict=False):
+            pts = sorted({(r["cells"], r[key]) for r in rows if r["form"] == form})
+            ax.scatter([x for x, _ in pts], [y for _, y in pts], marker=marker, s=20,
+                       alpha=0.75, label=form)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("grid cells K^dL")
+        ax.set_title(label, fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7, title="FF_post form", title_fontsize=7)
+    fig.tight_layout()
+    caption = ("Sizes of every certified universal construction in this run against its "
+               "number of grid cells: the slots grow like L·K^dL; the deep form's units like "
+               "M·N², the linear form's like β·N, the wide form's exponentially in N.")
+    return [Figure("Universal construction: sizes against K^dL", caption, _png(fig))]
+
+
 def tension_figure(report: dict[str, Any]) -> list[Figure]:
     """B/√ln n of every construction (tension table rows) against the efficient region."""
     from .tables import tension_rows
@@ -500,6 +532,6 @@ def real_models_figure(report: dict[str, Any]) -> list[Figure]:
 def all_figures(report: dict[str, Any]) -> list[Figure]:
     """Every figure the report's data supports, in reading order."""
     return [*kernel_benchmark_figure(report), *universality_error_figure(report),
-            *prompt_length_figure(report),
+            *universality_growth_figure(report), *prompt_length_figure(report),
             *phase_transition_figure(report), *real_models_figure(report),
             *capacity_figure(report), *parameter_figures(report)]
