@@ -54,5 +54,5 @@ def test_planted_lipschitz_term_dropped_is_caught(monkeypatch: pytest.MonkeyPatc
 
 def test_grid_too_fine_is_refused() -> None:
     f = make_target("mcshane", 2, 2, 1.0, 0)
-    with pytest.raises(Exception, match=r"grid=8: 8\^4 cells exceed"):
+    with pytest.raises(Exception, match=r"grid=8: 8\^4 cells exceed max_cells=1024"):
         best_constant_lower(f, 2, grid=8)

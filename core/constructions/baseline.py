@@ -135,21 +135,24 @@ def _entry_lower(lo: list[Fraction], hi: list[Fraction], p: int, C: Fraction, h:
     return (Fraction(int(low.p), int(low.q)) if low > 0 else Fraction(0)), float(c)
 
 
-def best_constant_lower(target: Any, p: int, *, grid: int | None = None) -> BestConstant:
+def best_constant_lower(target: Any, p: int, *, grid: int | None = None,
+                        max_cells: int = MAX_BASELINE_CELLS) -> BestConstant:
     """A rigorous lower bound of the best constant predictor's ``d_p`` for ``target``.
 
     Args:
         target: a :class:`core.targets.Target` (our family or a user's).
         p: the exponent of ``d_p``, ``1..16``.
-        grid: cells per coordinate (default :func:`baseline_grid`); ``G^{dL}`` at most
-            :data:`MAX_BASELINE_CELLS`.
+        grid: cells per coordinate (default: the finest with ``G^{dL} ≤ max_cells``).
+        max_cells: most cells (each enclosed once; about 1 ms each at ``d·L = 4``); finer
+            grids tighten the bound.
     """
     p = check_int("p", p, minimum=1, maximum=16)
+    max_cells = check_int("max_cells", max_cells, minimum=1, maximum=1 << 20)
     d, L = target.d, target.L
-    G = baseline_grid(d, L) if grid is None else check_int("grid", grid, minimum=1)
+    G = baseline_grid(d, L, max_cells) if grid is None else check_int("grid", grid, minimum=1)
     n = d * L
-    if G**n > MAX_BASELINE_CELLS:
-        raise InvalidArgument(f"grid={G}: {G}^{n} cells exceed {MAX_BASELINE_CELLS}")
+    if G**n > max_cells:
+        raise InvalidArgument(f"grid={G}: {G}^{n} cells exceed max_cells={max_cells}")
     C, h = Fraction(target.C), Fraction(1, G)
     los: list[list[Fraction]] = [[] for _ in range(n)]
     his: list[list[Fraction]] = [[] for _ in range(n)]
