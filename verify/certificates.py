@@ -6,7 +6,8 @@ SHA-256 and checker (the kinds are described in :mod:`ptcheck`):
 
 - ``k1-headline.json`` / ``k1-headline.v``: the headline kernel's certified polynomial
   (docs/theory.md §3 K1): exact coefficients, ``R``, the arb bound, and a Coq proof of the
-  same statement (checked here with ``coqc`` before it is written, when ``coqc`` exists);
+  same statement (proved with :func:`core.proofs.coq.prove` before it is written — its
+  tactic schedule and cache — when ``coqc`` exists);
 - ``universal-cells.json``: one certified universality configuration's exact per-cell errors
   (§2 U);
 - ``rank.json``: points where the monomial matrix has rank ``C(s+g, g)`` (§3 K4);
@@ -21,21 +22,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COQ_TACTICS", "write_certificates"]
-
-#: ``interval`` parameters tried in order for the K1 proof (Taylor models and bisection).
-COQ_TACTICS: tuple[str, ...] = (
-    "interval with (i_taylor x, i_degree 10, i_bisect x, i_prec 80)",
-    "interval with (i_taylor x, i_degree 14, i_bisect x, i_depth 20, i_prec 120)",
-)
+__all__ = ["write_certificates"]
 
 #: The universality configuration whose cells are written: (d, L, C, ε, p, family, seed).
 UNIVERSAL_CONFIG = (1, 2, 1.0, 0.4, 2, "mcshane", 0)
@@ -49,28 +42,8 @@ def _q(v: Fraction | float | int) -> str:
     return str(Fraction(v))
 
 
-def coq_k1_file(goal: str, tactic: str) -> str:
-    """A self-contained Coq file proving ``goal`` (a K1 statement) with ``tactic``."""
-    return ("(* ptlimits K1: the kernel's polynomial, sup |p(x) e^-x - 1| on [-R, R]. *)\n"
-            "From Coq Require Import Reals.\nFrom Interval Require Import Tactic.\n"
-            "Open Scope R_scope.\n\n"
-            f"Theorem k1_bound : {goal}.\nProof.\n  intros x Hx.\n  {tactic}.\nQed.\n")
-
-
-def _prove(text: str) -> tuple[bool, str]:
-    """Run ``coqc`` on ``text``: (accepted, message)."""
-    coqc = shutil.which("coqc")
-    if coqc is None:
-        return False, "coqc not found"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "K1.v"
-        path.write_text(text)
-        run = subprocess.run([coqc, "-q", str(path)], capture_output=True, text=True,
-                             check=False, cwd=tmp, timeout=600)
-    return run.returncode == 0, " ".join((run.stderr or run.stdout).split())[-300:]
-
-
 def _k1(log: Callable[[str], None]) -> list[tuple[str, str, dict[str, Any] | str, str]]:
+    from core.proofs.coq import INTERVAL_PRELUDE, Goal, interval_scripts, prove
     from ptcheck.check import coq_k1_goal
 
     from .bench.kernel import BenchConfig, headline_plan
@@ -87,21 +60,21 @@ def _k1(log: Callable[[str], None]) -> list[tuple[str, str, dict[str, Any] | str
             "radius": _q(radius), "bound": _q(bound), "plan_eps": _q(plan.eps)}
     entries: list[tuple[str, str, dict[str, Any] | str, str]] = [
         ("k1-headline.json", "k1-enclosure", data, statement)]
-    goal = coq_k1_goal(coeffs, radius, bound)
-    for tactic in COQ_TACTICS:
-        text = coq_k1_file(goal, tactic)
-        t0 = time.perf_counter()
-        ok, message = _prove(text)
-        log(f"certify: K1 Coq proof with '{tactic}': "
-            f"{'accepted' if ok else message} ({time.perf_counter() - t0:.1f} s)")
-        if ok or message == "coqc not found":
-            entries.append(("k1-headline.v", "k1-proof", text, statement))
-            break
-    else:
+    goal = Goal(prelude=INTERVAL_PRELUDE,
+                lemmas=(("k1_bound", coq_k1_goal(coeffs, radius, bound)),),
+                attempts=tuple((script,) for script in interval_scripts(
+                    poly.degree, poly.radius, cert.sup_upper, poly.coefficients)))
+    proof = prove(goal)
+    log(f"certify: K1 Coq proof: {proof.summary()} ({proof.seconds:.1f} s, "
+        f"{'cached' if proof.cached else f'{proof.attempts} attempt(s)'})")
+    if proof.verdict in ("failed", "inconclusive"):
         from core.errors import HarnessError
 
-        raise HarnessError(f"K1: coqc proved none of {len(COQ_TACTICS)} tactic choices for "
-                           f"{statement}: the certificate and the proof disagree")
+        raise HarnessError(f"K1: coqc did not prove {statement} ({proof.reason}): the "
+                           "certificate and the proof disagree")
+    # the attempt that succeeded; without coqc the first one ('check' is then inconclusive)
+    text = goal.source(proof.attempts - 1 if proof.proved else 0)
+    entries.append(("k1-headline.v", "k1-proof", text, statement))
     return entries
 
 
