@@ -361,6 +361,15 @@ def wide_width_lower_bound(sizes: UniversalSizes) -> float:
     return sizes.slots * math.log2(sizes.M + 1)
 
 
+def _deep_and(d: int, L: int, C: float, eps: float, p: int, form: str
+              ) -> tuple[UniversalSizes, UniversalSizes] | None:
+    """The deep sizes and ``form``'s on the same grid, limits ignored (``None``: no grid)."""
+    choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
+    if choice is None:
+        return None
+    return _sizes(d, L, C, eps, p, "deep", *choice), _sizes(d, L, C, eps, p, form, *choice)
+
+
 def form_cost_table(configs: list[tuple[int, int, float, float, int]]) -> str:
     """Markdown table: deep versus wide FF_post for the same ``(d, L, C, ε, p)``.
 
@@ -371,12 +380,11 @@ def form_cost_table(configs: list[tuple[int, int, float, float, int]]) -> str:
     lines = ["| d | L | C | ε | p | slots N | M | deep depth | deep width | deep units | "
              "wide units | log2 min knots (any 1 layer) |", "|" + "---|" * 12]
     for d, L, C, eps, p in configs:
-        choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
-        if choice is None:
+        pair = _deep_and(d, L, C, eps, p, "wide")
+        if pair is None:
             lines.append(f"| {d} | {L} | {C} | {eps} | {p} | no grid ≤ 2^8 |" + " |" * 6)
             continue
-        deep = _sizes(d, L, C, eps, p, "deep", *choice)
-        wide = _sizes(d, L, C, eps, p, "wide", *choice)
+        deep, wide = pair
         wide_units = (f"{wide.units:.3g}" if wide.slots <= 64 else
                       f"> 10^{int(wide_width_lower_bound(wide) * math.log10(2))}")
         lines.append(
@@ -411,12 +419,11 @@ def readout_cost_table(configs: tuple[tuple[int, int, float, float, int], ...]
     lines = ["| d | L | C | ε | p | K | M | slots N | depth | deep units | linear units | "
              "deep work | linear work | bits | fits |", "|" + "---|" * 15]
     for d, L, C, eps, p in configs:
-        choice = _grid_choice(d * L, Fraction(C), Fraction(eps), p)
-        if choice is None:
+        pair = _deep_and(d, L, C, eps, p, "linear")
+        if pair is None:
             lines.append(f"| {d} | {L} | {C} | {eps} | {p} | no grid ≤ 2^8 |" + " |" * 9)
             continue
-        deep = _sizes(d, L, C, eps, p, "deep", *choice)
-        lin = _sizes(d, L, C, eps, p, "linear", *choice)
+        deep, lin = pair
         fits = [f for f, sz in (("deep", deep), ("linear", lin)) if _fits(sz, LIMITS)]
         lines.append(
             f"| {d} | {L} | {C} | {eps} | {p} | {lin.K} | {lin.M} | {lin.slots} | "
