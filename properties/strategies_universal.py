@@ -27,12 +27,15 @@ from .strategies import seeds
 
 __all__ = [
     "ATTAINING_FAMILIES",
+    "DEMO_CONFIGS",
+    "DEMO_CONFIGS_SLOW",
     "SHAPES",
     "ContextualInstance",
     "LipschitzInstance",
     "TooLargeInstance",
     "UniversalInstance",
     "contextual_instances",
+    "demo_instances",
     "fit_c",
     "lipschitz_instances",
     "target_of",
@@ -179,6 +182,37 @@ def good_inputs(ut: UniversalTransformer | RouteATransformer, count: int,
     corners = rng.integers(0, 2, X.shape).astype(bool)
     X[count // 2:] = np.where(corners, lo, hi)[count // 2:]
     return X
+
+
+# --- non-vacuous demonstrations --------------------------------------------------------------
+
+#: Requests certified *and* beating every constant predictor (claim
+#: ``universal_certified_beats_best_constant``): ``C = 1``, ``ε = 0.1``, ``p = 8``, linear
+#: readout; the planner picks ``K = 8`` for each shape. A large ``p`` is the honest choice
+#: here: the a-priori bound grows like ``(dL)^{1/p}·(Cδ/2 + 1/(2M))`` while a constant's
+#: ``d_p`` tends to its largest deviation, so ``ε`` can sit below every family's best
+#: constant at ``K = 8`` (at ``p = 2`` it cannot: docs/universality.md).
+DEMO_CONFIGS: tuple[tuple[int, int, float, float, int, str], ...] = (
+    (1, 1, 1.0, 0.1, 8, "linear"),      # 8 slots
+    (2, 1, 1.0, 0.1, 8, "linear"),      # 64 slots
+    (1, 2, 1.0, 0.1, 8, "linear"))      # 128 slots
+
+#: The same request at ``d·L = 3`` and ``4`` (slow tier: tests/test_universal_slow.py).
+DEMO_CONFIGS_SLOW: tuple[tuple[int, int, float, float, int, str], ...] = (
+    (1, 3, 1.0, 0.1, 8, "linear"),      # 1536 slots
+    (4, 1, 1.0, 0.1, 8, "linear"),      # 4096 slots
+    (2, 2, 1.0, 0.1, 8, "linear"))      # 8192 slots
+
+
+def demo_instances(configs: tuple[tuple[int, int, float, float, int, str], ...] = DEMO_CONFIGS,
+                   ) -> st.SearchStrategy[UniversalInstance]:
+    """A demonstration request of ``configs``, any family, any seed."""
+    def make(cfg: tuple[int, int, float, float, int, str], family: str,
+             seed: int) -> UniversalInstance:
+        d, L, C, eps, p, form = cfg
+        return UniversalInstance(seed=seed, family=family, d=d, L=L, C=C, eps=eps, p=p,
+                                 form=form)
+    return st.builds(make, st.sampled_from(configs), st.sampled_from(FAMILIES), seeds())
 
 
 # --- too-large requests ---------------------------------------------------------------------

@@ -56,3 +56,35 @@ def test_grid_too_fine_is_refused() -> None:
     f = make_target("mcshane", 2, 2, 1.0, 0)
     with pytest.raises(Exception, match=r"grid=8: 8\^4 cells exceed max_cells=1024"):
         best_constant_lower(f, 2, grid=8)
+
+
+# --- the demonstration claim (universal_certified_beats_best_constant) ------------------------
+
+
+def _demo(family: str, **change):
+    from properties.claims_universal import measure_beats_best_constant
+    from properties.strategies_universal import DEMO_CONFIGS, UniversalInstance
+
+    d, L, C, eps, p, form = DEMO_CONFIGS[0]
+    args = {"seed": 0, "family": family, "d": d, "L": L, "C": C, "eps": eps, "p": p,
+            "form": form, **change}
+    return measure_beats_best_constant(UniversalInstance(**args))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_demonstration_fails_where_a_constant_meets_eps(family: str) -> None:
+    """At ``K = 2`` (``ε = 0.3``, ``p = 2``) every family is certified, yet a constant does at
+    least as well: the claim's measurement must say so, not pass."""
+    out = _demo(family, eps=0.3, p=2)
+    assert out.detail["certified_below_eps"]
+    assert not out.holds, out.detail
+
+
+def test_a_grid_tied_sawtooth_defeats_the_demonstration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planted: teeth of width ``1/K`` (every cell sees the whole tooth) leave the best
+    constant within ``Cδ/2`` everywhere, below ε; the demonstration must then fail."""
+    import core.lipschitz as lipschitz
+
+    assert _demo("sawtooth").holds
+    monkeypatch.setattr(lipschitz, "tooth_width", lambda grid, C: Fraction(1, grid))
+    assert not _demo("sawtooth").holds

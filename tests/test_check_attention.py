@@ -291,7 +291,23 @@ def test_docs_table_is_the_generated_one() -> None:
     pytest.importorskip("performer_pytorch", reason="the docs table has a performer row")
     docs = (ROOT / "docs" / "bring-your-own.md").read_text()
     assert "## Your own attention kernel" in docs
-    assert ex.examples_table() in docs
+    assert _masked(ex.examples_table()) in _masked(docs)
+
+
+#: Rows whose worst error is float32 rounding inside torch's CPU kernels: its last digits
+#: move with the machine's instruction set (1.1e-07 on one CPU, 2.4e-07 on another).
+_MACHINE_DEPENDENT = ("`sdpa_float32`",)
+
+
+def _masked(text: str) -> str:
+    """``text`` with the worst-error cell of :data:`_MACHINE_DEPENDENT` rows blanked."""
+    out = []
+    for line in text.splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| ") and cells[0][2:] in _MACHINE_DEPENDENT:
+            cells[3] = "…"
+        out.append(" | ".join(cells))
+    return "\n".join(out)
 
 
 # --- the command line --------------------------------------------------------------------------

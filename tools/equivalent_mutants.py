@@ -445,11 +445,6 @@ EQUIVALENT: dict[str, dict[EntryKey, str]] = {
         "j = None":
             "x1[None] = t moves every entry by t: the max-norm distance is still t and every "
             "output's tooth still rises by C·t",
-        "x1[j] = 0.5 * min(2.0 / self.grid, 1.0 / self.C)":
-            "the step min(1/K, 1/(2C)) still lies on the tooth's rising edge (width min(1/K, "
-            "1/C)): ratio C either way",
-        "x1[j] = 0.5 * min(1.0 / self.grid, 2.0 / self.C)":
-            "the step min(1/(2K), 1/C) still lies on the tooth's rising edge",
     },
     "core.lipschitz.xǁLipschitzTargetǁenclose": {
         "(_frac(w1[r, c]) * x[c] for c in range(len(x))), ))":

@@ -23,6 +23,7 @@ from .tables import (
     CAPACITY_NOTE,
     LEMMAS_NOTE,
     NEAR_LIMIT_RATIO,
+    NON_VACUITY_NOTE,
     REGIME_NOTE,
     TARGETS_NOTE,
     TENSION_NOTE,
@@ -36,6 +37,7 @@ from .tables import (
     lemmas_table,
     near_limit_ratio,
     needs_attention,
+    non_vacuity_table,
     regime_summary_table,
     tension_table,
     user_targets_table,
@@ -218,7 +220,8 @@ _SECTIONS = (("summary", "Summary"), ("attention", "Failing and near-limit claim
              ("lemmas", "Machine-checked lemmas"), ("benchmark", "Kernel benchmark"),
              ("figures", "Figures"),
              ("real-models", "Real models"), ("capacity", "Empirical capacity"),
-             ("targets", "Your targets"), ("claims", "All claims"))
+             ("non-vacuity", "Non-vacuity"), ("targets", "Your targets"),
+             ("claims", "All claims"))
 
 
 def _tension_section(report: dict[str, Any]) -> str:
@@ -229,6 +232,15 @@ def _tension_section(report: dict[str, Any]) -> str:
     return (f"<h2 id=tension>Statistical–computational tension</h2><p class=muted>"
             f"{_e(TENSION_NOTE)}</p>{html_table(header, rows, cls='scroll narrow')}"
             f"{_figures(plots.tension_figure(report))}")
+
+
+def _non_vacuity_section(report: dict[str, Any]) -> str:
+    """The non-vacuity table (if a certified universality claim ran)."""
+    header, rows = non_vacuity_table(report)
+    if not rows:
+        return ""
+    return (f"<h2 id=non-vacuity>Non-vacuity</h2><p class=muted>{_e(NON_VACUITY_NOTE)}</p>"
+            f"{html_table(header, rows, cls='scroll narrow')}")
 
 
 def render_html(report: dict[str, Any]) -> str:
@@ -243,6 +255,7 @@ def render_html(report: dict[str, Any]) -> str:
                         *plots.phase_transition_figure(report),
                         *plots.parameter_figures(report)])
     sections = {"summary", "attention", "figures", "claims"}
+    sections |= {"non-vacuity"} if non_vacuity_table(report)[1] else set()
     sections |= {"lemmas"} if report["header"].get("lemmas") else set()
     sections |= {name for name, key in (("benchmark", "benchmarks"),
                                         ("real-models", "real_models"),
@@ -269,7 +282,8 @@ def render_html(report: dict[str, Any]) -> str:
 <h2 id=attention>Failing and near-limit claims</h2>{attention_html}
 {_lemmas_section(report)}{_benchmark_section(report)}
 <h2 id=figures>Figures</h2>{figures or _NO_FIGURE}
-{_real_models_section(report)}{_capacity_section(report)}{_targets_section(report)}
+{_real_models_section(report)}{_capacity_section(report)}{_non_vacuity_section(report)}
+{_targets_section(report)}
 <h2 id=claims>All claims</h2>{''.join(_claim_section(e) for e in report['claims'])}
 </body></html>
 """

@@ -14,6 +14,7 @@ from .tables import (
     CAPACITY_NOTE,
     LEMMAS_NOTE,
     NEAR_LIMIT_RATIO,
+    NON_VACUITY_NOTE,
     REGIME_NOTE,
     TARGETS_NOTE,
     TENSION_NOTE,
@@ -27,6 +28,7 @@ from .tables import (
     lemmas_table,
     near_limit_ratio,
     needs_attention,
+    non_vacuity_table,
     regime_summary_table,
     tension_table,
     user_targets_table,
@@ -136,6 +138,14 @@ def _tension_lines(report: dict[str, Any]) -> list[str]:
             "Figure: audit.html (B/√ln n per construction against the efficient region).", ""]
 
 
+def _non_vacuity_lines(report: dict[str, Any]) -> list[str]:
+    """The non-vacuity table, if a certified universality claim ran."""
+    header, rows = non_vacuity_table(report)
+    if not rows:
+        return []
+    return ["## Non-vacuity", "", NON_VACUITY_NOTE, "", *markdown_table(header, rows), ""]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """A self-contained Markdown rendering: header, summary, attention list, details."""
     h, s = report["header"], report["summary"]
@@ -178,6 +188,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _benchmark_lines(report)
     lines += _real_models_lines(report)
     lines += _capacity_lines(report)
+    lines += _non_vacuity_lines(report)
     lines += _targets_lines(report)
     lines += ["## All claims", ""]
     for e in report["claims"]:

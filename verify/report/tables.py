@@ -335,6 +335,40 @@ def tension_table(report: dict[str, Any]) -> Table:
     return header, body
 
 
+NON_VACUITY_NOTE = ("Non-vacuity: each certified universality target beside a rigorous lower "
+                    "bound of the best constant predictor's d_p. The certificate says something "
+                    "a constant map cannot only when ε is below that bound. "
+                    "universal_certified_beats_best_constant requires it; "
+                    "universal_certified_dp_below_eps only reports it.")
+
+#: Claims whose records carry ``best_constant_dp_lower`` (docs/theory.md §4, Non-vacuity).
+_NON_VACUITY_CLAIMS = ("universal_certified_beats_best_constant",
+                       "universal_certified_dp_below_eps")
+
+
+def non_vacuity_table(report: dict[str, Any]) -> Table:
+    """One row per certified universality target of this run: request, target, certified
+    ``d_p``, ``ε``, best-constant lower bound and the verdict."""
+    header = ["claim", "request (d, L, C, ε, p, form)", "K", "target", "certified d_p", "ε",
+              "best constant d_p ≥", "verdict"]
+    body = []
+    for cid in _NON_VACUITY_CLAIMS:
+        entry = next((e for e in report["claims"] if e["id"] == cid), None)
+        for r in (entry or {}).get("records", []):
+            i, det = r["instance"], r.get("detail") or {}
+            low = det.get("best_constant_dp_lower")
+            if low is None or "certified_dp" not in det:
+                continue
+            certified = det.get("certified_below_eps", det["certified_dp"] < i["eps"])
+            verdict = ("not certified" if not certified else
+                       "non-vacuous" if i["eps"] < low else "vacuous: a constant meets ε")
+            body.append([cid, f"{i['d']}, {i['L']}, {i['C']:g}, {i['eps']:g}, {i['p']}, "
+                              f"{i['form']}", str(det.get("K", "—")),
+                         f"{i['family']}:{i['seed']}", fmt_number(det["certified_dp"]),
+                         fmt_number(i["eps"]), fmt_number(low), verdict])
+    return header, body
+
+
 TARGETS_NOTE = ("Targets certified with 'ptlimits universal'. A user's function is certified "
                 "under its declared assumptions: the Lipschitz constant C and the range [0, 1] "
                 "are checked (never contradicted on the points the certificate evaluates) and "
