@@ -84,7 +84,7 @@ def _exact_rows(P: object) -> list[list[Fraction]] | None:
     """``P`` as rows of Fractions when it is given that way, else ``None``."""
     if isinstance(P, np.ndarray) or not isinstance(P, Sequence) or not P:
         return None
-    rows = [list(r) for r in P]  # type: ignore[union-attr]
+    rows = [list(r) for r in P]
     if rows and rows[0] and all(isinstance(v, Fraction) for r in rows for v in r):
         return rows
     return None

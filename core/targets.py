@@ -52,9 +52,14 @@ DEFAULT_VALUE_ERROR = 2.0**-42
 class Target(Protocol):
     """What the universal construction and its certificate use of a target (module doc)."""
 
-    d: int
-    L: int
-    C: float
+    @property
+    def d(self) -> int: ...
+
+    @property
+    def L(self) -> int: ...
+
+    @property
+    def C(self) -> float: ...
 
     @property
     def name(self) -> str: ...
@@ -277,6 +282,6 @@ def resolve_target(spec: str, d: int, L: int, C: float, *, seed: int = 0, grid: 
     ex = load_object(exact, option="exact") if exact is not None else None
     if ex is not None and not callable(ex):
         raise InvalidArgument(f"exact={exact!r}: not callable")
-    return UserTarget(fn=obj, d=d, L=L, C=C, name=spec, exact=ex,  # type: ignore[arg-type]
+    return UserTarget(fn=obj, d=d, L=L, C=C, name=spec, exact=ex,
                       value_error=DEFAULT_VALUE_ERROR if value_error is None else value_error,
                       batched=batched)

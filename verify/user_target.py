@@ -77,7 +77,7 @@ def _tau(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
         if args.form != "deep":
             raise _invalid(f"--form={args.form!r}: route A has the deep form only")
         plan = plan_route_a(args.d, args.L, args.C, args.eps, args.p)
-        ut = build_route_a(args.d, args.L, args.C, args.eps, args.p)
+        ut: Any = build_route_a(args.d, args.L, args.C, args.eps, args.p)
         sizes = {"K": plan.base.K, "M": plan.base.M, "slots": plan.contexts,
                  "prompt_tokens": plan.prompt_tokens, "precision_bits": plan.precision_bits,
                  "B": plan.B, "B_over_sqrt_ln_n": plan.B / math.sqrt(math.log(plan.n)),
