@@ -188,8 +188,8 @@ def measure_certified(inst: UniversalInstance) -> Outcome:
     err = cert.dp_upper if cert.holds else max(cert.dp_upper,
                                                math.nextafter(inst.eps, math.inf))
     return Outcome(error=err, bound=inst.eps, detail={
-        "best_constant_dp_lower": trivial.dp_lower,
-        "non_vacuous": cert.holds and cert.dp_upper < trivial.dp_lower,
+        "best_constant_dp_lower": trivial.dp_lower, "baseline_grid": trivial.grid,
+        "non_vacuous": cert.holds and inst.eps < trivial.dp_lower,
         "certified_dp": cert.dp_upper, "certified_sup": cert.sup_good_upper,
         "cells": cert.cells, "dp_bound_formula": ut.sizes.dp_bound_formula,
         "prompt_tokens": ut.sizes.prompt_tokens, "slots": ut.sizes.slots,
