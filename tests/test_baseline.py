@@ -88,3 +88,12 @@ def test_a_grid_tied_sawtooth_defeats_the_demonstration(monkeypatch: pytest.Monk
     assert _demo("sawtooth").holds
     monkeypatch.setattr(lipschitz, "tooth_width", lambda grid, C: Fraction(1, grid))
     assert not _demo("sawtooth").holds
+
+
+def test_the_demonstration_compares_eps_not_the_certificate() -> None:
+    """At ``ε = 0.36`` (``p = 8``, ``K = 2``) τ_P's certified ``d_p`` (0.329) is below the
+    ReLU MLP's best-constant bound (0.340), but ε is not: a constant may still meet ε, so
+    the demonstration must fail."""
+    out = _demo("relu_mlp", eps=0.36)
+    assert out.detail["certified_dp"] < out.detail["best_constant_dp_lower"] < 0.36
+    assert not out.holds
