@@ -555,8 +555,7 @@ def _demo_points() -> list[UniversalInstance]:
     fams = ("relu_mlp", "mcshane", "sinusoid", "sawtooth")
     return [UniversalInstance(seed=k, family=fam, d=cfg[0], L=cfg[1], C=cfg[2], eps=cfg[3],
                               p=cfg[4], form=cfg[5])
-            for k, (fam, cfg) in enumerate(zip(fams, DEMO_CONFIGS + DEMO_CONFIGS[:1],
-                                               strict=True))]
+            for k, (fam, cfg) in enumerate(zip(fams, DEMO_CONFIGS, strict=True))]
 
 
 def _twin_points() -> list[UniversalInstance]:
