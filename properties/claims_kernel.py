@@ -407,7 +407,8 @@ def _growth_points() -> list[GrowthInstance]:
 
 def _cost_points() -> list[CostInstance]:
     return [CostInstance(0, 8, 8, 2048, 2048, 512), CostInstance(1, 1, 1, 1, 1, 1),
-            CostInstance(2, 4, 2, 1000, 7, 1024, 1e-9), CostInstance(3, 6, 4, 17, 2500, 64)]
+            CostInstance(2, 4, 2, 1000, 7, 1024, 1e-9), CostInstance(3, 6, 4, 17, 2500, 64),
+            CostInstance(0, 1, 3, 1, 1, 4, 1e-3)]     # chunk wider than the tokens (found)
 
 
 def _phase_points() -> list[PhaseInstance]:

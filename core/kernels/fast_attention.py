@@ -499,6 +499,7 @@ def _layout(plan: KernelPlan, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor,
     if threads is None and backend == "native":
         threads = torch.get_num_threads()      # one OpenMP region: a part per thread
     workers = _workers(threads, Q, K, wanted)
+    wanted = min(wanted, max(K.shape[1], Q.shape[1], 1))   # no block wider than the tokens
     cols = _chunk_size(wanted, rank, V.shape[0], K.shape[1], Q.shape[1], itemsize,
                        memory_limit, workers)
     return rank, cols, workers
