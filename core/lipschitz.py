@@ -52,6 +52,7 @@ __all__ = [
     "RatMatrix",
     "make_target",
     "max_norm_ratio",
+    "tooth_width",
 ]
 
 FAMILIES: tuple[str, ...] = ("relu_mlp", "mcshane", "sinusoid", "sawtooth")
