@@ -34,7 +34,8 @@ from flint import fmpq
 from ..errors import InvalidArgument
 from ..validation import check_int
 
-__all__ = ["BestConstant", "baseline_grid", "best_constant_lower", "demonstration_grid"]
+__all__ = ["BestConstant", "baseline_grid", "best_constant_lower", "demonstration_baseline",
+           "demonstration_grid"]
 
 #: Most cells the baseline grid may have (each enclosed once).
 MAX_BASELINE_CELLS = 1 << 10
@@ -179,3 +180,10 @@ def best_constant_lower(target: Any, p: int, *, grid: int | None = None,
         root = float(np.nextafter(root, 0.0))
     shaped = tuple(tuple(consts[i * L + j] for j in range(L)) for i in range(d))
     return BestConstant(power_lower=total, dp_lower=root, constants=shaped, grid=G, p=p)
+
+
+def demonstration_baseline(target: Any, p: int) -> BestConstant:
+    """:func:`best_constant_lower` on :func:`demonstration_grid` (the non-vacuity claim's
+    and the measured table's baseline)."""
+    G = demonstration_grid(target.d, target.L)
+    return best_constant_lower(target, p, grid=G, max_cells=G ** (target.d * target.L))
